@@ -1,0 +1,110 @@
+"""Regularized (aging) evolution: Real et al. 2019, "Regularized Evolution for Image Classifier
+Architecture Search" (AmoebaNet), Algorithm 1, run asynchronously.
+
+The population holds the P most recently *added* children. While it has fewer than P members, asks
+are uniformly random (the initial population). After that each ask runs one tournament: sample S
+members, take the best as parent, mutate exactly one of its decisions to a different value. When a
+child's result arrives it joins the population and the *oldest* member dies, whatever its reward:
+aging, which Real et al. show regularizes against lucky, noisily-evaluated architectures.
+
+Asynchrony follows the paper's distributed setup: an ask uses the population as it is at that
+moment, so proposals made before earlier results arrive come from a slightly older population.
+
+Deviations, marked: Real et al.'s mutations are "hidden state" and "op" mutations (plus identity)
+on a NASNet cell; here a mutation re-draws any one decision with more than one choice, which covers
+both (inputs and ops are decisions) plus the combine step, and never proposes the parent unchanged.
+Failed and rejected children are *discarded* -- they neither join nor age the population -- because
+a zero-reward member would be a dead tournament entry that still pushes a working member out; while
+failures keep the population short, asks stay random until it is full.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from nas.errors import ConfigError
+from nas.searcher import (
+    Proposal,
+    Searcher,
+    SearchSpace,
+    TrialResult,
+    numpy_rng_state,
+    set_numpy_rng_state,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class EvolutionSearcher(Searcher):
+    """Aging evolution with population size P (``population_size``) and sample size S."""
+
+    def __init__(
+        self, space: SearchSpace, *, seed: int, population_size: int = 20, sample_size: int = 5
+    ) -> None:
+        super().__init__(space, seed=seed)
+        if population_size < 2:
+            raise ConfigError(f"population_size must be >= 2, got {population_size}")
+        if not 1 <= sample_size <= population_size:
+            raise ConfigError(f"sample_size must be in 1..population_size, got {sample_size}")
+        self.population_size = population_size
+        self.sample_size = sample_size
+        self._num_choices = [len(d.choices) for d in space.decisions]
+        self._mutable = [i for i, n in enumerate(self._num_choices) if n > 1]
+        if not self._mutable:
+            raise ConfigError("evolution needs at least one decision with two or more choices")
+        self._rng = np.random.default_rng(seed)
+        # Oldest first: (choices, reward) of every living member, in the order they joined.
+        self._population: list[tuple[tuple[int, ...], float]] = []
+
+    def ask(self) -> Proposal:
+        if len(self._population) < self.population_size:
+            choices = [int(self._rng.integers(n)) for n in self._num_choices]
+        else:
+            choices = self._mutate(self._tournament())
+        return self.ledger.propose(self.space, str(self.ledger.num_asked), choices)
+
+    def _tournament(self) -> tuple[int, ...]:
+        """The best of S members drawn without replacement (ties go to the older member)."""
+        picks = sorted(self._rng.choice(len(self._population), size=self.sample_size, replace=False))
+        return max((self._population[int(i)] for i in picks), key=lambda member: member[1])[0]
+
+    def _mutate(self, parent: tuple[int, ...]) -> list[int]:
+        child = list(parent)
+        i = self._mutable[int(self._rng.integers(len(self._mutable)))]
+        # Draw among the other n - 1 values: skip over the parent's value so the child differs.
+        new = int(self._rng.integers(self._num_choices[i] - 1))
+        child[i] = new + (new >= parent[i])
+        return child
+
+    def tell(self, trial_id: str, result: TrialResult) -> None:
+        choices = self.ledger.close(trial_id, result)
+        if result.status != "completed" or result.reward is None:
+            logger.debug("trial %s %s: discarded from the population", trial_id, result.status)
+            return
+        self._population.append((choices, result.reward))
+        if len(self._population) > self.population_size:
+            self._population.pop(0)  # aging: the oldest dies, not the worst
+
+    def stats(self) -> dict[str, float | dict[str, float]]:
+        rewards = [reward for _, reward in self._population]
+        return {
+            **super().stats(),
+            "population": float(len(rewards)),
+            "population_mean_reward": float(np.mean(rewards)) if rewards else float("nan"),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **self._state_header(),
+            "rng": numpy_rng_state(self._rng),
+            "population": [[list(choices), reward] for choices, reward in self._population],
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self._load_header(state)
+        set_numpy_rng_state(self._rng, state["rng"])
+        self._population = [(tuple(int(c) for c in choices), float(r)) for choices, r in state["population"]]

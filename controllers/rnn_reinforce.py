@@ -1,0 +1,307 @@
+"""The RNN controller trained with REINFORCE (or PPO): Zoph & Le 2017; Zoph et al. 2018 (NASNet).
+
+An LSTM (one layer, 100 hidden units, every weight drawn from U(-0.1, 0.1) as in NASNet, App. A)
+emits the space's decisions one after another; each decision is a softmax over its own choices and the
+chosen value is fed back, through an embedding, as the next step's input. The first step reads a
+learned start embedding (ENAS's ``g_emb``; Pham et al. 2018).
+
+Heads. Every decision has its own output head and its own input embedding (as each of NASNet's 10B
+softmax classifiers has its own weights), so no masking is needed even though input decisions grow
+with the block index. The heads are stored as row blocks of one ``Linear`` and the embeddings as rows
+of one ``Embedding``, which is the same model with two tensors instead of 20B.
+
+Logits are divided by ``temperature`` and squashed by ``tanh_constant * tanh(.)`` with ENAS's values
+5.0 and 2.5 (Pham et al. 2018, and its released controller): this bounds how peaked a softmax can
+get, so the controller keeps exploring.
+
+Learning. The reward is the child's validation accuracy (NASNet) or its cube (``reward_transform=
+"cubed"``: Zoph & Le 2017, Sec. 4.1, used the cubed maximum validation accuracy of the last 5 epochs),
+minus ``params_penalty`` per million parameters; failed and rejected children get ``failure_reward``.
+The advantage subtracts an exponential moving average baseline (decay 0.95, NASNet App. A),
+initialised to the first minibatch's mean reward rather than 0 so the first update is not a blanket
+push towards whatever was sampled. Every ``batch_size`` told children make one Adam update (lr 3.5e-4
+as ENAS/NASNet) of REINFORCE (Williams 1992) with an entropy bonus; ``ppo=True`` instead runs
+``ppo_epochs`` epochs of PPO's clipped surrogate (Schulman et al. 2017; NASNet trained with PPO).
+
+Asynchrony. Only the sampled actions (and, for PPO's ratio, their log-probability under the policy
+that sampled them) are kept per trial; log-probabilities are recomputed from the stored actions at
+update time, so a late result never touches a stale autograd graph. REINFORCE treats late children as
+on-policy, as asynchronous NAS controllers do; PPO's ratio corrects for the policy having moved.
+
+All randomness comes from this searcher's own ``torch.Generator`` (initialisation, then sampling); the
+global torch RNG is never touched. `state_dict` holds the weights and Adam's moments as nested lists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nas.errors import ConfigError
+from nas.searcher import Proposal, Searcher, SearchSpace, TrialResult, shaped_reward
+
+logger = logging.getLogger(__name__)
+
+RewardTransform = Literal["identity", "cubed"]
+OP_KINDS = ("op_a", "op_b")
+
+
+@dataclass(frozen=True)
+class _Rollout:
+    """One pass of the controller over a batch of M architectures (T decisions each)."""
+
+    actions: Tensor  # (M, T) choice indices
+    log_prob: Tensor  # (M,) sum over decisions
+    entropy: Tensor  # (M,) sum over decisions
+    probs: tuple[Tensor, ...]  # T tensors of shape (M, n_t)
+
+
+class _Policy(nn.Module):
+    """The LSTM controller; see the module docstring for the head layout."""
+
+    def __init__(
+        self,
+        num_choices: Sequence[int],
+        *,
+        hidden_size: int,
+        temperature: float,
+        tanh_constant: float | None,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__()
+        self.offsets = [0, *accumulate(num_choices)]
+        total = self.offsets[-1]
+        self.start_token = total  # the last embedding row is the start input
+        self.temperature = temperature
+        self.tanh_constant = tanh_constant
+        # Built on the meta device, so the default initialisation draws nothing from the global RNG.
+        self.lstm = nn.LSTMCell(hidden_size, hidden_size, device="meta").to_empty(device="cpu")
+        self.embedding = nn.Embedding(total + 1, hidden_size, device="meta").to_empty(device="cpu")
+        self.head = nn.Linear(hidden_size, total, device="meta").to_empty(device="cpu")
+        with torch.no_grad():
+            for p in self.parameters():
+                p.uniform_(-0.1, 0.1, generator=generator)
+
+    def rollout(
+        self, num: int, *, actions: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> _Rollout:
+        """Sample ``num`` architectures with ``generator``, or score the given ``actions``."""
+        hidden = self.lstm.hidden_size
+        h = torch.zeros(num, hidden)
+        c = torch.zeros(num, hidden)
+        token = torch.full((num,), self.start_token, dtype=torch.long)
+        chosen, log_probs, entropies, probs = [], [], [], []
+        for t, (lo, hi) in enumerate(zip(self.offsets[:-1], self.offsets[1:], strict=True)):
+            h, c = self.lstm(self.embedding(token), (h, c))
+            logits = F.linear(h, self.head.weight[lo:hi], self.head.bias[lo:hi]) / self.temperature
+            if self.tanh_constant is not None:
+                logits = self.tanh_constant * torch.tanh(logits)
+            log_p = F.log_softmax(logits, dim=-1)
+            p = log_p.exp()
+            if actions is None:
+                a = torch.multinomial(p.detach(), 1, generator=generator).squeeze(1)
+            else:
+                a = actions[:, t]
+            chosen.append(a)
+            log_probs.append(log_p.gather(1, a.unsqueeze(1)).squeeze(1))
+            entropies.append(-(p * log_p).sum(dim=-1))
+            probs.append(p)
+            token = a + lo
+        return _Rollout(
+            actions=torch.stack(chosen, dim=1),
+            log_prob=torch.stack(log_probs, dim=1).sum(dim=1),
+            entropy=torch.stack(entropies, dim=1).sum(dim=1),
+            probs=tuple(probs),
+        )
+
+
+class RLSearcher(Searcher):
+    """NASNet's RNN controller behind the ask/tell interface (see the module docstring)."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        seed: int,
+        hidden_size: int = 100,
+        lr: float = 3.5e-4,
+        batch_size: int = 10,
+        temperature: float = 5.0,
+        tanh_constant: float | None = 2.5,
+        entropy_weight: float = 1e-4,
+        baseline_decay: float = 0.95,
+        reward_transform: RewardTransform = "identity",
+        params_penalty: float = 0.0,
+        failure_reward: float = 0.0,
+        ppo: bool = False,
+        ppo_epochs: int = 4,
+        ppo_clip: float = 0.2,
+    ) -> None:
+        super().__init__(space, seed=seed)
+        ranges = {
+            "hidden_size": (hidden_size, hidden_size >= 1),
+            "lr": (lr, lr > 0),
+            "batch_size": (batch_size, batch_size >= 1),
+            "temperature": (temperature, temperature > 0),
+            "tanh_constant": (tanh_constant, tanh_constant is None or tanh_constant > 0),
+            "entropy_weight": (entropy_weight, entropy_weight >= 0),
+            "baseline_decay": (baseline_decay, 0 <= baseline_decay < 1),
+            "reward_transform": (reward_transform, reward_transform in ("identity", "cubed")),
+            "params_penalty": (params_penalty, params_penalty >= 0),
+            "ppo_epochs": (ppo_epochs, ppo_epochs >= 1),
+            "ppo_clip": (ppo_clip, ppo_clip > 0),
+        }
+        bad = {name: value for name, (value, ok) in ranges.items() if not ok}
+        if bad:
+            raise ConfigError(f"rl searcher: option(s) out of range: {bad}")
+        self.batch_size = batch_size
+        self.entropy_weight = entropy_weight
+        self.baseline_decay = baseline_decay
+        self.reward_transform = reward_transform
+        self.params_penalty = params_penalty
+        self.failure_reward = failure_reward
+        self.ppo = ppo
+        self.ppo_epochs = ppo_epochs
+        self.ppo_clip = ppo_clip
+
+        decisions = space.decisions
+        self._generator = torch.Generator().manual_seed(seed)
+        self.policy = _Policy(
+            [len(d.choices) for d in decisions],
+            hidden_size=hidden_size,
+            temperature=temperature,
+            tanh_constant=tanh_constant,
+            generator=self._generator,
+        )
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr)
+        # Every op_a/op_b decision chooses among the same ops, so their probabilities can be averaged.
+        self._op_steps = [t for t, d in enumerate(decisions) if d.kind in OP_KINDS]
+        self._op_names = decisions[self._op_steps[0]].choices if self._op_steps else ()
+
+        self.baseline: float | None = None
+        self.num_updates = 0
+        self._log_probs: dict[str, float] = {}  # outstanding trial -> log-prob when sampled (for PPO)
+        self._finished: list[tuple[tuple[int, ...], float, float]] = []  # (actions, log-prob, reward)
+        self._last_update: dict[str, Any] | None = None
+
+    def ask(self) -> Proposal:
+        with torch.no_grad():
+            sample = self.policy.rollout(1, generator=self._generator)
+        proposal = self.ledger.propose(self.space, str(self.ledger.num_asked), sample.actions[0].tolist())
+        self._log_probs[proposal.trial_id] = float(sample.log_prob[0])
+        return proposal
+
+    def tell(self, trial_id: str, result: TrialResult) -> None:
+        actions = self.ledger.close(trial_id, result)
+        self._finished.append((actions, self._log_probs.pop(trial_id), self._reward(result)))
+        if len(self._finished) >= self.batch_size:
+            self._update(self._finished)
+            self._finished = []
+
+    def _reward(self, result: TrialResult) -> float:
+        reward = shaped_reward(result, failure_reward=self.failure_reward)
+        if result.status != "completed":
+            return reward
+        if self.reward_transform == "cubed":
+            reward = reward**3
+        return reward - self.params_penalty * (result.params or 0) / 1e6
+
+    def _update(self, batch: Sequence[tuple[tuple[int, ...], float, float]]) -> None:
+        actions = torch.tensor([a for a, _, _ in batch], dtype=torch.long)
+        old_log_prob = torch.tensor([lp for _, lp, _ in batch], dtype=torch.float32)
+        rewards = [r for _, _, r in batch]
+        mean_reward = sum(rewards) / len(rewards)
+        if self.baseline is None:
+            self.baseline = mean_reward
+        advantage = torch.tensor([r - self.baseline for r in rewards], dtype=torch.float32)
+        for epoch in range(self.ppo_epochs if self.ppo else 1):
+            out = self.policy.rollout(len(batch), actions=actions)
+            if self.ppo:
+                ratio = torch.exp(out.log_prob - old_log_prob)
+                clipped = torch.clamp(ratio, 1 - self.ppo_clip, 1 + self.ppo_clip)
+                objective = torch.minimum(ratio * advantage, clipped * advantage)
+            else:
+                objective = out.log_prob * advantage
+            loss = -(objective.mean() + self.entropy_weight * out.entropy.mean())
+            self.optimizer.zero_grad()
+            torch.autograd.backward(loss)
+            self.optimizer.step()
+            if epoch == 0:
+                self._last_update = self._update_stats(out, mean_reward)
+        for r in rewards:
+            self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * r
+        self.num_updates += 1
+        logger.debug("controller update %d: %s", self.num_updates, self._last_update)
+
+    def _update_stats(self, out: _Rollout, mean_reward: float) -> dict[str, Any]:
+        """What the policy looked like on this minibatch, before its update.
+
+        ``op_probs`` is the probability of each op averaged over the op decisions (op_a and op_b of
+        every block of both cells) along the minibatch's own trajectories.
+        """
+        op_probs: dict[str, float] = {}
+        if self._op_steps:
+            mean = torch.stack([out.probs[t].detach().mean(dim=0) for t in self._op_steps]).mean(dim=0)
+            op_probs = dict(zip(self._op_names, mean.tolist(), strict=True))
+        return {
+            "mean_reward": mean_reward,
+            "baseline": self.baseline,
+            "entropy": float(out.entropy.detach().mean()),
+            "op_probs": op_probs,
+        }
+
+    def stats(self) -> dict[str, float | dict[str, float]]:
+        """The ledger's counts, ``updates``, and from the first update on the last `_update_stats`."""
+        out: dict[str, float | dict[str, float]] = {
+            **super().stats(),
+            "updates": float(self.num_updates),
+        }
+        if self._last_update is not None:
+            out.update(self._last_update)
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **self._state_header(),
+            "policy": {name: t.tolist() for name, t in self.policy.state_dict().items()},
+            "optimizer": {
+                str(i): {key: value.tolist() for key, value in s.items()}
+                for i, s in self.optimizer.state_dict()["state"].items()
+            },
+            "generator": self._generator.get_state().tolist(),
+            "baseline": self.baseline,
+            "num_updates": self.num_updates,
+            "log_probs": dict(self._log_probs),
+            "finished": [[list(a), lp, r] for a, lp, r in self._finished],
+            "last_update": self._last_update,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self._load_header(state)
+        self.policy.load_state_dict(
+            {name: torch.tensor(v, dtype=torch.float32) for name, v in state["policy"].items()}
+        )
+        # Adam's per-parameter state (step, exp_avg, exp_avg_sq) is float32 throughout; the param
+        # groups (lr, betas) are the constructor's, which a resume must repeat anyway.
+        self.optimizer.load_state_dict(
+            {
+                "state": {
+                    int(i): {key: torch.tensor(value, dtype=torch.float32) for key, value in s.items()}
+                    for i, s in state["optimizer"].items()
+                },
+                "param_groups": self.optimizer.state_dict()["param_groups"],
+            }
+        )
+        self._generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
+        self.baseline = state["baseline"]
+        self.num_updates = int(state["num_updates"])
+        self._log_probs = {str(k): float(v) for k, v in state["log_probs"].items()}
+        self._finished = [(tuple(a), float(lp), float(r)) for a, lp, r in state["finished"]]
+        self._last_update = state["last_update"]
