@@ -1,0 +1,45 @@
+"""Shared fixtures: the real CIFAR-10 subset and tiny genotypes for CPU training tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from nas.genotype import Block, Cell, Genotype
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CIFAR_DIR = REPO_ROOT.parent / "shared" / "data" / "cifar10"
+
+
+@pytest.fixture(scope="session")
+def cifar_dir() -> Path:
+    """The CIFAR-10 folder from ``$NAS_DATA_DIR``, else ``../shared/data/cifar10``; skip if absent."""
+    from nas.data import ENV_VAR, resolve_cifar_dir
+    from nas.errors import DataError
+
+    path = Path(os.environ.get(ENV_VAR) or DEFAULT_CIFAR_DIR)
+    try:
+        resolve_cifar_dir(path)
+    except DataError as exc:
+        pytest.skip(f"needs the CIFAR-10 batches ({exc})")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_genotype() -> Genotype:
+    """Two blocks per cell of cheap ops: trains in seconds on a CPU at C=8."""
+    normal = Cell(
+        blocks=(
+            Block(input_a=0, input_b=1, op_a="conv_3x3", op_b="skip_connect"),
+            Block(input_a=2, input_b=1, op_a="sep_conv_3x3", op_b="avg_pool_3x3"),
+        )
+    )
+    reduce = Cell(
+        blocks=(
+            Block(input_a=0, input_b=1, op_a="max_pool_3x3", op_b="conv_3x3"),
+            Block(input_a=2, input_b=1, op_a="skip_connect", op_b="avg_pool_3x3"),
+        )
+    )
+    return Genotype(normal=normal, reduce=reduce, name="tiny")
