@@ -1,0 +1,1 @@
+"""Sub-commands of the `nas` CLI, one module each (see `nas.cli.COMMANDS`)."""
