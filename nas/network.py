@@ -27,6 +27,7 @@ from nas.genotype import Genotype
 
 DATASETS = {"cifar10": 10, "imagenet": 1000}
 NUM_REDUCTIONS = 2
+WIDTH_GROWTH = 1 << NUM_REDUCTIONS  # each reduction doubles C
 _DEFAULT_STEM_MULTIPLIER = {"cifar10": 3, "imagenet": 1}
 _IMAGENET_STEM_FILTERS = 32  # times stem_multiplier; 32 for NASNet-A mobile, 96 for large
 
@@ -71,7 +72,7 @@ class NetworkConfig:
 
     def filters(self, genotype: Genotype) -> int:
         """F, the penultimate width, of this config for ``genotype``."""
-        return len(genotype.normal.output_states()) * self.C * 2**NUM_REDUCTIONS
+        return len(genotype.normal.output_states()) * self.C * WIDTH_GROWTH
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -83,7 +84,7 @@ def channels_from_filters(genotype: Genotype, F: int) -> int:
     NASNet-A concatenates k = 6 states, so 4 @ 1056 has C = 44 and 6 @ 768 has C = 32.
     """
     k = len(genotype.normal.output_states())
-    divisor = k * 2**NUM_REDUCTIONS
+    divisor = k * WIDTH_GROWTH
     if F < divisor or F % divisor:
         raise ConfigError(
             f"F={F} is not realizable for this genotype: F must be a positive multiple of {divisor} "
