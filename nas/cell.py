@@ -93,14 +93,18 @@ class NASCell(nn.Module):
     ) -> None:
         super().__init__()
         self.reduction = reduction
-        self.preprocess0: nn.Module
-        if reduction_prev:
-            self.preprocess0 = FactorizedReduce(C_prev_prev, C, affine)
-        elif C_prev_prev != C:
-            self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0, affine=affine)
-        else:
-            self.preprocess0 = nn.Identity()
-        self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=affine)
+        # An input state that no block reads and the output does not list gets no preprocessing,
+        # so every parameter of the cell is used (and receives a gradient).
+        used = {i for b in cell.blocks for i in (b.input_a, b.input_b)} | set(cell.output_states())
+        self.preprocess0: nn.Module | None = None
+        if 0 in used:
+            if reduction_prev:
+                self.preprocess0 = FactorizedReduce(C_prev_prev, C, affine)
+            elif C_prev_prev != C:
+                self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0, affine=affine)
+            else:
+                self.preprocess0 = nn.Identity()
+        self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=affine) if 1 in used else None
 
         self.inputs: list[tuple[int, int]] = []
         self.branches = nn.ModuleList()
@@ -124,7 +128,10 @@ class NASCell(nn.Module):
         self.C_out = self.multiplier * C
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
-        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        states = [
+            self.preprocess0(s0) if self.preprocess0 is not None else s0,
+            self.preprocess1(s1) if self.preprocess1 is not None else s1,
+        ]
         for i, (a, b) in enumerate(self.inputs):
             h_a = self.branches[2 * i](states[a])
             h_b = self.branches[2 * i + 1](states[b])

@@ -1,0 +1,61 @@
+"""`nas show` and the CLI's error contract: one line on stderr, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nas.published import PUBLISHED
+
+
+def nas(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nas.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_show_imagenet_mobile_prints_paper_figures() -> None:
+    proc = nas("show", "nasnet-a", "--dataset", "imagenet", "--N", "4", "--F", "1056")
+    assert proc.returncode == 0, proc.stderr
+    assert "5.29M params" in proc.stdout and "557.7M mult-adds" in proc.stdout
+    proc = nas("show", "nasnet-a", "--dataset", "imagenet", "--N", "4", "--F", "1056", "--json")
+    data = json.loads(proc.stdout)
+    assert data["C"] == 44 and abs(data["params"] - 5.3e6) < 0.05 * 5.3e6
+    assert abs(data["mult_adds"] - 564e6) < 0.05 * 564e6
+
+
+def _write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / f"g{len(list(tmp_path.iterdir()))}.json"
+    path.write_text(text)
+    return str(path)
+
+
+def _bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
+    good = json.loads(PUBLISHED["darts-v2"].to_json())
+    unknown_op = json.loads(json.dumps(good))
+    unknown_op["normal"]["blocks"][0]["op_a"] = "conv_9x9"
+    out_of_range = json.loads(json.dumps(good))
+    out_of_range["reduce"]["blocks"][1]["input_b"] = 7
+    return [
+        (["search", "--space", "darts"], "unknown search space"),
+        (["show", _write(tmp_path, json.dumps(unknown_op))], "unknown op 'conv_9x9'"),
+        (["show", _write(tmp_path, '{"schema_version": 1, "normal": {"blo')], "not valid JSON"),
+        (["show", _write(tmp_path, json.dumps(out_of_range))], "reduce.blocks[1].input_b"),
+        (["show", "nasnet-a", "--N", "6", "--F", "770"], "not realizable"),
+        (["show", "no-such-file.json"], "neither a genotype file"),
+        (["show", "nasnet-a", "--N", "0"], "N (cells per stage)"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: int) -> None:
+    args, message = _bad_inputs(tmp_path)[case]
+    proc = nas(*args)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
