@@ -1,0 +1,193 @@
+"""`nas transfer` end to end: real Ray Train workers (gloo, CPU) on a tiny ImageFolder cut from CIFAR-10.
+
+Each training test runs the CLI in its own process group, so that killing it (as the resume test
+does on purpose) or a failure here takes its local Ray instance down with it and nothing else:
+never `ray stop`, which would kill colleagues' Ray processes too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from nas.genotype import Genotype
+
+CLASSES = 3
+TRAIN_PER_CLASS = 32
+VAL_PER_CLASS = 10
+IMAGE_SIZE = 64
+SMALL = ["--N", "1", "--F", "16", "--image-size", "48", "--batch-size", "8", "--workers", "2", "--lr", "0.05"]
+TIMEOUT_S = 150
+
+
+@pytest.fixture(scope="module")
+def image_folder(cifar_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``train/<class>/*.jpg`` and ``val/<class>/*.jpg`` from the first CIFAR batch, upsampled."""
+    from torchvision.io import write_jpeg
+
+    from nas.data import BATCHES_DIR, TRAIN_FILES, read_batch
+
+    root = tmp_path_factory.mktemp("imagefolder")
+    folder = cifar_dir / BATCHES_DIR if (cifar_dir / BATCHES_DIR).is_dir() else cifar_dir
+    images, labels = read_batch(folder / TRAIN_FILES[0])
+    for c in range(CLASSES):
+        picked = torch.from_numpy(images[labels == c][: TRAIN_PER_CLASS + VAL_PER_CLASS])
+        big = torch.nn.functional.interpolate(picked.float(), size=IMAGE_SIZE, mode="bilinear")
+        big = big.round().clamp(0, 255).to(torch.uint8)
+        for i, image in enumerate(big):
+            split = "train" if i < TRAIN_PER_CLASS else "val"
+            (root / split / f"class{c}").mkdir(parents=True, exist_ok=True)
+            write_jpeg(image, str(root / split / f"class{c}" / f"{i}.jpg"), quality=90)
+    return root
+
+
+@pytest.fixture(scope="module")
+def genotype_file(tiny_genotype: Genotype, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("genotype") / "best_genotype.json"
+    tiny_genotype.save(path)
+    return path
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "nas.cli", "transfer", *args]
+
+
+def _env() -> dict[str, str]:
+    return os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "PYTHONWARNINGS": "ignore"}
+
+
+@pytest.fixture
+def launch() -> Iterator[list[subprocess.Popen[str]]]:
+    """Started CLI processes; each one's process group (its local Ray included) is killed at teardown."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _start(launch: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        _command(*args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        start_new_session=True,  # its own process group, so one killpg ends it and its Ray
+    )
+    launch.append(proc)
+    return proc
+
+
+def _finish(proc: subprocess.Popen[str]) -> dict[str, object]:
+    stdout, stderr = proc.communicate(timeout=TIMEOUT_S)
+    assert proc.returncode == 0, stderr[-3000:]
+    result: dict[str, object] = json.loads(stdout)
+    return result
+
+
+def _run_error(*args: str) -> str:
+    proc = subprocess.run(_command(*args), capture_output=True, text=True, env=_env(), timeout=TIMEOUT_S)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+def test_transfer_trains_on_two_workers(
+    image_folder: Path, genotype_file: Path, tmp_path: Path, launch: list[subprocess.Popen[str]]
+) -> None:
+    out = tmp_path / "out"
+    args = ["--genotype", str(genotype_file), "--data-dir", str(image_folder), "--out", str(out), "--json"]
+    result = _finish(_start(launch, *args, *SMALL, "--epochs", "1"))
+    assert result["epochs"] == 1
+    top1, top5 = result["top1"], result["top5"]
+    assert isinstance(top1, float) and isinstance(top5, float)
+    assert 0.0 <= top1 <= top5 == 1.0  # 3 classes: every label is in the top 5
+    assert result["workers"] == 2 and result["F"] == 16 and result["image_size"] == 48
+    assert isinstance(result["images_per_s"], float) and result["images_per_s"] > 0
+    saved = json.loads((out / "result.json").read_text())
+    assert saved["history"]["top1"] == [top1]
+    assert saved["config"]["network"]["num_classes"] == CLASSES
+    # the same folder again without --resume is refused rather than overwritten
+    assert "--resume" in _run_error(*args, *SMALL, "--epochs", "1")
+
+
+def test_killed_transfer_resumes_from_its_checkpoint(
+    image_folder: Path, genotype_file: Path, tmp_path: Path, launch: list[subprocess.Popen[str]]
+) -> None:
+    out = tmp_path / "out"
+    args = ["--genotype", str(genotype_file), "--data-dir", str(image_folder), "--out", str(out), "--json"]
+    args += [*SMALL, "--epochs", "3"]
+    proc = _start(launch, *args)
+    run_dir = out / "ray" / "transfer"
+    deadline = time.monotonic() + TIMEOUT_S
+    while not (
+        run_dir / "checkpoint_manager_snapshot.json"
+    ).exists():  # written once a checkpoint is registered
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "no checkpoint in time"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    checkpointed = len(list(run_dir.glob("epoch_*")))
+    assert 1 <= checkpointed < 3 and not (out / "result.json").exists()
+
+    result = _finish(_start(launch, *args, "--resume"))
+    history = result["history"]
+    assert isinstance(history, dict)
+    assert history["resumed_at"] == [0, checkpointed]  # continued, not restarted
+    assert len(history["top1"]) == result["epochs"] == 3
+
+
+def test_dry_run_matches_the_paper() -> None:
+    """NASNet-A mobile, 4 @ 1056 at 224 px: 5.3M params and 564M mult-adds (Zoph et al. 2018, Table 2)."""
+    proc = subprocess.run(
+        _command(
+            "--genotype",
+            "nasnet-a",
+            "--dataset",
+            "imagenet",
+            "--N",
+            "4",
+            "--F",
+            "1056",
+            "--dry-run",
+            "--json",
+        ),
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=TIMEOUT_S,
+        check=True,
+    )
+    summary = json.loads(proc.stdout)
+    assert (summary["N"], summary["F"], summary["C"], summary["image_size"]) == (4, 1056, 44, 224)
+    assert summary["params"] == pytest.approx(5.3e6, rel=0.05)
+    assert summary["mult_adds"] == pytest.approx(564e6, rel=0.05)
+
+
+def test_user_errors_are_one_line(image_folder: Path, genotype_file: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    assert str(missing) in _run_error(
+        "--genotype", "nasnet-a", "--data-dir", str(missing), "--N", "1", "--F", "24"
+    )
+    (tmp_path / "only_train" / "train").mkdir(parents=True)
+    assert "val" in _run_error(
+        "--genotype", "nasnet-a", "--data-dir", str(tmp_path / "only_train"), "--F", "24"
+    )
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert "bad.json" in _run_error("--genotype", str(bad), "--data-dir", str(image_folder), "--dry-run")
+    assert "not realizable" in _run_error("--genotype", "nasnet-a", "--F", "1000", "--dry-run")
