@@ -10,10 +10,15 @@ from nas.commands._common import add_json_argument, add_size_arguments, print_js
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("show", help="print a genotype's cells and its network's params / mult-adds")
-    parser.add_argument("genotype", help="a genotype JSON file or a published cell (nasnet-a, amoebanet-a, ...)")
+    parser.add_argument(
+        "genotype", help="a genotype JSON file or a published cell (nasnet-a, amoebanet-a, ...)"
+    )
     parser.add_argument("--dataset", choices=("cifar10", "imagenet"), default="cifar10")
     add_size_arguments(parser, default_N=6, default_F=None)
     parser.add_argument("--image-size", type=int, default=None, help="input size (default 32 / 224)")
+    parser.add_argument(
+        "--plot", default=None, metavar="PATH", help="also draw both cells into PATH (.png or .svg)"
+    )
     add_json_argument(parser)
     parser.set_defaults(run=run)
 
@@ -31,11 +36,13 @@ def run(args: argparse.Namespace) -> int:
     if args.F is None and args.C is None:
         args.F = 768 if args.dataset == "cifar10" else 1056
     config = (
-        NetworkConfig(C=args.C, **fields) if args.C is not None else NetworkConfig.from_filters(genotype, args.F, **fields)
+        NetworkConfig(C=args.C, **fields)
+        if args.C is not None
+        else NetworkConfig.from_filters(genotype, args.F, **fields)
     )
     model = build_network(genotype, config)
     assert config.image_size is not None
-    summary = {
+    summary: dict[str, Any] = {
         "genotype": genotype.name or args.genotype,
         "dataset": config.dataset,
         "N": config.N,
@@ -45,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
         "params": count_params(model),
         "mult_adds": count_mult_adds(model, config.image_size),
     }
+    if args.plot is not None:
+        from nas.cell_diagram import draw_genotype
+
+        summary["plot"] = str(draw_genotype(genotype, args.plot))
     if args.json:
         print_json({**summary, "cells": genotype.to_dict()})
         return 0
@@ -63,4 +74,6 @@ def run(args: argparse.Namespace) -> int:
         f"{config.image_size}px): {summary['params'] / 1e6:.2f}M params, "
         f"{summary['mult_adds'] / 1e6:.1f}M mult-adds (auxiliary head excluded)"
     )
+    if args.plot is not None:
+        console.print(f"cells drawn in {summary['plot']}")
     return 0
