@@ -1,0 +1,308 @@
+"""W&B tracking, end to end: a real (tiny) Ray Tune experiment logged by real W&B in offline mode.
+
+The offline ``.wandb`` files are read back record by record (W&B's leveldb-style log of
+``wandb.proto`` records) so the tests check what ``wandb sync`` would upload, not what we meant
+to log. Nothing here may reach the network: ``WANDB_BASE_URL`` points at a closed loopback port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nas.genotype import Genotype
+from nas.tracking import TrackingConfig, create_tracker
+
+pytestmark = pytest.mark.slow
+
+UNROUTABLE = "http://127.0.0.1:9"
+GROUP = "search-test"
+RL_STATS = [
+    {"best_reward": 0.1 * i, "mean_reward": 0.05 * i, "baseline": 0.01 * i, "entropy": 2.0 - 0.1 * i}
+    for i in range(3)
+]
+OP_PROBS = {"sep_conv_3x3": 0.6, "skip_connect": 0.4}
+
+
+def _records(path: Path) -> Iterator[Any]:
+    """The ``wandb.proto`` records of an offline ``.wandb`` file.
+
+    wandb 0.31 ships no Python reader (its writer is the Go core), so this walks the container
+    itself: a 7-byte header (``:W&B``, magic, version), then leveldb log blocks of 32 KiB whose
+    records carry a 7-byte header (crc32, length, type: full/first/middle/last).
+    """
+    from wandb.proto import wandb_internal_pb2
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    block, pos, pending = 32 * 1024, 7, b""
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        if left < 7 or (kind == 0 and length == 0):  # block trailer padding
+            pos += left
+            continue
+        payload, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
+        pending = payload if kind in (1, 2) else pending + payload
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            yield record
+
+
+def _key(item: Any) -> str:
+    return str(item.key) if item.key else "/".join(item.nested_key)
+
+
+@dataclass
+class RunFile:
+    """What an offline run holds, as ``wandb sync`` would upload it."""
+
+    run_id: str = ""
+    group: str = ""
+    job_type: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: list[tuple[str, str, list[str]]] = field(default_factory=list)
+
+    def series(self, key: str) -> list[Any]:
+        return [row[key] for row in self.history if key in row]
+
+
+def _read_run(path: Path) -> RunFile:
+    run = RunFile()
+    for record in _records(path):
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            run.run_id, run.group, run.job_type = record.run.run_id, record.run.run_group, record.run.job_type
+            run.config.update({_key(u): json.loads(u.value_json) for u in record.run.config.update})
+        elif kind == "config":
+            run.config.update({_key(u): json.loads(u.value_json) for u in record.config.update})
+        elif kind == "summary":
+            run.summary.update({_key(u): json.loads(u.value_json) for u in record.summary.update})
+        elif kind == "history":
+            run.history.append({_key(i): json.loads(i.value_json) for i in record.history.item})
+        elif kind == "artifact":
+            paths = [entry.path for entry in record.artifact.manifest.contents]
+            run.artifacts.append((record.artifact.type, record.artifact.name, paths))
+    return run
+
+
+@pytest.fixture(scope="module")
+def offline_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """No key, no network, and W&B's home folders in a temp dir we can check stays empty."""
+    home = tmp_path_factory.mktemp("wandb-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("WANDB_API_KEY", raising=False)
+        mp.delenv("WANDB_MODE", raising=False)
+        mp.setenv("WANDB_BASE_URL", UNROUTABLE)
+        mp.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        for var in ("WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):
+            mp.setenv(var, str(home / var.lower()))
+        yield home
+
+
+@pytest.fixture(scope="module")
+def search_runs(
+    offline_env: Path, tmp_path_factory: pytest.TempPathFactory, tiny_genotype: Genotype
+) -> dict[str, RunFile]:
+    """A tracked three-child Tune experiment (one child crashes) plus three searcher updates."""
+    import ray
+    import wandb
+    from ray import tune
+
+    run_dir = tmp_path_factory.mktemp("run")
+    tracker = create_tracker(
+        TrackingConfig(mode="auto", group=GROUP, dir=run_dir), searcher_config={"searcher": "rl", "seed": 0}
+    )
+
+    def child(config: dict[str, Any]) -> None:
+        # Fake numbers, real reports: the shape `nas search` children report in.
+        if config["proposal_id"] == "p2":
+            raise RuntimeError("child diverged")
+        for epoch in range(2):
+            tune.report(
+                {
+                    "epoch": epoch,
+                    "val_accuracy": 0.2 + 0.1 * epoch,
+                    "train_loss": 2.0 - epoch,
+                    "images_per_s": 50.0,
+                }
+            )
+        tune.report({"status": "completed", "params": 1234, "mult_adds": 5678, "error": None})
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        tune.Tuner(
+            child,
+            param_space={
+                "genotype": tiny_genotype.to_json(indent=None),
+                "N": 1,
+                "C": 4,
+                "searcher": "rl",
+                "seed": 0,
+                "proposal_id": tune.grid_search(["p0", "p1", "p2"]),
+            },
+            # One worker process for all children: each Ray actor start costs seconds on 2 cores.
+            tune_config=tune.TuneConfig(reuse_actors=True),
+            run_config=tune.RunConfig(
+                name="children",
+                storage_path=str(run_dir / "tune"),
+                callbacks=tracker.tune_callbacks(),
+                verbose=0,
+            ),
+        ).fit()
+    finally:
+        ray.shutdown()
+    for step, stats in enumerate(RL_STATS):
+        tracker.log_searcher(step, {**stats, "op_probs": OP_PROBS})
+    best = run_dir / "best_genotype.json"
+    best.write_text(tiny_genotype.to_json())
+    diagram = run_dir / "normal_cell.png"
+    diagram.write_bytes(b"\x89PNG\r\n\x1a\n")
+    tracker.finish(best_genotype=best, artifacts=[diagram])
+    # `finish` returns once the service has the records; on a loaded machine their write to the
+    # .wandb file may lag. Shutting the service down (as the process exit would) flushes them.
+    wandb.teardown()
+
+    files = sorted((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
+    return {run.run_id: run for run in map(_read_run, files)}
+
+
+def _children(runs: dict[str, RunFile]) -> list[RunFile]:
+    return [run for run in runs.values() if run.job_type == "child"]
+
+
+def test_one_offline_run_per_child_in_the_search_group(search_runs: dict[str, RunFile]) -> None:
+    children = _children(search_runs)
+    assert len(children) == 3
+    assert len(search_runs) == 4
+    assert {run.group for run in search_runs.values()} == {GROUP}
+    assert len({run.run_id for run in children}) == 3
+
+
+def test_child_config_history_and_summary(search_runs: dict[str, RunFile], tiny_genotype: Genotype) -> None:
+    completed = [run for run in _children(search_runs) if run.summary.get("status") == "completed"]
+    assert sorted(run.config["proposal_id"] for run in completed) == ["p0", "p1"]
+    for run in completed:
+        assert Genotype.from_json(run.config["genotype"]) == tiny_genotype
+        assert (run.config["N"], run.config["C"], run.config["searcher"], run.config["seed"]) == (
+            1,
+            4,
+            "rl",
+            0,
+        )
+        assert (run.config["params"], run.config["mult_adds"]) == (1234, 5678)
+        assert run.series("val_accuracy") == pytest.approx([0.2, 0.3])
+        assert run.series("train_loss") == [2.0, 1.0]
+        assert run.series("images_per_s") == [50.0, 50.0]
+        assert run.summary["best_val_accuracy"] == pytest.approx(0.3)
+        assert run.summary["final_val_accuracy"] == pytest.approx(0.3)
+        assert run.summary["error"] is None
+
+
+def test_crashed_child_records_status_and_reason(search_runs: dict[str, RunFile]) -> None:
+    (crashed,) = [run for run in _children(search_runs) if run.config["proposal_id"] == "p2"]
+    assert crashed.summary["status"] == "error"
+    assert "child diverged" in crashed.summary["error"]
+
+
+def test_searcher_run_history_and_best_genotype_artifact(
+    search_runs: dict[str, RunFile], tiny_genotype: Genotype
+) -> None:
+    (searcher,) = [run for run in search_runs.values() if run.job_type == "searcher"]
+    assert searcher.config["searcher"] == "rl"
+    for key in ("mean_reward", "baseline", "entropy", "best_reward"):
+        assert searcher.series(key) == pytest.approx([stats[key] for stats in RL_STATS])
+    for op, prob in OP_PROBS.items():
+        assert searcher.series(f"op_prob/{op}") == [prob] * 3
+    assert searcher.artifacts == [
+        ("genotype", f"{GROUP}-best-genotype", ["best_genotype.json", "normal_cell.png"])
+    ]
+    assert Genotype.from_json(searcher.summary["best_genotype"]) == tiny_genotype
+
+
+def test_offline_artifacts_are_not_staged_in_the_home_folder(
+    search_runs: dict[str, RunFile], offline_env: Path
+) -> None:
+    # Staged copies would live in $WANDB_DATA_DIR until a `wandb sync` that may never come.
+    # (W&B's service still writes its own debug log under $WANDB_CACHE_DIR; that is not run data.)
+    assert [p for p in (offline_env / "wandb_data_dir").rglob("*") if p.is_file()] == []
+
+
+def test_auto_mode_is_offline_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    assert TrackingConfig(mode="auto").resolved_mode() == "offline"
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert TrackingConfig(mode="auto").resolved_mode() == "online"
+
+
+def _python(code: str, tmp_path: Path) -> dict[str, Any]:
+    """Run ``code`` in a fresh interpreter (cold imports, own W&B service); it prints JSON last."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(WANDB_BASE_URL=UNROUTABLE, WANDB_DATA_DIR=str(tmp_path / "data"))
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return dict(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_tracker_lifecycle_never_waits_on_the_network(tmp_path: Path) -> None:
+    result = _python(
+        """
+        import json, time
+        from pathlib import Path
+        import nas.wandb_tracking  # importing wandb and ray is CPU time, not a wait: not timed
+        from nas.tracking import TrackingConfig, create_tracker
+
+        start = time.perf_counter()
+        tracker = create_tracker(TrackingConfig(mode="auto", dir=Path("run")), searcher_config={})
+        tracker.tune_callbacks()
+        for step in range(3):
+            tracker.log_searcher(step, {"best_reward": 0.5, "op_probs": {"conv_3x3": 1.0}})
+        Path("run/best.json").write_text("{}")
+        tracker.finish(best_genotype=Path("run/best.json"))
+        print(json.dumps({"seconds": time.perf_counter() - start, "mode": tracker.mode}))
+        """,
+        tmp_path,
+    )
+    assert result["mode"] == "offline"
+    assert result["seconds"] < 5.0, result
+    assert len(list((tmp_path / "run" / "wandb").glob("offline-run-*/*.wandb"))) == 1
+
+
+def test_disabled_tracking_imports_no_wandb(tmp_path: Path) -> None:
+    result = _python(
+        """
+        import json, sys
+        from pathlib import Path
+        from nas.tracking import TrackingConfig, create_tracker
+
+        tracker = create_tracker(TrackingConfig(mode="disabled", dir=Path("run")), searcher_config={})
+        assert tracker.tune_callbacks() == []
+        tracker.log_searcher(0, {"best_reward": 0.5})
+        tracker.finish(best_genotype=None)
+        print(json.dumps({"loaded": sorted(m for m in sys.modules if m.split(".")[0] == "wandb"
+                                           or m == "nas.wandb_tracking")}))
+        """,
+        tmp_path,
+    )
+    assert result["loaded"] == []
+    assert not (tmp_path / "run").exists()
