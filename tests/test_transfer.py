@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from nas.cli import main
 from nas.genotype import Genotype
 
 CLASSES = 3
@@ -103,17 +104,12 @@ def _finish(proc: subprocess.Popen[str]) -> dict[str, object]:
     return result
 
 
-def _run_error(*args: str) -> str:
-    proc = subprocess.run(_command(*args), capture_output=True, text=True, env=_env(), timeout=TIMEOUT_S)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stdout == ""
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    return lines[0]
-
-
 def test_transfer_trains_on_two_workers_and_resumes_after_a_kill(
-    image_folder: Path, genotype_file: Path, tmp_path: Path, launch: list[subprocess.Popen[str]]
+    image_folder: Path,
+    genotype_file: Path,
+    tmp_path: Path,
+    launch: list[subprocess.Popen[str]],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Three epochs on two gloo workers, the driver killed -9 after the first checkpoint, then ``--resume``.
 
@@ -135,7 +131,8 @@ def test_transfer_trains_on_two_workers_and_resumes_after_a_kill(
     proc.wait()
     _wait_until_gone(proc.pid)
     assert not (out / "result.json").exists()
-    assert "--resume" in _run_error(*args)  # an existing run is neither overwritten nor silently continued
+    assert main(["transfer", *args]) == 2  # an existing run is neither overwritten nor silently continued
+    assert "pass --resume" in capsys.readouterr().err
 
     result = _finish(_start(launch, *args, "--resume"))
     history = result["history"]
@@ -172,43 +169,68 @@ def _wait_until_gone(session: int) -> None:
         time.sleep(0.2)
 
 
-def test_dry_run_matches_the_paper() -> None:
+def test_dry_run_matches_the_paper(capsys: pytest.CaptureFixture[str]) -> None:
     """NASNet-A mobile, 4 @ 1056 at 224 px: 5.3M params and 564M mult-adds (Zoph et al. 2018, Table 2)."""
-    proc = subprocess.run(
-        _command(
-            "--genotype",
-            "nasnet-a",
-            "--dataset",
-            "imagenet",
-            "--N",
-            "4",
-            "--F",
-            "1056",
-            "--dry-run",
-            "--json",
-        ),
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=TIMEOUT_S,
-        check=True,
+    assert (
+        main(
+            [
+                "transfer",
+                "--genotype",
+                "nasnet-a",
+                "--dataset",
+                "imagenet",
+                "--N",
+                "4",
+                "--F",
+                "1056",
+                "--dry-run",
+                "--json",
+            ]
+        )
+        == 0
     )
-    summary = json.loads(proc.stdout)
+    summary = json.loads(capsys.readouterr().out)
     assert (summary["N"], summary["F"], summary["C"], summary["image_size"]) == (4, 1056, 44, 224)
     assert summary["params"] == pytest.approx(5.3e6, rel=0.05)
     assert summary["mult_adds"] == pytest.approx(564e6, rel=0.05)
 
 
-def test_user_errors_are_one_line(image_folder: Path, genotype_file: Path, tmp_path: Path) -> None:
-    missing = tmp_path / "nowhere"
-    assert str(missing) in _run_error(
-        "--genotype", "nasnet-a", "--data-dir", str(missing), "--N", "1", "--F", "24"
-    )
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("missing_dir", "nowhere: data directory not found"),
+        ("no_val", "no val folder inside"),
+        ("bad_genotype", "bad.json"),
+        ("unrealizable", "F=1000 is not realizable"),
+    ],
+)
+def test_user_errors_are_one_line(
+    case: str, expected: str, image_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "only_train" / "train").mkdir(parents=True)
-    assert "val" in _run_error(
-        "--genotype", "nasnet-a", "--data-dir", str(tmp_path / "only_train"), "--F", "24"
-    )
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    assert "bad.json" in _run_error("--genotype", str(bad), "--data-dir", str(image_folder), "--dry-run")
-    assert "not realizable" in _run_error("--genotype", "nasnet-a", "--F", "1000", "--dry-run")
+    (tmp_path / "bad.json").write_text("{not json")
+    args = {
+        "missing_dir": [
+            "--genotype",
+            "nasnet-a",
+            "--data-dir",
+            str(tmp_path / "nowhere"),
+            "--N",
+            "1",
+            "--F",
+            "24",
+        ],
+        "no_val": ["--genotype", "nasnet-a", "--data-dir", str(tmp_path / "only_train"), "--F", "24"],
+        "bad_genotype": [
+            "--genotype",
+            str(tmp_path / "bad.json"),
+            "--data-dir",
+            str(image_folder),
+            "--dry-run",
+        ],
+        "unrealizable": ["--genotype", "nasnet-a", "--F", "1000", "--dry-run"],
+    }[case]
+    assert main(["transfer", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert expected in captured.err
