@@ -28,7 +28,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from torch import nn
 from nas.counting import count_mult_adds, count_params
 from nas.errors import ConfigError, DataError
 from nas.genotype import Genotype
-from nas.network import NASNetwork, NetworkConfig, build_network
+from nas.network import NASNetwork, NetworkConfig, NetworkOutput, build_network
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def lr_factor(step: int, *, steps_per_epoch: int, epochs: int, warmup_epochs: fl
     return 0.5 * (1.0 + math.cos(math.pi * min((step - warmup) / remaining, 1.0)))
 
 
-def transfer_loss(model_out: Any, labels: torch.Tensor, cfg: TransferConfig) -> torch.Tensor:
+def transfer_loss(model_out: NetworkOutput, labels: torch.Tensor, cfg: TransferConfig) -> torch.Tensor:
     """Label-smoothed cross-entropy plus the auxiliary head's, weighted (NASNet: 0.1 and 0.4)."""
     loss = F.cross_entropy(model_out.logits, labels, label_smoothing=cfg.label_smoothing)
     if model_out.aux_logits is not None and cfg.aux_weight > 0:
@@ -339,7 +339,9 @@ def _train_loop_per_worker(raw_config: dict[str, Any]) -> None:
 _Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
 
-def _data(cfg: TransferConfig, rank: int, world: int, device: torch.device) -> tuple[Any, Any, int]:
+def _data(
+    cfg: TransferConfig, rank: int, world: int, device: torch.device
+) -> tuple[Callable[[int], _Batches], Callable[[], _Batches], int]:
     """``(train(epoch) -> batches, val() -> batches, steps per epoch)``, this worker's shard of each.
 
     ImageNet: the ImageFolder loaders, sharded and moved to the device by ``prepare_data_loader``
