@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SCHEDULERS = ("fifo", "asha")
-MAX_FAILURES = 1  # a child whose worker dies (e.g. OOM-killed) is retried once
 _CONNECT_TIMEOUT_S = 10.0
 
 
@@ -69,6 +68,7 @@ class SearchSettings:
     cpus_per_trial: float = 1.0
     max_concurrent: int | None = None  # None: as many as the cluster's CPUs allow
     scheduler: str = "fifo"
+    max_failures: int = 1  # retries of a child whose worker died (preempted node, OOM kill)
     max_params: int | None = None
     max_mult_adds: int | None = None
     name: str | None = None
@@ -106,6 +106,7 @@ class SearchSettings:
                 self.max_concurrent is None or self.max_concurrent >= 1,
                 f"--max-concurrent must be at least 1, got {self.max_concurrent}",
             ),
+            (self.max_failures >= 0, f"--max-failures must be >= 0, got {self.max_failures}"),
             (self.scheduler in SCHEDULERS, f"--scheduler: expected one of {', '.join(SCHEDULERS)}"),
             (self.wandb in MODES, f"--wandb: expected one of {', '.join(MODES)}, got {self.wandb!r}"),
         ]
@@ -174,8 +175,10 @@ def check_data(settings: SearchSettings) -> None:
 def connect(address: str | None) -> None:
     """Start a local Ray sized to this machine, or join the cluster at ``address`` (bounded in time).
 
-    ``ray.init`` to a host with nothing listening retries for about a minute, so a plain TCP
-    connect (``_CONNECT_TIMEOUT_S``) checks first that something answers there.
+    Inside a Ray job (``nas submit``, ``ray job submit -- nas search``) ``$RAY_ADDRESS`` names the
+    cluster the job runs on, and no address means that one. ``ray.init`` to a host with nothing
+    listening retries for about a minute, so a plain TCP connect (``_CONNECT_TIMEOUT_S``) checks
+    first that something answers there.
     """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the new output engine prints despite verbose=0
@@ -183,6 +186,8 @@ def connect(address: str | None) -> None:
 
     if ray.is_initialized():
         return
+    if address is None and os.environ.get("RAY_ADDRESS"):
+        address = "auto"
     if address is None:
         ray.init(
             num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False
@@ -269,6 +274,11 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     tune.report(final)
 
 
+def _trial_dirname(trial: Any) -> str:
+    """``child-<proposal id>-<Tune id>`` instead of Tune's default, which spells out the genotype JSON."""
+    return f"child-{trial.config.get('proposal_id', 'x')}-{trial.trial_id}"
+
+
 def _build_searcher(settings: SearchSettings, run: RunFolder) -> Searcher:
     from nas.searcher import create_searcher
     from search_spaces import get_space
@@ -302,7 +312,10 @@ def _build_tracker(settings: SearchSettings, run: RunFolder) -> Tracker:
         return NullTracker()
 
 
-def _child_settings(settings: SearchSettings) -> ChildSettings:
+def _child_settings(settings: SearchSettings, gpus: float) -> ChildSettings:
+    """The child's network and training settings. On the CPU, channels_last is off: with it oneDNN's
+    1x1-convolution weight gradient crashes the worker (SIGSEGV / double free) for some genotypes
+    (torch 2.14.1, e.g. fire + se_conv_3x3 + res_bottleneck cells), and it is no faster at these sizes."""
     network = {"dataset": "cifar10", "N": settings.N, "C": settings.C}
     train = {
         "epochs": settings.epochs,
@@ -311,6 +324,7 @@ def _child_settings(settings: SearchSettings) -> ChildSettings:
         "seed": settings.seed,
         "max_params": settings.max_params,
         "max_mult_adds": settings.max_mult_adds,
+        "channels_last": None if gpus > 0 else False,
     }
     data_dir = str(Path(settings.data_dir).resolve()) if settings.data_dir else os.environ.get("NAS_DATA_DIR")
     return ChildSettings(data_dir, settings.train_size, settings.val_size, settings.seed, network, train)
@@ -389,7 +403,7 @@ def run_search(
                 if settings.scheduler == "asha"
                 else None
             )
-            trainable = tune.with_parameters(train_trial, child=_child_settings(settings))
+            trainable = tune.with_parameters(train_trial, child=_child_settings(settings, gpus))
             tuner = tune.Tuner(
                 tune.with_resources(trainable, {"cpu": settings.cpus_per_trial, "gpu": gpus}),
                 tune_config=tune.TuneConfig(
@@ -398,11 +412,12 @@ def run_search(
                     num_samples=remaining,
                     scheduler=scheduler,
                     reuse_actors=True,
+                    trial_dirname_creator=_trial_dirname,
                 ),
                 run_config=tune.RunConfig(
                     name=f"attempt-{attempt}",
                     storage_path=str(run.ray_dir.resolve()),
-                    failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
+                    failure_config=tune.FailureConfig(max_failures=settings.max_failures),
                     callbacks=[*callbacks, *tracker.tune_callbacks()],
                     verbose=0,
                 ),

@@ -63,7 +63,9 @@ class TuneSearcherAdapter(TuneSearcher):
         self.listeners = list(listeners)
         rows = run.trials()
         self.done = len(rows)
-        self.pending = replay_told(searcher, rows)
+        told, self.pending = replay_told(searcher, rows)
+        for row in told:  # their stats line was lost with the kill; the state is saved with it
+            self._save_searcher(step=int(row["index"]) + 1)
         self.proposals: dict[str, Proposal] = {}  # Tune trial id -> the proposal it trains, while it runs
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
@@ -96,21 +98,22 @@ class TuneSearcherAdapter(TuneSearcher):
         self.done += 1
         self.run.add_trial(row)
         self.inner.tell(proposal.trial_id, trial_result(row))
-        self._save_searcher()
+        self._save_searcher(step=self.done)
         for listener in self.listeners:
             listener(row)
 
-    def _save_searcher(self) -> None:
+    def _save_searcher(self, *, step: int) -> None:
+        """Save the searcher's state and append its stats after the tell of the ``step``-th child."""
         write_json(self.run.searcher_state, self.inner.state_dict())
         stats = self.inner.stats()
         best = stats.get("best_reward")
         record = {
-            "step": self.done,
+            "step": step,
             "best_reward": best,
             **{k: v for k, v in stats.items() if k != "best_reward"},
         }
         append_jsonl(self.run.stats_jsonl, record)
-        self.tracker.log_searcher(self.done, stats)
+        self.tracker.log_searcher(step, stats)
 
     def get_state(self) -> dict[str, Any]:
         """Tune's experiment checkpoint of this searcher: JSON data, readable and safe to load."""
@@ -132,20 +135,24 @@ class TuneSearcherAdapter(TuneSearcher):
         self.set_state(json.loads(Path(checkpoint_path).read_text(encoding="utf-8")))
 
 
-def replay_told(searcher: Searcher, rows: Sequence[Mapping[str, Any]]) -> list[Proposal]:
-    """Reconcile a restored searcher with the leaderboard; return the proposals to rerun.
+def replay_told(
+    searcher: Searcher, rows: Sequence[Mapping[str, Any]]
+) -> tuple[list[Mapping[str, Any]], list[Proposal]]:
+    """Reconcile a restored searcher with the leaderboard: the rows told now, and the proposals to rerun.
 
     Outstanding proposals that the leaderboard already holds are told now (the kill fell between
     writing the row and saving the searcher); the others were running when the search stopped.
     """
     by_id = {str(r["trial_id"]): r for r in rows}
+    told: list[Mapping[str, Any]] = []
     rerun: list[Proposal] = []
     for trial_id, choices in sorted(searcher.ledger.outstanding.items(), key=lambda kv: _id_key(kv[0])):
         if trial_id in by_id:
             searcher.tell(trial_id, trial_result(by_id[trial_id]))
+            told.append(by_id[trial_id])
         else:
             rerun.append(Proposal(trial_id, choices, searcher.space.decode(choices)))
-    return rerun
+    return told, rerun
 
 
 def _id_key(trial_id: str) -> tuple[int, str]:

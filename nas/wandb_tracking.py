@@ -16,6 +16,7 @@ that may take hours.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -153,9 +154,10 @@ class WandbTracker:
     """The W&B `nas.tracking.Tracker`: the searcher run lives in the driver from construction on."""
 
     def __init__(self, config: TrackingConfig, *, searcher_config: Mapping[str, Any]) -> None:
-        self.config = config
+        # Absolute, because Ray's logging actors chdir into the trial folder before `wandb.init`.
+        self.config = dataclasses.replace(config, dir=config.dir.resolve())
         self.mode = _wandb_mode(config.resolved_mode())
-        config.dir.mkdir(parents=True, exist_ok=True)
+        self.config.dir.mkdir(parents=True, exist_ok=True)
         try:
             self.run = self._init_searcher_run(searcher_config)
         except wandb.errors.Error as exc:
@@ -164,7 +166,7 @@ class WandbTracker:
             logger.warning("W&B unreachable (%s); tracking offline, upload later with `wandb sync`", exc)
             self.mode = "offline"
             self.run = self._init_searcher_run(searcher_config)
-        logger.info("W&B %s: searcher run %s in %s", self.mode, self.run.id, config.dir / "wandb")
+        logger.info("W&B %s: searcher run %s in %s", self.mode, self.run.id, self.config.dir / "wandb")
 
     def _init_searcher_run(self, searcher_config: Mapping[str, Any]) -> Any:
         return wandb.init(

@@ -306,3 +306,32 @@ def test_disabled_tracking_imports_no_wandb(tmp_path: Path) -> None:
     )
     assert result["loaded"] == []
     assert not (tmp_path / "run").exists()
+
+
+def test_real_search_logs_every_child_and_the_searcher(cifar_dir: Path, tmp_path: Path) -> None:
+    """`nas search --wandb offline` end to end: a child run per trial, whatever its fate."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(WANDB_BASE_URL=UNROUTABLE, WANDB_DATA_DIR=str(tmp_path / "data"), RAY_USAGE_STATS_ENABLED="0")
+    args = ["--space", "nasnet", "--N", "1", "--C", "4", "--blocks", "2", "--epochs", "1"]
+    args += ["--train-size", "256", "--val-size", "128", "--batch-size", "64", "--searcher", "rl"]
+    args += ["--trials", "2", "--max-concurrent", "2", "--seed", "1", "--wandb", "offline", "--quiet"]
+    args += ["--data-dir", str(cifar_dir), "--results-dir", "res", "--name", "s"]
+    subprocess.run(
+        [sys.executable, "-m", "nas.cli", "search", *args], env=env, cwd=tmp_path, timeout=300, check=True
+    )
+    run_dir = tmp_path / "res" / "s"
+    trials = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
+    runs = [_read_run(p) for p in sorted((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))]
+    children = [run for run in runs if run.job_type == "child"]
+    assert len(trials) == 2
+    assert len(children) == 2
+    assert {run.group for run in runs} == {"s"}
+    logged = sorted(json.dumps(json.loads(run.config["genotype"])["normal"]) for run in children)
+    assert logged == sorted(json.dumps(t["genotype"]["normal"]) for t in trials)
+    for run in children:
+        assert run.summary["status"] in ("completed", "failed", "rejected", "error")
+        if run.summary["status"] == "completed":
+            assert len(run.series("val_accuracy")) == 1
+    (searcher,) = [run for run in runs if run.job_type == "searcher"]
+    assert len(searcher.series("best_reward")) == 2
+    assert [kind for kind, _, _ in searcher.artifacts] == ["genotype"]

@@ -9,12 +9,16 @@ from typing import Any
 
 def add_size_arguments(parser: argparse.ArgumentParser, *, default_N: int, default_F: int | None) -> None:
     """``--N`` and either ``--F`` (the paper's N @ F) or ``--C`` (channels per block, first stage)."""
-    parser.add_argument("--N", type=int, default=default_N, help=f"normal cells per stage (default {default_N})")
+    parser.add_argument(
+        "--N", type=int, default=default_N, help=f"normal cells per stage (default {default_N})"
+    )
     size = parser.add_mutually_exclusive_group()
     size.add_argument(
         "--F", type=int, default=default_F, help="filters of the penultimate layer, the paper's N @ F"
     )
-    size.add_argument("--C", type=int, default=None, help="channels per block in the first stage (instead of F)")
+    size.add_argument(
+        "--C", type=int, default=None, help="channels per block in the first stage (instead of F)"
+    )
 
 
 def add_json_argument(parser: argparse.ArgumentParser) -> None:

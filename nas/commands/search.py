@@ -9,6 +9,7 @@ it with the settings it was started with, except the runtime ones in `RUNTIME_KE
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -40,6 +41,7 @@ OPTIONS: tuple[tuple[str, type, str], ...] = (
     ),
     ("--cpus-per-trial", float, "CPUs per child (default 1)"),
     ("--max-concurrent", int, "children at once (default: as many as the cluster's resources allow)"),
+    ("--max-failures", int, "retries of a child whose worker died (default 1)"),
     ("--scheduler", str, "fifo or asha (early stopping, default fifo)"),
     ("--max-params", int, "reject children with more parameters"),
     ("--max-mult-adds", int, "reject children with more mult-adds"),
@@ -52,7 +54,16 @@ OPTIONS: tuple[tuple[str, type, str], ...] = (
 """Search settings as flags: name, type, help. `nas submit` forwards the same flags to the cluster."""
 
 RUNTIME_KEYS = frozenset(
-    {"address", "data_dir", "download", "gpus_per_trial", "cpus_per_trial", "max_concurrent", "wandb"}
+    {
+        "address",
+        "data_dir",
+        "download",
+        "gpus_per_trial",
+        "cpus_per_trial",
+        "max_concurrent",
+        "max_failures",
+        "wandb",
+    }
 )
 """Settings a resumed run takes from this command rather than from its ``config.json``."""
 
@@ -147,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     connect(settings.address)
     run_folder = open_run(settings)
-    console = Console(stderr=args.json)
+    console = Console(stderr=True)
     progress = SearchProgress(
         budget=settings.trials,
         rows=run_folder.trials(),
@@ -155,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
         console=console,
         enabled=not (args.quiet or args.json),
     )
-    with progress:
+    # Ray's driver threads print worker deaths and the like on stdout; stdout is for our summary.
+    with progress, contextlib.redirect_stdout(sys.stderr):
         outcome = run_search(
             settings, run_folder, listeners=[progress.child_done], callbacks=[progress.tune_callback()]
         )

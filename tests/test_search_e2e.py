@@ -1,0 +1,220 @@
+"""`nas search` end to end: real local Ray, real CIFAR-10 children, kill -9 and resume, bad input.
+
+Every search runs as a subprocess (``nas search ...``), as a user runs it; children are tiny
+(N=1, C=4, B=2, 256 training images, 1 epoch) so each trains in seconds on a CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nas.genotype import Genotype
+from nas.results import LEADERBOARD_KEYS, read_jsonl
+
+NAS = str(Path(sys.executable).with_name("nas"))
+TINY = ["--space", "nasnet", "--N", "1", "--C", "4", "--blocks", "2", "--epochs", "1"]
+TINY += ["--train-size", "256", "--val-size", "128", "--batch-size", "64", "--wandb", "disabled"]
+
+
+def search_env() -> dict[str, str]:
+    return {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+
+
+def nas_search(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [NAS, "search", *args], cwd=cwd, env=search_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def check_leaderboard(run_dir: Path, *, trials: int, searcher: str) -> list[dict[str, Any]]:
+    """Rows are complete, ids unique, numbers from real training; returns the rows."""
+    rows = read_jsonl(run_dir / "trials.jsonl")
+    assert len(rows) == trials
+    assert [r["index"] for r in rows] == list(range(trials))
+    assert len({r["trial_id"] for r in rows}) == trials
+    for row in rows:
+        assert tuple(row) == LEADERBOARD_KEYS
+        assert row["searcher"] == searcher
+        Genotype.from_dict(row["genotype"])
+        if row["status"] == "completed":
+            assert 0.0 < row["val_accuracy"] <= 1.0
+            assert row["params"] > 0 and row["mult_adds"] > 0 and row["wall_s"] > 0
+            assert len(row["val_accuracy_history"]) == row["epochs_done"] == 1
+            assert row["error"] is None
+        else:
+            assert row["status"] in ("failed", "rejected") and row["val_accuracy"] is None
+            assert row["error"]
+    csv_lines = (run_dir / "trials.csv").read_text().splitlines()
+    assert len(csv_lines) == trials + 1
+    assert len(read_jsonl(run_dir / "searcher_stats.jsonl")) == trials
+    json.loads((run_dir / "searcher_state.json").read_text())
+    return rows
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("searcher", ["rl", "tpe", "random", "evolution"])
+def test_search_trains_children_and_writes_the_run_folder(
+    searcher: str, tmp_path: Path, cifar_dir: Path
+) -> None:
+    results = tmp_path / "results"
+    args = [*TINY, "--searcher", searcher, "--trials", "4", "--max-concurrent", "2", "--seed", "1"]
+    done = nas_search(
+        *args,
+        "--data-dir",
+        str(cifar_dir),
+        "--results-dir",
+        str(results),
+        "--name",
+        "s",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    run_dir = results / "s"
+    assert summary["run_dir"] == str(run_dir) and summary["trials_done"] == 4
+    rows = check_leaderboard(run_dir, trials=4, searcher=searcher)
+    completed = [r for r in rows if r["status"] == "completed"]
+    assert completed, rows
+    best = max(completed, key=lambda r: r["val_accuracy"])
+    assert summary["best_val_accuracy"] == best["val_accuracy"]
+    assert Genotype.load(run_dir / "best_genotype.json").to_dict() == best["genotype"]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["searcher"] == searcher and config["trials"] == 4
+    assert (run_dir / "optuna.db").exists() == (searcher in ("tpe", "random"))
+    assert (run_dir / "ray" / "attempt-1").is_dir()
+
+
+@pytest.mark.slow
+def test_rejected_children_are_recorded_and_the_search_finishes(tmp_path: Path, cifar_dir: Path) -> None:
+    results = tmp_path / "results"
+    args = [*TINY, "--searcher", "random", "--trials", "3", "--max-params", "10", "--quiet"]
+    done = nas_search(
+        *args, "--data-dir", str(cifar_dir), "--results-dir", str(results), "--name", "r", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("\n") == 1 and "3/3 children" in done.stdout
+    rows = check_leaderboard(results / "r", trials=3, searcher="random")
+    assert {r["status"] for r in rows} == {"rejected"}
+    assert all("param" in r["error"] for r in rows)
+    assert not (results / "r" / "best_genotype.json").exists()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``, from /proc (Ray's gcs_server, raylet, workers, ...)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and " Z " not in Path(f"/proc/{pid}/stat").read_text()
+
+
+def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(read_jsonl(path)) >= n:
+            return
+        assert proc.poll() is None, f"search exited early: {proc.communicate()[1][-3000:]}"
+        time.sleep(0.2)
+    raise AssertionError(f"{path} did not reach {n} lines in {timeout} s")
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_trains_exactly_the_budget(tmp_path: Path, cifar_dir: Path) -> None:
+    results = tmp_path / "results"
+    run_dir = results / "k"
+    args = [*TINY, "--searcher", "rl", "--trials", "6", "--max-concurrent", "2", "--max-failures", "0"]
+    args += ["--quiet"]
+    args += ["--data-dir", str(cifar_dir), "--results-dir", str(results), "--name", "k"]
+    proc = subprocess.Popen(
+        [NAS, "search", *args],
+        cwd=tmp_path,
+        env=search_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_lines(run_dir / "trials.jsonl", 2, proc, timeout=180)
+        family = _descendants(proc.pid)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(_alive(p) for p in family) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        for leftover in filter(_alive, family):  # Ray processes of the killed driver: ours, by pid
+            os.kill(leftover, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    before = read_jsonl(run_dir / "trials.jsonl")
+    assert 2 <= len(before) < 6
+
+    done = nas_search("--resume", str(run_dir), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert summary["resumed"] and summary["trials_done"] == 6 and summary["attempt"] == 2
+    rows = check_leaderboard(run_dir, trials=6, searcher="rl")
+    assert rows[: len(before)] == before  # children finished before the kill are kept, not retrained
+    # The RL searcher numbers its proposals 0, 1, 2, ...: all six, each exactly once, none lost.
+    assert sorted(int(r["trial_id"]) for r in rows) == list(range(6))
+    state = json.loads((run_dir / "searcher_state.json").read_text())
+    assert state["ledger"]["num_asked"] == 6 and state["ledger"]["outstanding"] == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--space", "nope"], "unknown search space"),
+        (["--searcher", "nope"], "unknown searcher"),
+        (["--trials", "0"], "--trials"),
+        (["--trials", "-3"], "--trials"),
+        (["--address", "127.0.0.1:1"], "127.0.0.1:1"),
+        (["--data-dir", "/nonexistent/cifar"], "CIFAR-10"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    args: list[str], message: str, tmp_path: Path, cifar_dir: Path
+) -> None:
+    data = [] if "--data-dir" in args else ["--data-dir", str(cifar_dir)]
+    started = time.monotonic()
+    done = nas_search(
+        *TINY, *data, *args, "--results-dir", str(tmp_path), "--quiet", cwd=tmp_path, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert time.monotonic() - started < 30
+    assert list(tmp_path.iterdir()) == []  # nothing was started, so no run folder either
+
+
+def test_resume_of_a_folder_that_is_not_a_run_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "notarun").mkdir()
+    done = nas_search("--resume", str(tmp_path / "notarun"), cwd=tmp_path, timeout=60)
+    assert done.returncode == 2
+    assert "not a search run folder" in done.stderr and len(done.stderr.strip().splitlines()) == 1
