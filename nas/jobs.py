@@ -35,8 +35,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_JOB_ADDRESS = "http://127.0.0.1:8265"
 TERMINAL_STATUSES = ("SUCCEEDED", "FAILED", "STOPPED")
 WORKING_DIR_EXCLUDES = [
-    ".git",
-    ".venv",
     "results",
     "wandb",
     "**/__pycache__",
@@ -46,7 +44,7 @@ WORKING_DIR_EXCLUDES = [
     ".pytest_cache",
     ".hypothesis",
 ]
-"""What never travels with a job: environments, caches, past runs (Ray caps a working dir at 500 MiB)."""
+"""What never travels with a job: caches and past runs (Ray itself leaves out ``.git`` and ``.venv``)."""
 
 _POLL_S = 1.0
 
@@ -99,6 +97,9 @@ def connect(address: str | None) -> JobSubmissionClient:
     """A client of the job server at ``address``; an unreachable server is a one-line `NasError`."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     from ray.job_submission import JobSubmissionClient
+
+    if not logger.isEnabledFor(logging.INFO):  # Ray logs each file it packs at INFO
+        logging.getLogger("ray").setLevel(logging.WARNING)
 
     url = job_address(address)
     try:

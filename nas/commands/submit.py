@@ -55,7 +55,7 @@ def forwarded_flags(args: argparse.Namespace, *, cwd: Path) -> list[str]:
     for flag, _, _ in OPTIONS:
         key = flag.lstrip("-").replace("-", "_")
         value = getattr(args, key, None)
-        if value is None:
+        if value is None or flag == "--address":  # ours names the job server; the job joins its cluster
             continue
         if key in _PATH_OPTIONS:
             value = (cwd / value).resolve()
