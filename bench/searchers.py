@@ -6,18 +6,26 @@ vs random at equal budget) and Yang et al. 2020 ("NAS evaluation is frustratingl
 random search under the same budget and seeds). Each searcher uses its defaults unless a flag says
 otherwise, so the table shows what a user gets out of the box.
 
-Objective ``synthetic`` (the only one so far): the fraction of decisions that equal a hidden random
-target architecture, drawn per seed from a stream independent of the searchers' own seeds. It is
-additive over decisions, which suits one-decision mutations and factorised models, and costs nothing
-to evaluate, so it measures the search algorithms alone. A CIFAR objective waits for `nas.trainer`.
+Objectives:
+- ``synthetic``: the fraction of decisions that equal a hidden random target architecture, drawn per
+  seed from a stream independent of the searchers' own seeds. It is additive over decisions, which
+  suits one-decision mutations and factorised models, and costs nothing to evaluate, so it measures
+  the search algorithms alone, over hundreds of children.
+- ``cifar``: the real reward. Each child is trained by `nas.trainer.train_child` in this process
+  (no Ray: the searchers are compared, not the scheduler) on the CIFAR-10 files, tiny by default
+  (N=1, C=8, one epoch on 1,024 images, validation on 512 held out of the training batches), and
+  rewarded with its validation accuracy; a failed child is told as failed. The same cell trained
+  with the same seed gives the same accuracy (CPU determinism), so repeats are looked up, not retrained.
 
     python bench/searchers.py --children 200 --seeds 3
+    python bench/searchers.py --objective cifar --children 24 --seeds 2 --blocks 3
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from collections.abc import Callable, Sequence
@@ -25,8 +33,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from nas.data import CifarData
     from nas.searcher import Proposal, SearchSpace, TrialResult
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = (10, 25, 50, 100, 200, 500, 1000, 2000, 5000)
 TARGET_STREAM = 0x5EA5C4  # mixed into the target's seed so it never shares a stream with a searcher
 
@@ -42,13 +52,44 @@ def synthetic_objective(space: SearchSpace, seed: int) -> Callable[[Proposal], T
     return lambda p: TrialResult("completed", float(np.mean(np.asarray(p.choices) == target)))
 
 
+Objective = Callable[["SearchSpace", int], Callable[["Proposal"], "TrialResult"]]
+"""(space, seed) -> the reward function of one seed's run."""
+
+
+def cifar_objective(data: CifarData, *, C: int, train_size: int) -> Objective:
+    """Reward = validation accuracy of the proposed cell trained for one epoch (memoized per cell)."""
+    from nas.network import NetworkConfig
+    from nas.trainer import TrainConfig, train_child
+
+    network = NetworkConfig(N=1, C=C)
+
+    def for_seed(space: SearchSpace, seed: int) -> Callable[[Proposal], TrialResult]:
+        train = TrainConfig(epochs=1, batch_size=64, seed=seed, device="cpu", train_size=train_size)
+        seen: dict[tuple[int, ...], TrialResult] = {}
+
+        def objective(proposal: Proposal) -> TrialResult:
+            if proposal.choices not in seen:
+                result = train_child(proposal.genotype, network, train, data)
+                seen[proposal.choices] = result.to_trial_result()
+            return seen[proposal.choices]
+
+        return objective
+
+    return for_seed
+
+
 def best_so_far(
-    name: str, space: SearchSpace, seed: int, children: int, options: dict[str, Any]
+    name: str,
+    space: SearchSpace,
+    seed: int,
+    children: int,
+    options: dict[str, Any],
+    make_objective: Objective,
 ) -> list[float]:
     """The best reward after each child, asking and telling one child at a time."""
     from nas.searcher import create_searcher
 
-    objective = synthetic_objective(space, seed)
+    objective = make_objective(space, seed)
     searcher = create_searcher(name, space, seed=seed, **options)
     curve: list[float] = []
     for _ in range(children):
@@ -64,7 +105,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--objective", choices=["synthetic"], default="synthetic")
+    parser.add_argument("--objective", choices=["synthetic", "cifar"], default="synthetic")
+    parser.add_argument(
+        "--data-dir", help="cifar: CIFAR-10 folder (default: $NAS_DATA_DIR, else ../shared/...)"
+    )
+    parser.add_argument("--C", type=int, default=8, help="cifar: channels per block of a child")
+    parser.add_argument("--train-size", type=int, default=1024, help="cifar: training images per child")
+    parser.add_argument("--val-size", type=int, default=512, help="cifar: validation images")
     parser.add_argument("--children", type=int, default=200, help="children per searcher and seed")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1")
     parser.add_argument("--blocks", type=int, default=5, help="blocks per cell (B) of the NASNet space")
@@ -78,18 +125,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
+    sys.path.insert(0, str(REPO_ROOT))  # run as a script from a checkout
     from nas.searcher import SEARCHERS
     from search_spaces.nasnet import NasnetSpace
 
     space = NasnetSpace(num_blocks=args.blocks)
+    make_objective: Objective = synthetic_objective
+    if args.objective == "cifar":
+        from nas.data import ENV_VAR, load_cifar10
+
+        data_dir = (
+            args.data_dir or os.environ.get(ENV_VAR) or str(REPO_ROOT.parent / "shared" / "data" / "cifar10")
+        )
+        data = load_cifar10(data_dir, val_size=args.val_size)
+        make_objective = cifar_objective(data, C=args.C, train_size=args.train_size)
     options: dict[str, dict[str, Any]] = {name: {} for name in SEARCHERS}
     if args.rl_lr is not None:
         options["rl"]["lr"] = args.rl_lr
     checkpoints = [c for c in CHECKPOINTS if c < args.children] + [args.children]
     mean_best = {}
     for name in SEARCHERS:
-        curves = [best_so_far(name, space, s, args.children, options[name]) for s in range(args.seeds)]
+        curves = [
+            best_so_far(name, space, s, args.children, options[name], make_objective)
+            for s in range(args.seeds)
+        ]
         mean_best[name] = {c: statistics.fmean(curve[c - 1] for curve in curves) for c in checkpoints}
 
     final = args.children
@@ -100,6 +159,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             json.dumps(
                 {
                     "objective": args.objective,
+                    "cifar_child": (
+                        {
+                            "N": 1,
+                            "C": args.C,
+                            "train_size": args.train_size,
+                            "val_size": args.val_size,
+                            "epochs": 1,
+                        }
+                        if args.objective == "cifar"
+                        else None
+                    ),
                     "blocks": args.blocks,
                     "children": args.children,
                     "seeds": args.seeds,
