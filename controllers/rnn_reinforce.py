@@ -29,17 +29,21 @@ update time, so a late result never touches a stale autograd graph. REINFORCE tr
 on-policy, as asynchronous NAS controllers do; PPO's ratio corrects for the policy having moved.
 
 All randomness comes from this searcher's own ``torch.Generator`` (initialisation, then sampling); the
-global torch RNG is never touched. `state_dict` holds the weights and Adam's moments as nested lists.
+global torch RNG is never touched. `state_dict` holds the weights, Adam's moments and the generator as
+base64 of their raw little-endian bytes (`tensor_to_json`): exact, and ~4x smaller than decimal lists
+(the state is rewritten after every ask and tell of a search, and it holds ~3 x 150k floats).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -51,6 +55,25 @@ logger = logging.getLogger(__name__)
 
 RewardTransform = Literal["identity", "cubed"]
 OP_KINDS = ("op_a", "op_b")
+_DTYPES = ("float32", "int64", "uint8")
+
+
+def tensor_to_json(t: Tensor) -> dict[str, Any]:
+    """A CPU tensor as JSON data: dtype, shape and its little-endian bytes in base64; no pickle."""
+    array = t.detach().cpu().contiguous().numpy()
+    if array.dtype.name not in _DTYPES:
+        raise TypeError(f"tensor_to_json: unsupported dtype {t.dtype}")
+    raw = array.astype(array.dtype.newbyteorder("<")).tobytes()
+    return {"dtype": array.dtype.name, "shape": list(array.shape), "data": base64.b64encode(raw).decode()}
+
+
+def tensor_from_json(data: Mapping[str, Any]) -> Tensor:
+    """The tensor `tensor_to_json` wrote, bit for bit."""
+    dtype = np.dtype(str(data["dtype"]))
+    if dtype.name not in _DTYPES:
+        raise TypeError(f"tensor_from_json: unsupported dtype {dtype}")
+    flat = np.frombuffer(base64.b64decode(str(data["data"]), validate=True), dtype=dtype.newbyteorder("<"))
+    return torch.from_numpy(flat.astype(dtype).reshape([int(n) for n in data["shape"]]))
 
 
 @dataclass(frozen=True)
@@ -270,12 +293,12 @@ class RLSearcher(Searcher):
     def state_dict(self) -> dict[str, Any]:
         return {
             **self._state_header(),
-            "policy": {name: t.tolist() for name, t in self.policy.state_dict().items()},
+            "policy": {name: tensor_to_json(t) for name, t in self.policy.state_dict().items()},
             "optimizer": {
-                str(i): {key: value.tolist() for key, value in s.items()}
+                str(i): {key: tensor_to_json(value) for key, value in s.items()}
                 for i, s in self.optimizer.state_dict()["state"].items()
             },
-            "generator": self._generator.get_state().tolist(),
+            "generator": tensor_to_json(self._generator.get_state()),
             "baseline": self.baseline,
             "num_updates": self.num_updates,
             "log_probs": dict(self._log_probs),
@@ -285,21 +308,19 @@ class RLSearcher(Searcher):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self._load_header(state)
-        self.policy.load_state_dict(
-            {name: torch.tensor(v, dtype=torch.float32) for name, v in state["policy"].items()}
-        )
-        # Adam's per-parameter state (step, exp_avg, exp_avg_sq) is float32 throughout; the param
-        # groups (lr, betas) are the constructor's, which a resume must repeat anyway.
+        self.policy.load_state_dict({name: tensor_from_json(v) for name, v in state["policy"].items()})
+        # Adam's per-parameter state (step, exp_avg, exp_avg_sq); the param groups (lr, betas) are
+        # the constructor's, which a resume must repeat anyway.
         self.optimizer.load_state_dict(
             {
                 "state": {
-                    int(i): {key: torch.tensor(value, dtype=torch.float32) for key, value in s.items()}
+                    int(i): {key: tensor_from_json(value) for key, value in s.items()}
                     for i, s in state["optimizer"].items()
                 },
                 "param_groups": self.optimizer.state_dict()["param_groups"],
             }
         )
-        self._generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
+        self._generator.set_state(tensor_from_json(state["generator"]))
         self.baseline = state["baseline"]
         self.num_updates = int(state["num_updates"])
         self._log_probs = {str(k): float(v) for k, v in state["log_probs"].items()}

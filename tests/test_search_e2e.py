@@ -218,3 +218,55 @@ def test_resume_of_a_folder_that_is_not_a_run_is_exit_2(tmp_path: Path) -> None:
     done = nas_search("--resume", str(tmp_path / "notarun"), cwd=tmp_path, timeout=60)
     assert done.returncode == 2
     assert "not a search run folder" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_diverging_children_are_failed_rows_and_the_search_finishes(tmp_path: Path, cifar_dir: Path) -> None:
+    """A learning rate of 1e9 makes every child's loss non-finite: each is a failed row with its reason."""
+    results = tmp_path / "results"
+    args = [*TINY, "--searcher", "evolution", "--trials", "2", "--lr", "1e9", "--quiet"]
+    done = nas_search(
+        *args, "--data-dir", str(cifar_dir), "--results-dir", str(results), "--name", "f", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2/2 children (0 completed, 2 failed, 0 rejected)" in done.stdout
+    rows = check_leaderboard(results / "f", trials=2, searcher="evolution")
+    assert all(r["status"] == "failed" and "non-finite loss" in r["error"] for r in rows)
+    assert all(r["params"] > 0 for r in rows)  # built and trained, then diverged
+
+
+@pytest.mark.slow
+def test_config_file_with_flag_overrides_and_asha(tmp_path: Path, cifar_dir: Path) -> None:
+    """Settings from a TOML file, a flag over it; ASHA may stop children after their first epoch."""
+    config = tmp_path / "search.toml"
+    config.write_text(
+        'searcher = "random"\ntrials = 9\nepochs = 2\nscheduler = "asha"\nmax_concurrent = 2\n'
+        f'train_size = 256\nval_size = 128\nC = 4\nblocks = 2\nN = 1\nwandb = "disabled"\ndata_dir = "{cifar_dir}"\n'
+    )
+    results = tmp_path / "results"
+    done = nas_search(
+        "--config", str(config), "--trials", "4", "--results-dir", str(results), "--name", "c", "--json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    saved = json.loads((results / "c" / "config.json").read_text())
+    assert (saved["trials"], saved["epochs"], saved["scheduler"], saved["searcher"]) == (
+        4,
+        2,
+        "asha",
+        "random",
+    )
+    rows = read_jsonl(results / "c" / "trials.jsonl")
+    assert len(rows) == 4 and json.loads(done.stdout)["trials_done"] == 4
+    for row in rows:
+        assert row["status"] == "completed"
+        assert 1 <= row["epochs_done"] == len(row["val_accuracy_history"]) <= 2
+        assert row["val_accuracy"] == max(row["val_accuracy_history"])
+
+
+def test_unknown_setting_in_config_file_is_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "search.toml"
+    config.write_text("trails = 3\n")
+    done = nas_search("--config", str(config), cwd=tmp_path, timeout=60)
+    assert done.returncode == 2 and "unknown setting(s) trails" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
