@@ -9,11 +9,11 @@ The child is the search's proxy (NASNet-A cells, N normal cells per stage, C cha
       ``DataLoader`` with ``num_workers=2``, the same model, optimizer, schedule, loss and clipping.
 Both are warmed up first and timed side by side in one process; images/s counts training steps
 only (no evaluation). Each runs in both memory layouts (and, on CUDA, fp32 and bf16), so the gain of
-the data pipeline can be told apart from that of the layout; the CPU rows are how
-`nas.trainer.CPU_CHANNELS_LAST` was chosen. The summary ratio compares the defaults: our trainer as
-configured out of the box against the plain loop in NCHW fp32.
+the data pipeline can be told apart from that of the layout (`nas.trainer.CPU_CHANNELS_LAST` is off
+on the CPU because oneDNN crashes with it for some cells; its docstring says which). The summary ratio
+compares the defaults: our trainer as configured out of the box against the plain loop in NCHW fp32.
 
-    python bench/child_training.py [--data-dir DIR] [--N 1 --C 16 --batch-size 128 --steps 30] [--json]
+    python bench/child_training.py [--data-dir DIR] [--N 1 --C 8 --batch-size 32 --steps 30] [--json]
 """
 
 from __future__ import annotations
@@ -154,8 +154,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", help="CIFAR-10 folder (default: $NAS_DATA_DIR, else ../shared/...)")
     parser.add_argument("--genotype", default="nasnet-a", help="published name or genotype JSON file")
     parser.add_argument("--N", type=int, default=1, help="normal cells per stage")
-    parser.add_argument("--C", type=int, default=16, help="channels per block in the first stage")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--C", type=int, default=8, help="channels per block in the first stage")
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=30, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps before each timing")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")

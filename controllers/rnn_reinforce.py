@@ -16,7 +16,9 @@ get, so the controller keeps exploring.
 
 Learning. The reward is the child's validation accuracy (NASNet) or its cube (``reward_transform=
 "cubed"``: Zoph & Le 2017, Sec. 4.1, used the cubed maximum validation accuracy of the last 5 epochs),
-minus ``params_penalty`` per million parameters; failed and rejected children get ``failure_reward``.
+minus ``params_penalty`` per million parameters and ``mult_adds_penalty`` per billion mult-adds (a
+soft cost term in the spirit of MnasNet's, Tan et al. 2019); failed and rejected children get
+``failure_reward``.
 The advantage subtracts an exponential moving average baseline (decay 0.95, NASNet App. A),
 initialised to the first minibatch's mean reward rather than 0 so the first update is not a blanket
 push towards whatever was sampled. Every ``batch_size`` told children make one Adam update (lr 3.5e-4
@@ -162,6 +164,7 @@ class RLSearcher(Searcher):
         baseline_decay: float = 0.95,
         reward_transform: RewardTransform = "identity",
         params_penalty: float = 0.0,
+        mult_adds_penalty: float = 0.0,
         failure_reward: float = 0.0,
         ppo: bool = False,
         ppo_epochs: int = 4,
@@ -178,6 +181,7 @@ class RLSearcher(Searcher):
             "baseline_decay": (baseline_decay, 0 <= baseline_decay < 1),
             "reward_transform": (reward_transform, reward_transform in ("identity", "cubed")),
             "params_penalty": (params_penalty, params_penalty >= 0),
+            "mult_adds_penalty": (mult_adds_penalty, mult_adds_penalty >= 0),
             "ppo_epochs": (ppo_epochs, ppo_epochs >= 1),
             "ppo_clip": (ppo_clip, ppo_clip > 0),
         }
@@ -189,6 +193,7 @@ class RLSearcher(Searcher):
         self.baseline_decay = baseline_decay
         self.reward_transform = reward_transform
         self.params_penalty = params_penalty
+        self.mult_adds_penalty = mult_adds_penalty
         self.failure_reward = failure_reward
         self.ppo = ppo
         self.ppo_epochs = ppo_epochs
@@ -234,7 +239,8 @@ class RLSearcher(Searcher):
             return reward
         if self.reward_transform == "cubed":
             reward = reward**3
-        return reward - self.params_penalty * (result.params or 0) / 1e6
+        cost = self.params_penalty * (result.params or 0) / 1e6
+        return reward - cost - self.mult_adds_penalty * (result.mult_adds or 0) / 1e9
 
     def _update(self, batch: Sequence[tuple[tuple[int, ...], float, float]]) -> None:
         actions = torch.tensor([a for a, _, _ in batch], dtype=torch.long)

@@ -174,8 +174,9 @@ def write_report(
 
 
 _CURVES_TEXT = (
-    "Left: each child's validation accuracy in completion order. Right: the best accuracy found so far; "
-    "the dashed black line is the mean best-so-far of the random-search runs, the baseline a searcher must beat."
+    "Left: each child's validation accuracy in completion order. Right: the best accuracy found so far, "
+    "thin per run and bold for each searcher's mean over its runs (seeds); the dashed black line is random "
+    "search's mean, the baseline a searcher must beat at the same budget."
 )
 _PARETO_TEXT = (
     "Completed children by cost; the non-dominated front (no child both cheaper and better) is joined."
@@ -292,36 +293,39 @@ def _save(fig: Figure, path: Path) -> str:
 
 
 def _plot_curves(runs: Sequence[Run], path: Path) -> str:
+    """Left: every child of every run. Right: best-so-far, thin per run and bold per searcher (the
+    mean over its runs, i.e. over seeds); random search's mean is the dashed baseline."""
     plt = _pyplot()
     fig, (ax_child, ax_best) = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-    for color, run in zip(_colors(len(runs)), runs, strict=True):
+    searchers = list(dict.fromkeys(run.searcher for run in runs))
+    colors = dict(zip(searchers, _colors(len(searchers)), strict=True))
+    for run in runs:
         done = run.completed()
-        ax_child.scatter(
-            [t["index"] + 1 for t in done],
-            [t["val_accuracy"] for t in done],
-            s=18,
-            color=color,
-            label=run.label,
-        )
+        color = colors[run.searcher]
+        ax_child.scatter([t["index"] + 1 for t in done], [t["val_accuracy"] for t in done], s=14, color=color)
         curve = best_so_far(run.trials)
-        ax_best.plot(range(1, len(curve) + 1), curve, color=color, drawstyle="steps-post", label=run.label)
-    baseline = _random_baseline(runs)
-    if baseline:
+        ax_best.plot(range(1, len(curve) + 1), curve, color=color, alpha=0.3, lw=1, drawstyle="steps-post")
+    for searcher in searchers:
+        group = [r for r in runs if r.searcher == searcher]
+        mean = _mean_curve(group)
+        label = f"{searcher} (mean of {len(group)} runs)" if len(group) > 1 else searcher
+        style = "k--" if searcher == RANDOM_SEARCHER else "-"
+        color = None if searcher == RANDOM_SEARCHER else colors[searcher]
         ax_best.plot(
-            range(1, len(baseline) + 1), baseline, "k--", drawstyle="steps-post", label="random search (mean)"
+            range(1, len(mean) + 1), mean, style, color=color, lw=2, drawstyle="steps-post", label=label
         )
+        ax_child.scatter([], [], s=14, color=colors[searcher], label=searcher)
     for ax, title in ((ax_child, "accuracy of each child"), (ax_best, "best accuracy so far")):
         _style(ax, title, "children trained", "validation accuracy")
+    ax_child.legend(fontsize=8, loc="lower right")
     ax_best.legend(fontsize=8, loc="lower right")
     return _save(fig, path)
 
 
-def _random_baseline(runs: Sequence[Run]) -> list[float]:
-    """Mean over the random runs' best-so-far curves, as long as the shortest of them."""
-    curves = [best_so_far(r.trials) for r in runs if r.searcher == RANDOM_SEARCHER]
-    if not curves:
-        return []
-    length = min(len(c) for c in curves)
+def _mean_curve(runs: Sequence[Run]) -> list[float]:
+    """Mean over the runs' best-so-far curves, as long as the shortest of them."""
+    curves = [best_so_far(r.trials) for r in runs]
+    length = min((len(c) for c in curves), default=0)
     return [sum(c[k] for c in curves) / len(curves) for k in range(length)]
 
 
@@ -358,8 +362,9 @@ def _plot_pareto(runs: Sequence[Run], path: Path) -> str | None:
 
 def _plot_controller(run: Run, path: Path) -> str:
     plt = _pyplot()
-    stats = [s for s in run.stats if "op_probs" in s]
-    steps = [s.get("step", k) for k, s in enumerate(stats)]
+    # One stats row per told child; the policy changes only at updates, so keep each update's row.
+    by_update = {int(s.get("updates", k)): s for k, s in enumerate(run.stats) if "op_probs" in s}
+    steps, stats = list(by_update), list(by_update.values())
     fig, (ax_ops, ax_ent) = plt.subplots(1, 2, figsize=(12, 4.5))
     ops = sorted({op for s in stats for op in s["op_probs"]})
     for color, op in zip(_colors(len(ops)), ops, strict=True):

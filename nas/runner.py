@@ -24,7 +24,7 @@ import os
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +51,7 @@ class SearchSettings:
 
     space: str = "nasnet"
     searcher: str = "rl"
+    searcher_options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of its constructor
     trials: int = 8
     epochs: int = 1
     N: int = 1
@@ -79,7 +80,7 @@ class SearchSettings:
 
     def validate(self) -> None:
         """Refuse bad input before Ray starts; each message names the flag."""
-        from nas.searcher import SEARCHERS
+        from nas.searcher import SEARCHERS, check_searcher_options
         from nas.tracking import MODES
         from search_spaces import SPACES
 
@@ -113,6 +114,7 @@ class SearchSettings:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        check_searcher_options(self.searcher, self.searcher_options)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -172,8 +174,9 @@ def check_data(settings: SearchSettings) -> None:
         resolve_cifar_dir(settings.data_dir)
 
 
-def connect(address: str | None) -> None:
-    """Start a local Ray sized to this machine, or join the cluster at ``address`` (bounded in time).
+def connect(address: str | None, *, num_cpus: int | None = None, log_to_driver: bool = False) -> None:
+    """Start a local Ray sized to this machine (or to ``num_cpus`` logical CPUs), or join the cluster
+    at ``address`` (bounded in time). ``log_to_driver`` forwards the workers' output to this terminal.
 
     Inside a Ray job (``nas submit``, ``ray job submit -- nas search``) ``$RAY_ADDRESS`` names the
     cluster the job runs on, and no address means that one. ``ray.init`` to a host with nothing
@@ -190,13 +193,16 @@ def connect(address: str | None) -> None:
         address = "auto"
     if address is None:
         ray.init(
-            num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False
+            num_cpus=num_cpus or os.cpu_count(),
+            include_dashboard=False,
+            log_to_driver=log_to_driver,
+            configure_logging=False,
         )
         return
     if address != "auto":
         _check_reachable(address)
     try:
-        ray.init(address=address, log_to_driver=False, configure_logging=False)
+        ray.init(address=address, log_to_driver=log_to_driver, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NasError(f"--address {address}: cannot connect to a Ray cluster ({first})") from None
@@ -284,9 +290,9 @@ def _build_searcher(settings: SearchSettings, run: RunFolder) -> Searcher:
     from search_spaces import get_space
 
     space = get_space(settings.space, num_blocks=settings.blocks)
-    options: dict[str, Any] = (
-        {"storage_path": run.optuna_db} if settings.searcher in ("tpe", "random") else {}
-    )
+    options: dict[str, Any] = dict(settings.searcher_options)
+    if settings.searcher in ("tpe", "random"):
+        options["storage_path"] = run.optuna_db
     searcher = create_searcher(settings.searcher, space, seed=settings.seed, **options)
     if run.searcher_state.exists():
         searcher.load_state_dict(read_json(run.searcher_state))
@@ -312,10 +318,8 @@ def _build_tracker(settings: SearchSettings, run: RunFolder) -> Tracker:
         return NullTracker()
 
 
-def _child_settings(settings: SearchSettings, gpus: float) -> ChildSettings:
-    """The child's network and training settings. On the CPU, channels_last is off: with it oneDNN's
-    1x1-convolution weight gradient crashes the worker (SIGSEGV / double free) for some genotypes
-    (torch 2.14.1, e.g. fire + se_conv_3x3 + res_bottleneck cells), and it is no faster at these sizes."""
+def _child_settings(settings: SearchSettings) -> ChildSettings:
+    """The child's network and training settings (device and memory layout: the trainer's defaults)."""
     network = {"dataset": "cifar10", "N": settings.N, "C": settings.C}
     train = {
         "epochs": settings.epochs,
@@ -324,7 +328,6 @@ def _child_settings(settings: SearchSettings, gpus: float) -> ChildSettings:
         "seed": settings.seed,
         "max_params": settings.max_params,
         "max_mult_adds": settings.max_mult_adds,
-        "channels_last": None if gpus > 0 else False,
     }
     data_dir = str(Path(settings.data_dir).resolve()) if settings.data_dir else os.environ.get("NAS_DATA_DIR")
     return ChildSettings(data_dir, settings.train_size, settings.val_size, settings.seed, network, train)
@@ -393,6 +396,14 @@ def run_search(
         budget=settings.trials,
         tracker=tracker,
         listeners=listeners,
+        trial_metadata={
+            "searcher": settings.searcher,
+            "seed": settings.seed,
+            "N": settings.N,
+            "C": settings.C,
+            "blocks": settings.blocks,
+            "epochs": settings.epochs,
+        },
     )
     remaining = settings.trials - adapter.done
     try:
@@ -403,7 +414,7 @@ def run_search(
                 if settings.scheduler == "asha"
                 else None
             )
-            trainable = tune.with_parameters(train_trial, child=_child_settings(settings, gpus))
+            trainable = tune.with_parameters(train_trial, child=_child_settings(settings))
             tuner = tune.Tuner(
                 tune.with_resources(trainable, {"cpu": settings.cpus_per_trial, "gpu": gpus}),
                 tune_config=tune.TuneConfig(

@@ -280,11 +280,16 @@ def _resolve(name: str) -> SearcherFactory:
     return entry
 
 
-def create_searcher(name: str, space: SearchSpace, *, seed: int, **options: Any) -> Searcher:
-    """Build the searcher registered as ``name``; unknown names and options are `ConfigError`s."""
+def check_searcher_options(name: str, options: Mapping[str, Any]) -> None:
+    """Refuse an unknown searcher, or options its constructor does not take, with a `ConfigError`."""
     factory = _resolve(name)
     try:
-        inspect.signature(factory).bind(space, seed=seed, **options)
+        inspect.signature(factory).bind(None, seed=0, **options)
     except TypeError as exc:
         raise ConfigError(f"searcher {name!r}: {exc}") from None
-    return factory(space, seed=seed, **options)
+
+
+def create_searcher(name: str, space: SearchSpace, *, seed: int, **options: Any) -> Searcher:
+    """Build the searcher registered as ``name``; unknown names and options are `ConfigError`s."""
+    check_searcher_options(name, options)
+    return _resolve(name)(space, seed=seed, **options)

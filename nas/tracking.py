@@ -74,3 +74,16 @@ def create_tracker(config: TrackingConfig, *, searcher_config: Mapping[str, Any]
     from nas.wandb_tracking import WandbTracker
 
     return WandbTracker(config, searcher_config=searcher_config)
+
+
+def log_transfer(config: TrackingConfig, record: Mapping[str, Any]) -> None:
+    """Log a finished transfer (``nas.transfer.run_transfer``'s record) as one W&B run, unless disabled.
+
+    One run of ``job_type="transfer"`` in ``config.group``: per-epoch top-1/top-5, loss and speed,
+    the network's size and the recipe as its config, the final figures as its summary.
+    """
+    if config.resolved_mode() == "disabled":
+        return
+    from nas.wandb_tracking import log_transfer_run
+
+    log_transfer_run(config, record)

@@ -41,8 +41,11 @@ from nas.searcher import TrialResult, TrialStatus
 
 logger = logging.getLogger(__name__)
 
-CPU_CHANNELS_LAST = True
-"""channels_last default on the CPU, measured with ``bench/child_training.py`` (see its docstring)."""
+CPU_CHANNELS_LAST = False
+"""channels_last default on the CPU: off. With it, oneDNN's 1x1-convolution weight gradient crashes
+the process (SIGSEGV / double free) for some genotypes (torch 2.14.1, e.g. cells mixing fire,
+se_conv_3x3 and res_bottleneck), which no failure guard can turn into a result; and at search sizes
+it is no faster (``bench/child_training.py`` prints both layouts)."""
 
 _CUDA_CHECK_EVERY = 32  # steps between loss finiteness checks on CUDA; each check is a host sync
 _EVAL_BATCH = 1000
@@ -199,8 +202,7 @@ def train_child(
         if rejection is not None:
             logger.info("child rejected: %s", rejection)
             return progress.result("rejected", started, error=rejection)
-        test = data.test.to(device) if data.test is not None else None
-        epochs = _train(model, cfg, train.to(device), val.to(device), test, device, progress, checkpoint)
+        epochs = _train(model, cfg, train, val, data.test, device, progress, checkpoint)
         try:
             while (metrics := _next_or_failure(epochs, progress)) is not None:
                 if report is not None:
@@ -270,7 +272,10 @@ def _train(
     checkpoint: Path | None,
 ) -> Generator[dict[str, float], None, None]:
     """Train epoch by epoch, yielding each epoch's metrics; a generator so that each epoch's work
-    runs inside the caller's failure guard while the caller's ``report`` stays outside it."""
+    runs inside the caller's failure guard while the caller's ``report`` stays outside it (moving
+    the data to the device included: it may run out of memory too)."""
+    train, val = train.to(device), val.to(device)
+    test = test.to(device) if test is not None else None
     on_cuda = device.type == "cuda"
     channels_last = cfg.channels_last if cfg.channels_last is not None else (on_cuda or CPU_CHANNELS_LAST)
     amp = cfg.amp and on_cuda

@@ -107,12 +107,13 @@ class ClusterConfig:
     """Where and how wide to train: ``address=None`` starts a local Ray instance for this run."""
 
     workers: int = 1
-    gpus_per_worker: float = 0.0
+    gpus_per_worker: float | None = None  # None: 1 when the cluster has GPUs, else 0
     cpus_per_worker: float = 1.0
     address: str | None = None
 
     def __post_init__(self) -> None:
-        if self.workers < 1 or self.cpus_per_worker <= 0 or self.gpus_per_worker < 0:
+        gpus_ok = self.gpus_per_worker is None or self.gpus_per_worker >= 0
+        if self.workers < 1 or self.cpus_per_worker <= 0 or not gpus_ok:
             raise ConfigError("workers must be >= 1, cpus_per_worker positive and gpus_per_worker >= 0")
 
 
@@ -208,22 +209,22 @@ def run_transfer(
     import ray.train
     from ray.train.torch import TorchTrainer
 
+    from nas.runner import connect
+
     started = time.perf_counter()
-    if cluster.address is not None:
-        ray.init(address=cluster.address, include_dashboard=False)
-    else:
-        needed = math.ceil(cluster.workers * cluster.cpus_per_worker)
-        ray.init(num_cpus=max(needed, os.cpu_count() or 1), include_dashboard=False)
+    needed = math.ceil(cluster.workers * cluster.cpus_per_worker)
+    connect(cluster.address, num_cpus=max(needed, os.cpu_count() or 1), log_to_driver=True)
     try:
-        resources = {"CPU": cluster.cpus_per_worker} | (
-            {"GPU": cluster.gpus_per_worker} if cluster.gpus_per_worker > 0 else {}
-        )
+        gpus = cluster.gpus_per_worker
+        if gpus is None:
+            gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0  # type: ignore[no-untyped-call]
+        resources = {"CPU": cluster.cpus_per_worker} | ({"GPU": gpus} if gpus > 0 else {})
         trainer = TorchTrainer(
             _train_loop_per_worker,
             train_loop_config=asdict(config),
             scaling_config=ray.train.ScalingConfig(
                 num_workers=cluster.workers,
-                use_gpu=cluster.gpus_per_worker > 0,
+                use_gpu=gpus > 0,
                 resources_per_worker=resources,
             ),
             run_config=ray.train.RunConfig(
@@ -252,6 +253,8 @@ def run_transfer(
         "wall_s": time.perf_counter() - started,  # this invocation, Ray start-up included
         "train_s": trained_s,  # all epochs, across resumptions
         "workers": cluster.workers,
+        "gpus_per_worker": gpus,
+        "eval_split": "val" if config.network["dataset"] == "imagenet" else "test",
         "config": asdict(config),
         "checkpoint": result.checkpoint.path,
     }
@@ -346,8 +349,8 @@ def _data(
 
     ImageNet: the ImageFolder loaders, sharded and moved to the device by ``prepare_data_loader``
     (its ``DistributedSampler`` pads the validation shards to equal length, so top-k counts a few
-    images twice when the split does not divide evenly). CIFAR-10: `nas.data`'s seeded split and
-    on-device augmented batches over every ``world``-th training image.
+    images twice when the split does not divide evenly). CIFAR-10: on-device augmented batches over
+    every ``world``-th of all training images, evaluated on the test batch.
     """
     import ray.train.torch
 
@@ -380,15 +383,20 @@ def _data(
 
     from nas.data import AugmentedBatches, Split, load_cifar10, normalize
 
-    data = load_cifar10(cfg.data_dir, split_seed=cfg.split_seed)
+    # The papers' final evaluation: train on every training image (the search's validation split
+    # included) and report accuracy on the test batch, which no search has seen.
+    data = load_cifar10(cfg.data_dir, split_seed=cfg.split_seed, with_test=True)
+    assert data.test is not None
+    images = torch.cat([data.train.images, data.val.images])
+    labels = torch.cat([data.train.labels, data.val.labels])
     batches = AugmentedBatches(
-        Split(data.train.images[rank::world], data.train.labels[rank::world]).to(device),
+        Split(images[rank::world], labels[rank::world]).to(device),
         batch_size=cfg.batch_size,
         generator=torch.Generator(device).manual_seed(cfg.seed + rank),
         cutout=cfg.cutout,
     )
 
-    val_shard = Split(data.val.images[rank::world], data.val.labels[rank::world]).to(device)
+    val_shard = Split(data.test.images[rank::world], data.test.labels[rank::world]).to(device)
 
     def val_batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for start in range(0, len(val_shard), cfg.batch_size):

@@ -42,6 +42,7 @@ class TuneSearcherAdapter(TuneSearcher):
 
     ``budget`` is the whole search's number of children; ``done`` how many the leaderboard holds
     already, so `suggest` returns ``FINISHED`` once ``done`` + issued reaches the budget.
+    ``trial_metadata`` (the child's size, the searcher, the seed) rides along in every config.
     """
 
     def __init__(
@@ -53,8 +54,10 @@ class TuneSearcherAdapter(TuneSearcher):
         budget: int,
         tracker: Tracker,
         listeners: Sequence[ChildListener] = (),
+        trial_metadata: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(metric=METRIC, mode="max")
+        self.trial_metadata = dict(trial_metadata or {})  # in every config: W&B shows it per child
         self.inner = searcher  # not `.searcher`: Tune walks that attribute through wrapping searchers
         self.searcher_name = searcher_name
         self.run = run
@@ -78,7 +81,11 @@ class TuneSearcherAdapter(TuneSearcher):
             # Saved at once: a kill before this child ends must rerun it, never re-issue its id.
             write_json(self.run.searcher_state, self.inner.state_dict())
         self.proposals[trial_id] = proposal
-        return {"proposal_id": proposal.trial_id, "genotype": proposal.genotype.to_json(indent=None)}
+        return {
+            **self.trial_metadata,
+            "proposal_id": proposal.trial_id,
+            "genotype": proposal.genotype.to_json(indent=None),
+        }
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False

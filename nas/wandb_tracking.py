@@ -27,7 +27,7 @@ from typing import Any, Literal
 import wandb
 from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
 
-from nas.errors import ConfigError
+from nas.errors import ConfigError, NasError
 from nas.tracking import TrackingConfig
 
 logger = logging.getLogger(__name__)
@@ -150,38 +150,47 @@ def _wandb_mode(mode: str) -> Literal["online", "offline"]:
     raise ConfigError(f"W&B tracking runs online or offline, not {mode!r} (disabled is the NullTracker)")
 
 
+def _init_run(config: TrackingConfig, *, job_type: str, run_config: Mapping[str, Any]) -> tuple[Any, str]:
+    """``wandb.init`` one run of ``config.group`` in ``config.dir``; returns the run and its mode.
+
+    An online run whose server cannot be reached falls back to offline (upload later with
+    ``wandb sync``) rather than failing work that may have taken hours.
+    """
+    mode = _wandb_mode(config.resolved_mode())
+    config.dir.mkdir(parents=True, exist_ok=True)
+
+    def init(mode: str) -> Any:
+        return wandb.init(
+            project=config.project,
+            entity=config.entity,
+            group=config.group,
+            job_type=job_type,
+            name=f"{config.group}-{job_type}",
+            dir=str(config.dir),
+            mode=_wandb_mode(mode),
+            config=dict(run_config),
+            settings=wandb.Settings(**_settings(mode)),
+            # Other runs may be live in this process (e.g. tests); never finish or reuse them.
+            reinit="create_new",
+        )
+
+    try:
+        return init(mode), mode
+    except wandb.errors.Error as exc:
+        if mode != "online":
+            raise
+        logger.warning("W&B unreachable (%s); tracking offline, upload later with `wandb sync`", exc)
+        return init("offline"), "offline"
+
+
 class WandbTracker:
     """The W&B `nas.tracking.Tracker`: the searcher run lives in the driver from construction on."""
 
     def __init__(self, config: TrackingConfig, *, searcher_config: Mapping[str, Any]) -> None:
         # Absolute, because Ray's logging actors chdir into the trial folder before `wandb.init`.
         self.config = dataclasses.replace(config, dir=config.dir.resolve())
-        self.mode = _wandb_mode(config.resolved_mode())
-        self.config.dir.mkdir(parents=True, exist_ok=True)
-        try:
-            self.run = self._init_searcher_run(searcher_config)
-        except wandb.errors.Error as exc:
-            if self.mode != "online":
-                raise
-            logger.warning("W&B unreachable (%s); tracking offline, upload later with `wandb sync`", exc)
-            self.mode = "offline"
-            self.run = self._init_searcher_run(searcher_config)
+        self.run, self.mode = _init_run(self.config, job_type="searcher", run_config=searcher_config)
         logger.info("W&B %s: searcher run %s in %s", self.mode, self.run.id, self.config.dir / "wandb")
-
-    def _init_searcher_run(self, searcher_config: Mapping[str, Any]) -> Any:
-        return wandb.init(
-            project=self.config.project,
-            entity=self.config.entity,
-            group=self.config.group,
-            job_type="searcher",
-            name=f"{self.config.group}-searcher",
-            dir=str(self.config.dir),
-            mode=self.mode,
-            config=dict(searcher_config),
-            settings=wandb.Settings(**_settings(self.mode)),
-            # Other runs may be live in this process (e.g. tests); never finish or reuse them.
-            reinit="create_new",
-        )
 
     def tune_callbacks(self) -> list[Any]:
         return [
@@ -205,7 +214,18 @@ class WandbTracker:
         are referenced where they are (in the run folder) instead of copied to W&B's staging
         folder in the home directory, so an offline search writes nothing outside ``config.dir``.
         """
-        files = [p for p in ([best_genotype] if best_genotype else []) + list(artifacts) if p.is_file()]
+        diagrams = []
+        if best_genotype is not None and best_genotype.is_file():
+            from nas.cell_diagram import draw_genotype
+            from nas.genotype import Genotype
+
+            try:
+                diagrams = [draw_genotype(Genotype.load(best_genotype), best_genotype.with_suffix(".png"))]
+            except NasError as exc:  # the run's files must still be logged and closed
+                logger.warning("no cell diagram of %s: %s", best_genotype, exc)
+        files = [
+            p for p in [*([best_genotype] if best_genotype else []), *diagrams, *artifacts] if p.is_file()
+        ]
         if files:
             name = re.sub(r"[^A-Za-z0-9_.-]", "-", f"{self.config.group}-best-genotype")
             artifact = wandb.Artifact(name=name, type="genotype")
@@ -219,3 +239,46 @@ class WandbTracker:
             logger.info(
                 "W&B runs saved offline; upload with: wandb sync %s/wandb/offline-run-*", self.config.dir
             )
+
+
+TRANSFER_CONFIG_KEYS = (
+    "genotype",
+    "dataset",
+    "N",
+    "F",
+    "C",
+    "image_size",
+    "num_classes",
+    "params",
+    "mult_adds",
+)
+TRANSFER_SUMMARY_KEYS = (
+    "top1",
+    "top5",
+    "best_top1",
+    "epochs",
+    "images_per_s",
+    "wall_s",
+    "train_s",
+    "workers",
+)
+
+
+def log_transfer_run(config: TrackingConfig, record: Mapping[str, Any]) -> None:
+    """The W&B side of `nas.tracking.log_transfer`: logged once training has ended, epoch by epoch."""
+    run_config = {k: record[k] for k in TRANSFER_CONFIG_KEYS if k in record}
+    recipe = record.get("config", {})
+    run_config |= {k: v for k, v in recipe.items() if k not in ("genotype", "network")}
+    run_config["genotype_json"] = recipe.get("genotype")
+    run, mode = _init_run(
+        dataclasses.replace(config, dir=config.dir.resolve()), job_type="transfer", run_config=run_config
+    )
+    history = record["history"]
+    per_epoch = zip(
+        history["top1"], history["top5"], history["train_loss"], history["images_per_s"], strict=True
+    )
+    for epoch, (top1, top5, loss, speed) in enumerate(per_epoch, 1):
+        run.log({"top1": top1, "top5": top5, "train_loss": loss, "images_per_s": speed}, step=epoch)
+    run.summary.update({k: record[k] for k in TRANSFER_SUMMARY_KEYS if k in record})
+    run.finish()
+    logger.info("W&B %s: transfer run %s in %s", mode, run.id, config.dir / "wandb")

@@ -1,13 +1,13 @@
 """`nas report` and the cell diagrams, rendered from real tiny searches on the CIFAR-10 subset.
 
-`nas search` is not built yet, so the run folders are written here the way it will write them: a real
-searcher (the RL controller, and random search as the baseline) proposes children, `train_child`
-trains them on the CPU, and each result goes to ``trials.jsonl`` / ``searcher_stats.jsonl``.
+The run folders come from `nas search` itself (local Ray, real children): the RL controller, updating
+after every child so that its plot has points, and random search as the baseline.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,59 +18,43 @@ import matplotlib.image
 import pytest
 
 from nas.cell_diagram import draw_genotype
-from nas.data import load_cifar10
 from nas.genotype import Block, Cell, Genotype
-from nas.network import NetworkConfig
 from nas.published import PUBLISHED
 from nas.report import genotype_id, read_jsonl
-from nas.searcher import create_searcher
-from nas.trainer import TrainConfig, train_child
-from search_spaces.nasnet import NasnetSpace
 
-CHILDREN = 2  # per run; the machine that runs the tests may be shared, so the children are tiny
-CHEAP_OPS = ("skip_connect", "avg_pool_3x3", "max_pool_3x3", "sep_conv_3x3")
+CHILDREN = 3  # per run; tiny children, so that two searches take well under a minute
+TINY = ["--space", "nasnet", "--N", "1", "--C", "4", "--blocks", "2", "--epochs", "1", "--train-size", "256"]
+TINY += ["--val-size", "128", "--batch-size", "64", "--wandb", "disabled", "--max-concurrent", "2", "--quiet"]
 
 
 def nas(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "nas.cli", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "nas.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ | {"RAY_USAGE_STATS_ENABLED": "0"},
     )
-
-
-def _search(folder: Path, searcher_name: str, data: object) -> None:
-    """A 2-child search at N=1, C=4, two steps on 128 images, written in `nas search`'s format."""
-    folder.mkdir(parents=True)
-    config = {"searcher": searcher_name, "seed": 0, "trials": CHILDREN, "N": 1, "C": 4, "epochs": 1}
-    (folder / "config.json").write_text(json.dumps(config))
-    space = NasnetSpace(num_blocks=2, ops=CHEAP_OPS)
-    options = {"batch_size": 1} if searcher_name == "rl" else {}  # one controller update per child
-    searcher = create_searcher(searcher_name, space, seed=0, **options)
-    train = TrainConfig(epochs=1, max_steps=2, batch_size=64, device="cpu", train_size=128, val_size=128)
-    best = 0.0
-    with (folder / "trials.jsonl").open("w") as trials, (folder / "searcher_stats.jsonl").open("w") as stats:
-        for index in range(CHILDREN):
-            proposal = searcher.ask()
-            result = train_child(proposal.genotype, NetworkConfig(N=1, C=4), train, data)  # type: ignore[arg-type]
-            searcher.tell(proposal.trial_id, result.to_trial_result())
-            best = max(best, result.val_accuracy or 0.0)
-            record = {
-                **{k: v for k, v in result.to_dict().items() if k not in ("split", "final_val_accuracy")},
-                "index": index,
-                "trial_id": proposal.trial_id,
-                "genotype": proposal.genotype.to_dict(),
-                "searcher": searcher_name,
-            }
-            trials.write(json.dumps(record) + "\n")
-            stats.write(json.dumps({"step": index + 1, "best_reward": best, **searcher.stats()}) + "\n")
-        trials.write('{"index": 2, "trial_id": "torn')  # a search killed mid-write
 
 
 @pytest.fixture(scope="module")
 def runs(cifar_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    data = load_cifar10(cifar_dir, train_size=128, val_size=128)
     root = tmp_path_factory.mktemp("results")
-    for name in ("rl", "random"):
-        _search(root / f"{name}-s0", name, data)
+    for searcher, options in (("rl", ["--searcher-option", "batch_size=1"]), ("random", [])):
+        args = [*TINY, "--searcher", searcher, *options, "--trials", str(CHILDREN), "--seed", "0"]
+        done = nas(
+            "search",
+            *args,
+            "--data-dir",
+            str(cifar_dir),
+            "--results-dir",
+            str(root),
+            "--name",
+            f"{searcher}-s0",
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    with (root / "random-s0" / "trials.jsonl").open("a") as trials:
+        trials.write('{"index": 3, "trial_id": "torn')  # as if the search had been killed mid-write
     return [root / "rl-s0", root / "random-s0"]
 
 
@@ -78,6 +62,7 @@ def _assert_image(path: Path) -> None:
     assert path.is_file(), path
     if path.suffix == ".svg":
         assert ET.parse(path).getroot().tag.endswith("svg")
+        assert path.stat().st_size > 2_000, f"{path}: {path.stat().st_size} bytes"
         return
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 5_000, f"{path}: {path.stat().st_size} bytes"

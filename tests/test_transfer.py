@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from wandb_files import read_run
 
 from nas.cli import main
 from nas.genotype import Genotype
@@ -117,7 +118,7 @@ def test_transfer_trains_on_two_workers_and_resumes_after_a_kill(
     """
     out = tmp_path / "out"
     args = ["--genotype", str(genotype_file), "--data-dir", str(image_folder), "--out", str(out), "--json"]
-    args += [*SMALL, "--epochs", str(EPOCHS)]
+    args += [*SMALL, "--epochs", str(EPOCHS), "--wandb", "disabled"]
     proc = _start(launch, *args)
     run_dir = out / "ray" / "transfer"
     deadline = time.monotonic() + TIMEOUT_S
@@ -145,6 +146,25 @@ def test_transfer_trains_on_two_workers_and_resumes_after_a_kill(
     assert isinstance(result["images_per_s"], float) and result["images_per_s"] > 0
     saved = json.loads((out / "result.json").read_text())
     assert saved["history"] == history and saved["config"]["network"]["num_classes"] == CLASSES
+
+
+def test_cifar_final_evaluation_uses_the_test_batch_and_logs_a_wandb_run(
+    cifar_dir: Path, genotype_file: Path, tmp_path: Path, launch: list[subprocess.Popen[str]]
+) -> None:
+    """The papers' CIFAR-10 evaluation through the same path: every training image, the test batch scored."""
+    out = tmp_path / "cifar"
+    args = ["--genotype", str(genotype_file), "--dataset", "cifar10", "--data-dir", str(cifar_dir)]
+    args += ["--N", "1", "--C", "4", "--epochs", "1", "--batch-size", "64", "--workers", "2", "--cutout", "0"]
+    args += ["--out", str(out), "--json", "--wandb", "offline"]
+    result = _finish(_start(launch, *args))
+    assert result["eval_split"] == "test" and result["epochs"] == 1 and result["gpus_per_worker"] == 0
+    top1, top5 = result["top1"], result["top5"]
+    assert isinstance(top1, float) and isinstance(top5, float) and 0.0 <= top1 <= top5 <= 1.0
+    (run,) = [read_run(p) for p in out.glob("wandb/offline-run-*/run-*.wandb")]
+    assert run.job_type == "transfer"
+    assert run.series("top1") == [top1] and run.series("top5") == [top5]
+    assert run.config["params"] == result["params"] and run.config["dataset"] == "cifar10"
+    assert run.summary["top1"] == top1
 
 
 def _checkpoint_registered(snapshot: Path) -> bool:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from wandb_files import RunFile
+from wandb_files import read_run as _read_run
 
 from nas.genotype import Genotype
 from nas.tracking import TrackingConfig, create_tracker
@@ -32,71 +32,6 @@ RL_STATS = [
     for i in range(3)
 ]
 OP_PROBS = {"sep_conv_3x3": 0.6, "skip_connect": 0.4}
-
-
-def _records(path: Path) -> Iterator[Any]:
-    """The ``wandb.proto`` records of an offline ``.wandb`` file.
-
-    wandb 0.31 ships no Python reader (its writer is the Go core), so this walks the container
-    itself: a 7-byte header (``:W&B``, magic, version), then leveldb log blocks of 32 KiB whose
-    records carry a 7-byte header (crc32, length, type: full/first/middle/last).
-    """
-    from wandb.proto import wandb_internal_pb2
-
-    data = path.read_bytes()
-    assert data[:4] == b":W&B"
-    block, pos, pending = 32 * 1024, 7, b""
-    while pos + 7 <= len(data):
-        left = block - pos % block
-        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
-        if left < 7 or (kind == 0 and length == 0):  # block trailer padding
-            pos += left
-            continue
-        payload, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
-        pending = payload if kind in (1, 2) else pending + payload
-        if kind in (1, 4):
-            record = wandb_internal_pb2.Record()
-            record.ParseFromString(pending)
-            yield record
-
-
-def _key(item: Any) -> str:
-    return str(item.key) if item.key else "/".join(item.nested_key)
-
-
-@dataclass
-class RunFile:
-    """What an offline run holds, as ``wandb sync`` would upload it."""
-
-    run_id: str = ""
-    group: str = ""
-    job_type: str = ""
-    config: dict[str, Any] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    artifacts: list[tuple[str, str, list[str]]] = field(default_factory=list)
-
-    def series(self, key: str) -> list[Any]:
-        return [row[key] for row in self.history if key in row]
-
-
-def _read_run(path: Path) -> RunFile:
-    run = RunFile()
-    for record in _records(path):
-        kind = record.WhichOneof("record_type")
-        if kind == "run":
-            run.run_id, run.group, run.job_type = record.run.run_id, record.run.run_group, record.run.job_type
-            run.config.update({_key(u): json.loads(u.value_json) for u in record.run.config.update})
-        elif kind == "config":
-            run.config.update({_key(u): json.loads(u.value_json) for u in record.config.update})
-        elif kind == "summary":
-            run.summary.update({_key(u): json.loads(u.value_json) for u in record.summary.update})
-        elif kind == "history":
-            run.history.append({_key(i): json.loads(i.value_json) for i in record.history.item})
-        elif kind == "artifact":
-            paths = [entry.path for entry in record.artifact.manifest.contents]
-            run.artifacts.append((record.artifact.type, record.artifact.name, paths))
-    return run
 
 
 @pytest.fixture(scope="module")
@@ -228,8 +163,8 @@ def test_searcher_run_history_and_best_genotype_artifact(
     for op, prob in OP_PROBS.items():
         assert searcher.series(f"op_prob/{op}") == [prob] * 3
     assert searcher.artifacts == [
-        ("genotype", f"{GROUP}-best-genotype", ["best_genotype.json", "normal_cell.png"])
-    ]
+        ("genotype", f"{GROUP}-best-genotype", ["best_genotype.json", "best_genotype.png", "normal_cell.png"])
+    ]  # the genotype, its diagram drawn at finish, and a file the caller passed
     assert Genotype.from_json(searcher.summary["best_genotype"]) == tiny_genotype
 
 
@@ -309,13 +244,25 @@ def test_disabled_tracking_imports_no_wandb(tmp_path: Path) -> None:
 
 
 def test_real_search_logs_every_child_and_the_searcher(cifar_dir: Path, tmp_path: Path) -> None:
-    """`nas search --wandb offline` end to end: a child run per trial, whatever its fate."""
+    """`nas search --wandb offline` end to end: a run per child with its size and searcher in the
+    config, the RL controller's reward/entropy per update (a batch of 2 children per update), and the
+    best genotype with its cell diagram as an artifact."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env.update(WANDB_BASE_URL=UNROUTABLE, WANDB_DATA_DIR=str(tmp_path / "data"), RAY_USAGE_STATS_ENABLED="0")
     args = ["--space", "nasnet", "--N", "1", "--C", "4", "--blocks", "2", "--epochs", "1"]
     args += ["--train-size", "256", "--val-size", "128", "--batch-size", "64", "--searcher", "rl"]
-    args += ["--trials", "2", "--max-concurrent", "2", "--seed", "1", "--wandb", "offline", "--quiet"]
-    args += ["--data-dir", str(cifar_dir), "--results-dir", "res", "--name", "s"]
+    args += ["--searcher-option", "batch_size=2", "--trials", "4", "--max-concurrent", "2", "--seed", "1"]
+    args += [
+        "--wandb",
+        "offline",
+        "--quiet",
+        "--data-dir",
+        str(cifar_dir),
+        "--results-dir",
+        "res",
+        "--name",
+        "s",
+    ]
     subprocess.run(
         [sys.executable, "-m", "nas.cli", "search", *args], env=env, cwd=tmp_path, timeout=300, check=True
     )
@@ -323,15 +270,25 @@ def test_real_search_logs_every_child_and_the_searcher(cifar_dir: Path, tmp_path
     trials = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
     runs = [_read_run(p) for p in sorted((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))]
     children = [run for run in runs if run.job_type == "child"]
-    assert len(trials) == 2
-    assert len(children) == 2
+    assert len(trials) == 4
+    assert len(children) == 4
     assert {run.group for run in runs} == {"s"}
     logged = sorted(json.dumps(json.loads(run.config["genotype"])["normal"]) for run in children)
     assert logged == sorted(json.dumps(t["genotype"]["normal"]) for t in trials)
     for run in children:
+        assert (run.config["N"], run.config["C"], run.config["searcher"], run.config["seed"]) == (
+            1,
+            4,
+            "rl",
+            1,
+        )
         assert run.summary["status"] in ("completed", "failed", "rejected", "error")
         if run.summary["status"] == "completed":
-            assert len(run.series("val_accuracy")) == 1
+            assert len(run.series("val_accuracy")) == 1 and run.config["params"] > 0
     (searcher,) = [run for run in runs if run.job_type == "searcher"]
-    assert len(searcher.series("best_reward")) == 2
-    assert [kind for kind, _, _ in searcher.artifacts] == ["genotype"]
+    assert len(searcher.series("best_reward")) == 4
+    assert sorted(set(searcher.series("updates"))) == [0, 1, 2]  # one update per two children told
+    assert all(entropy > 0 for entropy in searcher.series("entropy"))
+    assert searcher.series("mean_reward")
+    ((kind, _, files),) = searcher.artifacts
+    assert kind == "genotype" and {"best_genotype.json", "best_genotype.png"} <= set(files)

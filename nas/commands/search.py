@@ -73,6 +73,13 @@ def add_search_arguments(parser: argparse.ArgumentParser, *, skip: frozenset[str
     for flag, kind, help_text in OPTIONS:
         if flag not in skip:
             parser.add_argument(flag, type=kind, default=None, help=help_text)
+    parser.add_argument(
+        "--searcher-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a searcher constructor option, e.g. lr=0.01, ppo=true, population_size=10 (repeatable; "
+        "VALUE is read as JSON, else as a string)",
+    )
     parser.add_argument("--download", action="store_true", default=None, help="download CIFAR-10 first")
     parser.add_argument("--config", type=Path, help="TOML file of settings (flags given override it)")
 
@@ -114,7 +121,26 @@ def settings_values(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"--config {args.config}: unknown setting(s) {', '.join(unknown)}")
         values.update(loaded)
     values.update({k: v for k, v in vars(args).items() if k in known and v is not None})
+    if args.searcher_option:
+        values["searcher_options"] = {
+            **values.get("searcher_options", {}),
+            **parse_options(args.searcher_option),
+        }
     return values
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``["lr=0.01", "ppo=true", "reward_transform=cubed"]`` -> ``{"lr": 0.01, "ppo": True, ...}``."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--searcher-option: expected KEY=VALUE, got {pair!r}")
+        try:
+            options[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key.strip()] = raw
+    return options
 
 
 def resolve_settings(args: argparse.Namespace) -> tuple[Any, bool]:

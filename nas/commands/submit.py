@@ -60,6 +60,8 @@ def forwarded_flags(args: argparse.Namespace, *, cwd: Path) -> list[str]:
         if key in _PATH_OPTIONS:
             value = (cwd / value).resolve()
         argv += [flag, str(value)]
+    for pair in args.searcher_option or []:
+        argv += ["--searcher-option", pair]
     if args.config is not None:
         argv += ["--config", str((cwd / args.config).resolve())]
     if args.download:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.commands._common import add_json_argument, add_size_arguments, print_json
+from nas.tracking import MODES
 
 if TYPE_CHECKING:
     from nas.genotype import Genotype
@@ -65,7 +66,9 @@ def add_parser(sub: Any) -> None:
     train.add_argument("--seed", type=int, default=0)
     cluster = parser.add_argument_group("workers")
     cluster.add_argument("--workers", type=int, default=1, help="Ray Train workers (DDP ranks)")
-    cluster.add_argument("--gpus-per-worker", type=float, default=0.0)
+    cluster.add_argument(
+        "--gpus-per-worker", type=float, help="default: 1 when the cluster has GPUs, else 0 (CPU, gloo)"
+    )
     cluster.add_argument("--cpus-per-worker", type=float, default=1.0, help="also sizes each data loader")
     cluster.add_argument("--address", help="Ray cluster address (default: a local Ray for this run)")
     io = parser.add_argument_group("data and output")
@@ -75,6 +78,15 @@ def add_parser(sub: Any) -> None:
         "--resume", action="store_true", help="continue the run in --out after its last checkpoint"
     )
     io.add_argument("--dry-run", action="store_true", help="only build the network and count its size")
+    tracking = parser.add_argument_group("W&B (one run per transfer, logged when training ends)")
+    tracking.add_argument(
+        "--wandb",
+        choices=MODES,
+        default="auto",
+        help="auto: online with $WANDB_API_KEY, else offline (default); files go under --out",
+    )
+    tracking.add_argument("--wandb-project", default="nas")
+    tracking.add_argument("--wandb-entity")
     add_json_argument(parser)
     parser.set_defaults(run=run)
 
@@ -84,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from nas.errors import ConfigError
     from nas.network import NetworkConfig
     from nas.published import resolve_genotype
+    from nas.tracking import TrackingConfig, log_transfer
     from nas.transfer import ClusterConfig, TransferConfig, network_summary, run_transfer
 
     genotype = resolve_genotype(args.genotype)
@@ -135,6 +148,14 @@ def run(args: argparse.Namespace) -> int:
     )
     out = args.out or _default_out(args.genotype, genotype)
     record = run_transfer(config, cluster, out, resume=args.resume)
+    tracking = TrackingConfig(
+        mode=args.wandb,
+        project=args.wandb_project,
+        entity=args.wandb_entity,
+        group=out.parent.name if out.name == "transfer" else out.name,  # the search's group, if any
+        dir=out,
+    )
+    log_transfer(tracking, record)
     line = (
         f"top-1 {record['top1']:.4f}  top-5 {record['top5']:.4f} after {record['epochs']} epochs, "
         f"{record['images_per_s']:.0f} img/s; saved to {out / 'result.json'}"
