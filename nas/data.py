@@ -20,6 +20,7 @@ import functools
 import logging
 import os
 import pickle
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,7 +46,8 @@ CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 _HOW_TO_GET = (
-    f"pass --download to fetch it, or point --data-dir / {ENV_VAR} at the folder holding {BATCHES_DIR}"
+    f"pass --download (with network access) to fetch it, or point --data-dir / {ENV_VAR} at the folder "
+    f"holding {BATCHES_DIR}"
 )
 
 # numpy pickles arrays as ``_reconstruct(ndarray, shape, dtype)`` plus state. The function lives in
@@ -113,6 +115,41 @@ def resolve_cifar_dir(data_dir: str | Path | None = None) -> Path:
         if (candidate / TRAIN_FILES[0]).is_file():
             return candidate
     raise DataError(f"{root}: no CIFAR-10 batch files there (expected {BATCHES_DIR}/); {_HOW_TO_GET}")
+
+
+def default_cifar_dir() -> Path:
+    """Where CIFAR-10 lives when no folder is given: ``$XDG_CACHE_HOME/nas/cifar10`` (~/.cache)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "nas" / "cifar10"
+
+
+def _download_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the CIFAR-10 host answers: a TCP connect, so a machine offline learns it at once."""
+    from urllib.parse import urlparse
+
+    from torchvision.datasets import CIFAR10
+
+    host = urlparse(CIFAR10.url).hostname or ""
+    try:
+        with socket.create_connection((host, 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_cifar10(data_dir: str | Path | None, *, download: bool) -> Path:
+    """The CIFAR-10 batches folder, downloaded first if needed: always with ``download``, else when
+    the folder (``data_dir``, ``$NAS_DATA_DIR`` or `default_cifar_dir`) lacks them and the download
+    host is reachable. Otherwise a `DataError` naming the folder and how to get the data."""
+    raw = data_dir if data_dir is not None else os.environ.get(ENV_VAR) or default_cifar_dir()
+    try:
+        return resolve_cifar_dir(raw)
+    except DataError:
+        if not download and not _download_reachable():
+            raise
+    logger.warning("CIFAR-10 not found in %s: downloading it there (about 170 MB)", raw)
+    download_cifar10(raw)
+    return resolve_cifar_dir(raw)
 
 
 def download_cifar10(root: str | Path) -> Path:
@@ -185,14 +222,10 @@ def load_cifar10(
 
     ``val_size`` defaults to NASNet's 5,000, capped at a tenth of the training images (NASNet's
     ratio) so a subset keeps most images for training. ``train_size`` takes that many of the rest
-    (default: all). ``with_test`` also loads the test batch, for a final evaluation only.
+    (default: all). ``with_test`` also loads the test batch, for a final evaluation only. Missing
+    files are downloaded as `ensure_cifar10` says.
     """
-    if download:
-        if data_dir is None and not os.environ.get(ENV_VAR):
-            raise DataError(f"--download needs a target folder: pass --data-dir or set {ENV_VAR}")
-        raw = data_dir if data_dir is not None else os.environ[ENV_VAR]
-        download_cifar10(raw)
-    folder = resolve_cifar_dir(data_dir)
+    folder = ensure_cifar10(data_dir, download=download)
     parts = [read_batch(folder / name) for name in TRAIN_FILES]
     images = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts])

@@ -162,16 +162,13 @@ def load_run_settings(path: Path) -> SearchSettings:
         raise NasError(f"--resume: {run.config} is not a readable run config ({exc})") from None
 
 
-def check_data(settings: SearchSettings) -> None:
-    """Fail fast, before Ray starts, when the CIFAR-10 batches are missing (unless downloading)."""
-    from nas.data import load_cifar10, resolve_cifar_dir
+def check_data(settings: SearchSettings) -> SearchSettings:
+    """Fail fast, before Ray starts, when CIFAR-10 is missing and cannot be downloaded; return the
+    settings with ``data_dir`` resolved to the batches folder, so every worker reads the same files."""
+    from nas.data import ensure_cifar10
 
-    if settings.download:
-        load_cifar10(
-            settings.data_dir, download=True, val_size=settings.val_size, train_size=settings.train_size
-        )
-    else:
-        resolve_cifar_dir(settings.data_dir)
+    folder = ensure_cifar10(settings.data_dir, download=settings.download)
+    return SearchSettings.from_dict({**settings.to_dict(), "data_dir": str(folder.resolve())})
 
 
 def connect(address: str | None, *, num_cpus: int | None = None, log_to_driver: bool = False) -> None:
@@ -329,7 +326,7 @@ def _child_settings(settings: SearchSettings) -> ChildSettings:
         "max_params": settings.max_params,
         "max_mult_adds": settings.max_mult_adds,
     }
-    data_dir = str(Path(settings.data_dir).resolve()) if settings.data_dir else os.environ.get("NAS_DATA_DIR")
+    data_dir = str(Path(settings.data_dir).resolve()) if settings.data_dir else None  # set by check_data
     return ChildSettings(data_dir, settings.train_size, settings.val_size, settings.seed, network, train)
 
 

@@ -29,7 +29,11 @@ OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("--blocks", int, "blocks per cell, the space's B (default 5)"),
     ("--batch-size", int, "child batch size (default 32)"),
     ("--lr", float, "child learning rate (default 0.1)"),
-    ("--data-dir", str, "CIFAR-10 folder (default $NAS_DATA_DIR)"),
+    (
+        "--data-dir",
+        str,
+        "CIFAR-10 folder (default $NAS_DATA_DIR, else ~/.cache/nas/cifar10, downloaded there)",
+    ),
     ("--train-size", int, "training images per child (default 2048)"),
     ("--val-size", int, "validation images held out of the training batches (default 512)"),
     ("--seed", int, "searcher seed, also the children's (default 0)"),
@@ -180,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     from nas.runner import check_data, connect, open_run, run_search
 
     settings, resumed = resolve_settings(args)
-    check_data(settings)
+    settings = check_data(settings)
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     connect(settings.address)
     run_folder = open_run(settings)
