@@ -115,7 +115,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--children", type=int, default=200, help="children per searcher and seed")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1")
     parser.add_argument("--blocks", type=int, default=5, help="blocks per cell (B) of the NASNet space")
-    parser.add_argument("--rl-lr", type=float, default=None, help="controller lr (default: 3.5e-4)")
+    parser.add_argument(
+        "--rl-lr", type=float, default=None, help="controller lr (default: the searcher's, 0.01)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
     if args.children < 1 or args.seeds < 1:
