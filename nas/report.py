@@ -309,8 +309,8 @@ def _plot_curves(runs: Sequence[Run], path: Path) -> str:
         group = [r for r in runs if r.searcher == searcher]
         mean = _mean_curve(group)
         label = f"{searcher} (mean of {len(group)} runs)" if len(group) > 1 else searcher
-        style = "k--" if searcher == RANDOM_SEARCHER else "-"
-        color = None if searcher == RANDOM_SEARCHER else colors[searcher]
+        random = searcher == RANDOM_SEARCHER  # the baseline: dashed black
+        style, color = ("--", "black") if random else ("-", colors[searcher])
         ax_best.plot(
             range(1, len(mean) + 1), mean, style, color=color, lw=2, drawstyle="steps-post", label=label
         )
