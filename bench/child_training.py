@@ -9,9 +9,9 @@ The child is the search's proxy (NASNet-A cells, N normal cells per stage, C cha
       ``DataLoader`` with ``num_workers=2``, the same model, optimizer, schedule, loss and clipping.
 Both are warmed up first and timed side by side in one process; images/s counts training steps
 only (no evaluation). Each runs in both memory layouts (and, on CUDA, fp32 and bf16), so the gain of
-the data pipeline can be told apart from that of the layout (`nas.trainer.CPU_CHANNELS_LAST` is off
-on the CPU because oneDNN crashes with it for some cells; its docstring says which). The summary ratio
-compares the defaults: our trainer as configured out of the box against the plain loop in NCHW fp32.
+the data pipeline can be told apart from that of the layout; the CPU rows are how
+`nas.trainer.CPU_CHANNELS_LAST` was chosen. The summary ratio compares the defaults: our trainer as
+configured out of the box against the plain loop in NCHW fp32.
 
     python bench/child_training.py [--data-dir DIR] [--N 1 --C 8 --batch-size 32 --steps 30] [--json]
 """

@@ -9,7 +9,7 @@ Tune's scheduling, worker start-up and reuse, data loading in each worker, resul
 tail where fewer children than slots are left. Children are real: the random searcher's cells
 trained for one epoch on the CIFAR subset.
 
-    python bench/orchestration.py [--children 16 --concurrent 2 --train-size 1024] [--json]
+    python bench/orchestration.py [--children 16 --concurrent 2 --train-size 2048] [--json]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--searcher", default="random")
     parser.add_argument("--C", type=int, default=8, help="channels per block of a child")
     parser.add_argument("--blocks", type=int, default=5, help="blocks per cell")
-    parser.add_argument("--train-size", type=int, default=1024, help="training images per child")
+    parser.add_argument("--train-size", type=int, default=2048, help="training images per child")
     parser.add_argument("--val-size", type=int, default=512)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)

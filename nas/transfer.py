@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from nas.counting import count_mult_adds, count_params
 from nas.errors import ConfigError, DataError
 from nas.genotype import Genotype
-from nas.network import NASNetwork, NetworkConfig, NetworkOutput, build_network
+from nas.network import NASNetwork, NetworkConfig, build_network
+from nas.trainer import network_loss, optimizer_step
 
 logger = logging.getLogger(__name__)
 
@@ -164,15 +164,6 @@ def lr_factor(step: int, *, steps_per_epoch: int, epochs: int, warmup_epochs: fl
         return float(EXP_DECAY ** ((step - warmup) / (EXP_DECAY_EPOCHS * steps_per_epoch)))
     remaining = max(epochs * steps_per_epoch - warmup, 1)
     return 0.5 * (1.0 + math.cos(math.pi * min((step - warmup) / remaining, 1.0)))
-
-
-def transfer_loss(model_out: NetworkOutput, labels: torch.Tensor, cfg: TransferConfig) -> torch.Tensor:
-    """Label-smoothed cross-entropy plus the auxiliary head's, weighted (NASNet: 0.1 and 0.4)."""
-    loss = F.cross_entropy(model_out.logits, labels, label_smoothing=cfg.label_smoothing)
-    if model_out.aux_logits is not None and cfg.aux_weight > 0:
-        aux = F.cross_entropy(model_out.aux_logits, labels, label_smoothing=cfg.label_smoothing)
-        loss = loss + cfg.aux_weight * aux
-    return loss
 
 
 def run_transfer(
@@ -312,12 +303,9 @@ def _train_loop_per_worker(raw_config: dict[str, Any]) -> None:
         loss_sum, steps = torch.zeros((), device=device), 0
         for x, y in train_batches(epoch):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on_cuda):
-                loss = transfer_loss(net(_layout(x, on_cuda)), y, cfg)
-            optimizer.zero_grad(set_to_none=True)
-            torch.autograd.backward(loss)
-            if cfg.grad_clip is not None:
-                nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-            optimizer.step()
+                out = net(_layout(x, on_cuda))
+                loss = network_loss(out, y, label_smoothing=cfg.label_smoothing, aux_weight=cfg.aux_weight)
+            optimizer_step(loss, optimizer, net, grad_clip=cfg.grad_clip)
             scheduler.step()
             loss_sum += loss.detach().float()
             steps += 1

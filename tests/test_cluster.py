@@ -129,39 +129,18 @@ def _check_run(run_dir: Path, trials: int) -> None:
 
 def test_search_joins_the_cluster_at_its_address(head: Head, tmp_path: Path, cifar_dir: Path) -> None:
     args = [*TINY, "--searcher", "evolution", "--trials", "2", "--data-dir", str(cifar_dir)]
-    done = _nas(
-        head,
-        "search",
-        *args,
-        "--address",
-        head.gcs,
-        "--results-dir",
-        "res",
-        "--name",
-        "a",
-        "--json",
-        cwd=tmp_path,
-    )
+    args += ["--address", head.gcs, "--results-dir", "res", "--name", "a", "--json"]
+    done = _nas(head, "search", *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["trials_done"] == 2
     _check_run(tmp_path / "res" / "a", 2)
 
 
 def test_submit_runs_the_search_as_a_job(head: Head, tmp_path: Path, cifar_dir: Path) -> None:
-    args = [*TINY, "--searcher", "random", "--trials", "2", "--data-dir", str(cifar_dir)]
-    done = _nas(
-        head,
-        "submit",
-        "--address",
-        head.jobs,
-        *args,
-        "--results-dir",
-        "res",
-        "--name",
-        "j",
-        "--json",
-        cwd=tmp_path,
-    )
+    args = ["--address", head.jobs, *TINY, "--searcher", "random", "--trials", "2"]
+    args += ["--data-dir", str(cifar_dir)]
+    args += ["--results-dir", "res", "--name", "j", "--json"]
+    done = _nas(head, "submit", *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     submitted = json.loads(done.stdout)
     job, run_dir = submitted["job_id"], tmp_path / "res" / "j"
