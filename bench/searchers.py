@@ -13,7 +13,8 @@ Objectives:
   the search algorithms alone, over hundreds of children.
 - ``cifar``: the real reward. Each child is trained by `nas.trainer.train_child` in this process
   (no Ray: the searchers are compared, not the scheduler) on the CIFAR-10 files, tiny by default
-  (N=1, C=8, one epoch on 1,024 images, validation on 512 held out of the training batches), and
+  (N=1, C=8, one epoch on 2,048 images at batch 32 and lr 0.1 as in `nas search`, validation on 512
+  held out of the training batches), and
   rewarded with its validation accuracy; a failed child is told as failed. The same cell trained
   with the same seed gives the same accuracy (CPU determinism), so repeats are looked up, not retrained.
 
@@ -64,7 +65,8 @@ def cifar_objective(data: CifarData, *, C: int, train_size: int) -> Objective:
     network = NetworkConfig(N=1, C=C)
 
     def for_seed(space: SearchSpace, seed: int) -> Callable[[Proposal], TrialResult]:
-        train = TrainConfig(epochs=1, batch_size=64, seed=seed, device="cpu", train_size=train_size)
+        # The search's proxy (nas.runner.SearchSettings): batch 32, lr 0.1, one epoch.
+        train = TrainConfig(epochs=1, batch_size=32, lr=0.1, seed=seed, device="cpu", train_size=train_size)
         seen: dict[tuple[int, ...], TrialResult] = {}
 
         def objective(proposal: Proposal) -> TrialResult:
@@ -110,7 +112,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--data-dir", help="cifar: CIFAR-10 folder (default: $NAS_DATA_DIR, else ../shared/...)"
     )
     parser.add_argument("--C", type=int, default=8, help="cifar: channels per block of a child")
-    parser.add_argument("--train-size", type=int, default=1024, help="cifar: training images per child")
+    parser.add_argument("--train-size", type=int, default=2048, help="cifar: training images per child")
     parser.add_argument("--val-size", type=int, default=512, help="cifar: validation images")
     parser.add_argument("--children", type=int, default=200, help="children per searcher and seed")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1")
