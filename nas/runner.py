@@ -162,13 +162,12 @@ def load_run_settings(path: Path) -> SearchSettings:
         raise NasError(f"--resume: {run.config} is not a readable run config ({exc})") from None
 
 
-def check_data(settings: SearchSettings) -> SearchSettings:
+def check_data(settings: SearchSettings) -> Path:
     """Fail fast, before Ray starts, when CIFAR-10 is missing and cannot be downloaded; return the
-    settings with ``data_dir`` resolved to the batches folder, so every worker reads the same files."""
+    batches folder (absolute), for the workers to read. ``config.json`` keeps the folder as given."""
     from nas.data import ensure_cifar10
 
-    folder = ensure_cifar10(settings.data_dir, download=settings.download)
-    return SearchSettings.from_dict({**settings.to_dict(), "data_dir": str(folder.resolve())})
+    return ensure_cifar10(settings.data_dir, download=settings.download).resolve()
 
 
 def connect(address: str | None, *, num_cpus: int | None = None, log_to_driver: bool = False) -> None:

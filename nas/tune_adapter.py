@@ -67,8 +67,10 @@ class TuneSearcherAdapter(TuneSearcher):
         rows = run.trials()
         self.done = len(rows)
         told, self.pending = replay_told(searcher, rows)
-        for row in told:  # their stats line was lost with the kill; the state is saved with it
-            self._save_searcher(step=int(row["index"]) + 1)
+        for row in told:  # their stats lines were lost with the kill
+            self._log_stats(step=int(row["index"]) + 1)
+        if told:
+            write_json(self.run.searcher_state, self.inner.state_dict())
         self.proposals: dict[str, Proposal] = {}  # Tune trial id -> the proposal it trains, while it runs
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
@@ -112,6 +114,9 @@ class TuneSearcherAdapter(TuneSearcher):
     def _save_searcher(self, *, step: int) -> None:
         """Save the searcher's state and append its stats after the tell of the ``step``-th child."""
         write_json(self.run.searcher_state, self.inner.state_dict())
+        self._log_stats(step=step)
+
+    def _log_stats(self, *, step: int) -> None:
         stats = self.inner.stats()
         best = stats.get("best_reward")
         record = {

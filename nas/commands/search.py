@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -165,7 +166,7 @@ def resolve_settings(args: argparse.Namespace) -> tuple[Any, bool]:
         settings = SearchSettings.from_dict(values)
         settings.validate()
         if settings.name is None:
-            settings = SearchSettings.from_dict({**settings.to_dict(), "name": default_run_name(settings)})
+            settings = dataclasses.replace(settings, name=default_run_name(settings))
         return settings, False
     saved = load_run_settings(target)
     runtime = {k: v for k, v in values.items() if k in RUNTIME_KEYS}
@@ -184,10 +185,11 @@ def run(args: argparse.Namespace) -> int:
     from nas.runner import check_data, connect, open_run, run_search
 
     settings, resumed = resolve_settings(args)
-    settings = check_data(settings)
+    data_dir = check_data(settings)
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     connect(settings.address)
     run_folder = open_run(settings)
+    settings = dataclasses.replace(settings, data_dir=str(data_dir))  # what the workers read
     console = Console(stderr=True)
     progress = SearchProgress(
         budget=settings.trials,
