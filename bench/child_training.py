@@ -2,15 +2,15 @@
 
 The child is the search's proxy (NASNet-A cells, N normal cells per stage, C channels, CIFAR-10
 32x32) trained for the same number of SGD steps on the same images by
-  (a) `nas.trainer.train_child`: the uint8 dataset as one tensor on the device, crop/flip/normalize
-      for the whole batch in one gather (`nas.data.AugmentedBatches`), and
+  (a) `nas.train.trainer.train_child`: the uint8 dataset as one tensor on the device, crop/flip/normalize
+      for the whole batch in one gather (`nas.train.data.AugmentedBatches`), and
   (b) the loop most users write: a ``Dataset`` over the same uint8 arrays with torchvision's
       RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor + Normalize per PIL image, a
       ``DataLoader`` with ``num_workers=2``, the same model, optimizer, schedule, loss and clipping.
 Both are warmed up first and timed side by side in one process; images/s counts training steps
 only (no evaluation). Each runs in both memory layouts (and, on CUDA, fp32 and bf16), so the gain of
 the data pipeline can be told apart from that of the layout; the CPU rows are how
-`nas.trainer.CPU_CHANNELS_LAST` was chosen. The summary ratio compares the defaults: our trainer as
+`nas.train.trainer.CPU_CHANNELS_LAST` was chosen. The summary ratio compares the defaults: our trainer as
 configured out of the box against the plain loop in NCHW fp32.
 
     python bench/child_training.py [--data-dir DIR] [--N 1 --C 8 --batch-size 32 --steps 30] [--json]
@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from nas.data import CifarData
-    from nas.genotype import Genotype
-    from nas.network import NetworkConfig
-    from nas.trainer import TrainConfig
+    from nas.model.network import NetworkConfig
+    from nas.space.genotype import Genotype
+    from nas.train.data import CifarData
+    from nas.train.trainer import TrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "cifar10"
@@ -45,7 +45,7 @@ def ours(
     genotype: Genotype, network: NetworkConfig, train: TrainConfig, data: CifarData, warmup: int, steps: int
 ) -> float:
     """Images/s of `train_child` over ``steps`` steps, after a warm-up child of ``warmup`` steps."""
-    from nas.trainer import train_child
+    from nas.train.trainer import train_child
 
     train_child(genotype, network, replace(train, max_steps=warmup), data)
     result = train_child(genotype, network, replace(train, max_steps=steps), data)
@@ -84,9 +84,9 @@ def dataloader_loop(
     from torch.utils.data import DataLoader
     from torchvision import transforms
 
-    from nas.data import CIFAR10_MEAN, CIFAR10_STD
-    from nas.network import build_network
-    from nas.trainer import resolve_device
+    from nas.model.network import build_network
+    from nas.train.data import CIFAR10_MEAN, CIFAR10_STD
+    from nas.train.trainer import resolve_device
 
     device = resolve_device(train.device)
     layout = torch.channels_last if train.channels_last else torch.contiguous_format
@@ -167,10 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.path.insert(0, str(REPO_ROOT))  # run as a script from a checkout
     import torch
 
-    from nas.data import ENV_VAR, load_cifar10
-    from nas.network import NetworkConfig
-    from nas.published import resolve_genotype
-    from nas.trainer import CPU_CHANNELS_LAST, TrainConfig
+    from nas.model.network import NetworkConfig
+    from nas.space.published import resolve_genotype
+    from nas.train.data import ENV_VAR, load_cifar10
+    from nas.train.trainer import CPU_CHANNELS_LAST, TrainConfig
 
     data = load_cifar10(args.data_dir or os.environ.get(ENV_VAR) or DEFAULT_DATA_DIR)
     genotype = resolve_genotype(args.genotype)

@@ -2,8 +2,8 @@
 
     efficiency = sum of the children's busy time / (search wall time x concurrent slots)
 
-A child's busy time is its own ``wall_s`` (build, count, train, evaluate: `nas.trainer.train_child`);
-the search wall time is `nas.runner.run_search`'s, from building the searcher to the last row written,
+A child's busy time is its own ``wall_s`` (build, count, train, evaluate: `nas.train.trainer.train_child`);
+the search wall time is `nas.search.runner.run_search`'s, from building the searcher to the last row written,
 after Ray has started (``ray.init`` is a one-off cost of the process, reported apart). What is lost is
 Tune's scheduling, worker start-up and reuse, data loading in each worker, result reporting and the
 tail where fewer children than slots are left. Children are real: the random searcher's cells
@@ -49,8 +49,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(REPO_ROOT))  # run as a script from a checkout
-    from nas.data import ENV_VAR
-    from nas.runner import SearchSettings, connect, open_run, run_search
+    from nas.search.cluster import connect
+    from nas.search.runner import SearchSettings, open_run, run_search
+    from nas.train.data import ENV_VAR
 
     data_dir = args.data_dir or os.environ.get(ENV_VAR) or str(DEFAULT_DATA_DIR)
     with tempfile.TemporaryDirectory(prefix="nas-orchestration-") as results:

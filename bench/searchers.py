@@ -11,7 +11,7 @@ Objectives:
   seed from a stream independent of the searchers' own seeds. It is additive over decisions, which
   suits one-decision mutations and factorised models, and costs nothing to evaluate, so it measures
   the search algorithms alone, over hundreds of children.
-- ``cifar``: the real reward. Each child is trained by `nas.trainer.train_child` in this process
+- ``cifar``: the real reward. Each child is trained by `nas.train.trainer.train_child` in this process
   (no Ray: the searchers are compared, not the scheduler) on the CIFAR-10 files, tiny by default
   (N=1, C=8, one epoch on 2,048 images at batch 32 and lr 0.1 as in `nas search`, validation on 512
   held out of the training batches), and
@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from nas.data import CifarData
-    from nas.searcher import Proposal, SearchSpace, TrialResult
+    from nas.results.trial import TrialResult
+    from nas.search.searcher import Proposal, SearchSpace
+    from nas.train.data import CifarData
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = (10, 25, 50, 100, 200, 500, 1000, 2000, 5000)
@@ -46,7 +47,7 @@ def synthetic_objective(space: SearchSpace, seed: int) -> Callable[[Proposal], T
     """Reward = fraction of decisions equal to a hidden target drawn from ``seed``."""
     import numpy as np
 
-    from nas.searcher import TrialResult
+    from nas.results.trial import TrialResult
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, TARGET_STREAM]))
     target = rng.integers([len(d.choices) for d in space.decisions])
@@ -59,13 +60,13 @@ Objective = Callable[["SearchSpace", int], Callable[["Proposal"], "TrialResult"]
 
 def cifar_objective(data: CifarData, *, C: int, train_size: int) -> Objective:
     """Reward = validation accuracy of the proposed cell trained for one epoch (memoized per cell)."""
-    from nas.network import NetworkConfig
-    from nas.trainer import TrainConfig, train_child
+    from nas.model.network import NetworkConfig
+    from nas.train.trainer import TrainConfig, train_child
 
     network = NetworkConfig(N=1, C=C)
 
     def for_seed(space: SearchSpace, seed: int) -> Callable[[Proposal], TrialResult]:
-        # The search's proxy (nas.runner.SearchSettings): batch 32, lr 0.1, one epoch.
+        # The search's proxy (nas.search.runner.SearchSettings): batch 32, lr 0.1, one epoch.
         train = TrainConfig(epochs=1, batch_size=32, lr=0.1, seed=seed, device="cpu", train_size=train_size)
         seen: dict[tuple[int, ...], TrialResult] = {}
 
@@ -89,7 +90,7 @@ def best_so_far(
     make_objective: Objective,
 ) -> list[float]:
     """The best reward after each child, asking and telling one child at a time."""
-    from nas.searcher import create_searcher
+    from nas.search.searcher import create_searcher
 
     objective = make_objective(space, seed)
     searcher = create_searcher(name, space, seed=seed, **options)
@@ -130,13 +131,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(REPO_ROOT))  # run as a script from a checkout
-    from nas.searcher import SEARCHERS
+    from nas.search.searcher import SEARCHERS
     from search_spaces.nasnet import NasnetSpace
 
     space = NasnetSpace(num_blocks=args.blocks)
     make_objective: Objective = synthetic_objective
     if args.objective == "cifar":
-        from nas.data import ENV_VAR, load_cifar10
+        from nas.train.data import ENV_VAR, load_cifar10
 
         data_dir = (
             args.data_dir or os.environ.get(ENV_VAR) or str(REPO_ROOT.parent / "shared" / "data" / "cifar10")

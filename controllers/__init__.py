@@ -1,7 +1,7 @@
-"""Searchers (controllers) behind the ask/tell interface of `nas.searcher`.
+"""Searchers (controllers) behind the ask/tell interface of `nas.search.searcher`.
 
 ``rnn_reinforce`` (the NASNet RNN controller, torch), ``optuna_searchers`` (TPE and random search,
 optuna) and ``evolution`` (regularized evolution, numpy). Nothing is re-exported here: the registry in
-`nas.searcher` imports each module on first use, so picking one searcher never loads the others'
+`nas.search.searcher` imports each module on first use, so picking one searcher never loads the others'
 dependencies.
 """

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from nas.errors import ConfigError
-from nas.searcher import (
+from nas.results.trial import TrialResult
+from nas.search.searcher import (
     Proposal,
     Searcher,
     SearchSpace,
-    TrialResult,
     numpy_rng_state,
     set_numpy_rng_state,
 )

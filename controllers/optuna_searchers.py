@@ -35,7 +35,8 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from nas.errors import ConfigError
-from nas.searcher import Proposal, Searcher, SearchSpace, TrialResult
+from nas.results.trial import TrialResult
+from nas.search.searcher import Proposal, Searcher, SearchSpace
 
 logger = logging.getLogger(__name__)
 optuna.logging.set_verbosity(optuna.logging.WARNING)

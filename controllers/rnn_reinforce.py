@@ -56,7 +56,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nas.errors import ConfigError
-from nas.searcher import Proposal, Searcher, SearchSpace, TrialResult, shaped_reward
+from nas.results.trial import TrialResult
+from nas.search.searcher import Proposal, Searcher, SearchSpace, shaped_reward
 
 logger = logging.getLogger(__name__)
 

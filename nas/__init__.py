@@ -1,6 +1,6 @@
 """NASNet-style neural architecture search: space, searchers, training, scheduling, transfer.
 
-The core (`nas.genotype`, `nas.ops`, `nas.cell`, `nas.network`) imports only torch; the
+The core (`nas.space.genotype`, `nas.ops.primitives`, `nas.model.cell`, `nas.model.network`) imports only torch; the
 integrations (Ray, Optuna, W&B) are imported by their adapter modules alone.
 """
 

@@ -1,7 +1,7 @@
 """The project's own exception types.
 
 Library code raises these with a message written for the user; the CLI turns them into one
-line on stderr and exit code 2 (`nas.cli.main`). Anything else escaping is a bug.
+line on stderr and exit code 2 (`nas.cli.main.main`). Anything else escaping is a bug.
 """
 
 from __future__ import annotations

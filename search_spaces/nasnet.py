@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nas.errors import ConfigError, GenotypeError
-from nas.genotype import COMBINES, NUM_INPUT_STATES, Block, Cell, Genotype
+from nas.space.genotype import COMBINES, NUM_INPUT_STATES, Block, Cell, Genotype
 
 CELL_NAMES = ("normal", "reduce")
 BLOCK_FIELDS = ("input_a", "input_b", "op_a", "op_b", "combine")
@@ -41,7 +41,9 @@ class NasnetSpace:
     combines: tuple[str, ...] = COMBINES
 
     def __post_init__(self) -> None:
-        from nas.ops import OPS  # deferred: searchers that only read decisions need not load torch ops
+        from nas.ops.primitives import (
+            OPS,  # deferred: searchers that only read decisions need not load torch ops
+        )
 
         if self.num_blocks < 1:
             raise ConfigError(f"num_blocks must be >= 1, got {self.num_blocks}")

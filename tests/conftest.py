@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.genotype import Block, Cell, Genotype
+from nas.space.genotype import Block, Cell, Genotype
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CIFAR_DIR = REPO_ROOT.parent / "shared" / "data" / "cifar10"
@@ -16,8 +16,8 @@ DEFAULT_CIFAR_DIR = REPO_ROOT.parent / "shared" / "data" / "cifar10"
 @pytest.fixture(scope="session")
 def cifar_dir() -> Path:
     """The CIFAR-10 folder from ``$NAS_DATA_DIR``, else ``../shared/data/cifar10``; skip if absent."""
-    from nas.data import ENV_VAR, resolve_cifar_dir
     from nas.errors import DataError
+    from nas.train.data import ENV_VAR, resolve_cifar_dir
 
     path = Path(os.environ.get(ENV_VAR) or DEFAULT_CIFAR_DIR)
     try:

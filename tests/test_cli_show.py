@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from nas.published import PUBLISHED
+from nas.space.published import PUBLISHED
 
 
 def nas(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "nas.cli", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "nas.cli.main", *args], capture_output=True, text=True, timeout=300
     )
 
 

@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from nas.cli import build_parser
-from nas.commands.train import JSON_KEYS, PAPER_SCHEDULE, _train_config
-from nas.network import NetworkConfig, build_network
-from nas.published import resolve_genotype
+from nas.cli.main import build_parser
+from nas.cli.train import JSON_KEYS, PAPER_SCHEDULE, _train_config
+from nas.model.network import NetworkConfig, build_network
+from nas.space.published import resolve_genotype
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _nas(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "nas.cli", *map(str, args)],
+        [sys.executable, "-m", "nas.cli.main", *map(str, args)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from nas.genotype import Genotype
-from nas.results import read_jsonl
+from nas.results.run_folder import read_jsonl
+from nas.space.genotype import Genotype
 
 BIN = Path(sys.executable).parent
 TINY = ["--space", "nasnet", "--N", "1", "--C", "4", "--blocks", "2", "--epochs", "1", "--train-size", "256"]

@@ -1,4 +1,4 @@
-"""nas.data on the real CIFAR-10 subset: safe reading, seeded splits, on-device augmentation."""
+"""nas.train.data on the real CIFAR-10 subset: safe reading, seeded splits, on-device augmentation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from nas.data import (
+from nas.errors import ConfigError, DataError
+from nas.train.data import (
     BATCHES_DIR,
     TEST_FILE,
     TRAIN_FILES,
@@ -21,7 +22,6 @@ from nas.data import (
     read_batch,
     resolve_cifar_dir,
 )
-from nas.errors import ConfigError, DataError
 
 SUBSET_PER_FILE = 1017  # the shared subset keeps 1,017 images of each official batch file
 
@@ -200,7 +200,7 @@ def test_an_epoch_visits_each_image_once_with_its_label() -> None:
 
 def test_download_is_only_on_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    monkeypatch.setattr("nas.data.download_cifar10", lambda root: calls.append(str(root)))
+    monkeypatch.setattr("nas.train.data.download_cifar10", lambda root: calls.append(str(root)))
     with pytest.raises(DataError):
         load_cifar10(tmp_path)
     assert calls == []
@@ -216,7 +216,7 @@ def test_ensure_finds_present_data_and_names_a_missing_folder_offline(
     (this machine has no internet), is a one-line `DataError` naming it, at once."""
     import time
 
-    from nas.data import _download_reachable, ensure_cifar10
+    from nas.train.data import _download_reachable, ensure_cifar10
 
     assert ensure_cifar10(cifar_dir, download=False) == resolve_cifar_dir(cifar_dir)
     if _download_reachable():

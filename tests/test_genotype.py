@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nas.errors import ConfigError, GenotypeError
-from nas.genotype import Block, Cell, Genotype
-from nas.published import PUBLISHED, resolve_genotype
+from nas.space.genotype import Block, Cell, Genotype
+from nas.space.published import PUBLISHED, resolve_genotype
 from search_spaces import NasnetSpace, get_space
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nas.counting import count_mult_adds, count_params
 from nas.errors import ConfigError
-from nas.genotype import Block, Cell, Genotype
-from nas.network import NetworkConfig, build_network, channels_from_filters
-from nas.published import PUBLISHED
+from nas.model.counting import count_mult_adds, count_params
+from nas.model.network import NetworkConfig, build_network, channels_from_filters
+from nas.space.genotype import Block, Cell, Genotype
+from nas.space.published import PUBLISHED
 from search_spaces import NasnetSpace
 
 NASNET_A = PUBLISHED["nasnet-a"]

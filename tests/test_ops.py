@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from nas import blocks, ops
 from nas.errors import GenotypeError
+from nas.ops import blocks, ops
 
 SIZES = [(7, 7), (8, 8), (5, 6)]
 

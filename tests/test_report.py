@@ -17,10 +17,10 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from nas.cell_diagram import draw_genotype
-from nas.genotype import Block, Cell, Genotype
-from nas.published import PUBLISHED
-from nas.report import genotype_id, read_jsonl
+from nas.results.report import genotype_id, read_jsonl
+from nas.space.diagram import draw_genotype
+from nas.space.genotype import Block, Cell, Genotype
+from nas.space.published import PUBLISHED
 
 CHILDREN = 3  # per run; tiny children, so that two searches take well under a minute
 TINY = ["--space", "nasnet", "--N", "1", "--C", "4", "--blocks", "2", "--epochs", "1", "--train-size", "256"]
@@ -29,7 +29,7 @@ TINY += ["--val-size", "128", "--batch-size", "64", "--wandb", "disabled", "--ma
 
 def nas(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "nas.cli", *args],
+        [sys.executable, "-m", "nas.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=300,

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from nas.genotype import Genotype
-from nas.results import (
+from nas.results.run_folder import (
     LEADERBOARD_KEYS,
     RunFolder,
     append_jsonl,
@@ -20,6 +19,7 @@ from nas.results import (
     read_jsonl,
     write_json,
 )
+from nas.space.genotype import Genotype
 
 
 def _row(

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from nas.genotype import Genotype
-from nas.results import LEADERBOARD_KEYS, read_jsonl
+from nas.results.run_folder import LEADERBOARD_KEYS, read_jsonl
+from nas.space.genotype import Genotype
 
 NAS = str(Path(sys.executable).with_name("nas"))
 TINY = ["--space", "nasnet", "--N", "1", "--C", "4", "--blocks", "2", "--epochs", "1"]

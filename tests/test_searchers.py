@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from nas.errors import ConfigError
-from nas.searcher import (
+from nas.results.trial import TrialResult
+from nas.search.searcher import (
     SEARCHERS,
     Proposal,
     Searcher,
-    TrialResult,
     UnknownTrialError,
     create_searcher,
     register_searcher,
@@ -306,7 +306,7 @@ def test_register_refuses_duplicates() -> None:
 
 
 def test_importing_the_interface_stays_light() -> None:
-    code = "import sys, nas.searcher; print(sorted({'torch', 'optuna'} & set(sys.modules)))"
+    code = "import sys, nas.search.searcher; print(sorted({'torch', 'optuna'} & set(sys.modules)))"
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
     assert out.stdout.strip() == "[]"

@@ -1,4 +1,4 @@
-"""nas.trainer on the real CIFAR-10 subset, on the CPU: it learns, it is reproducible, and a child's
+"""nas.train.trainer on the real CIFAR-10 subset, on the CPU: it learns, it is reproducible, and a child's
 failure (divergence, an exception, a budget) is a result, never the end of the process."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from nas import ops
-from nas.data import CifarData, load_cifar10
-from nas.genotype import Block, Cell, Genotype
-from nas.network import NetworkConfig, build_network
-from nas.trainer import ChildResult, TrainConfig, evaluate, train_child
+from nas.model.network import NetworkConfig, build_network
+from nas.space.genotype import Block, Cell, Genotype
+from nas.train.data import CifarData, load_cifar10
+from nas.train.trainer import ChildResult, TrainConfig, evaluate, train_child
 
 TINY_NET = NetworkConfig(N=1, C=8)
 QUICK = TrainConfig(epochs=1, batch_size=64, lr=0.05, device="cpu", train_size=256, val_size=128)

@@ -20,8 +20,8 @@ import pytest
 import torch
 from wandb_files import read_run
 
-from nas.cli import main
-from nas.genotype import Genotype
+from nas.cli.main import main
+from nas.space.genotype import Genotype
 
 CLASSES = 3
 TRAIN_PER_CLASS = 32
@@ -37,7 +37,7 @@ def image_folder(cifar_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     """``train/<class>/*.jpg`` and ``val/<class>/*.jpg`` from the first CIFAR batch, upsampled."""
     from torchvision.io import write_jpeg
 
-    from nas.data import BATCHES_DIR, TRAIN_FILES, read_batch
+    from nas.train.data import BATCHES_DIR, TRAIN_FILES, read_batch
 
     root = tmp_path_factory.mktemp("imagefolder")
     folder = cifar_dir / BATCHES_DIR if (cifar_dir / BATCHES_DIR).is_dir() else cifar_dir
@@ -61,7 +61,7 @@ def genotype_file(tiny_genotype: Genotype, tmp_path_factory: pytest.TempPathFact
 
 
 def _command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "nas.cli", "transfer", *args]
+    return [sys.executable, "-m", "nas.cli.main", "transfer", *args]
 
 
 def _env() -> dict[str, str]:

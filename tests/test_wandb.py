@@ -20,8 +20,9 @@ import pytest
 from wandb_files import RunFile
 from wandb_files import read_run as _read_run
 
-from nas.genotype import Genotype
-from nas.tracking import TrackingConfig, create_tracker
+from nas.space.genotype import Genotype
+from nas.tracking.base import TrackingConfig
+from nas.tracking.factory import create_tracker
 
 pytestmark = pytest.mark.slow
 
@@ -204,8 +205,9 @@ def test_tracker_lifecycle_never_waits_on_the_network(tmp_path: Path) -> None:
         """
         import json, time
         from pathlib import Path
-        import nas.wandb_tracking  # importing wandb and ray is CPU time, not a wait: not timed
-        from nas.tracking import TrackingConfig, create_tracker
+        import nas.tracking.wandb_runs  # importing wandb and ray is CPU time, not a wait: not timed
+        from nas.tracking.base import TrackingConfig
+        from nas.tracking.factory import create_tracker
 
         start = time.perf_counter()
         tracker = create_tracker(TrackingConfig(mode="auto", dir=Path("run")), searcher_config={})
@@ -228,14 +230,15 @@ def test_disabled_tracking_imports_no_wandb(tmp_path: Path) -> None:
         """
         import json, sys
         from pathlib import Path
-        from nas.tracking import TrackingConfig, create_tracker
+        from nas.tracking.base import TrackingConfig
+        from nas.tracking.factory import create_tracker
 
         tracker = create_tracker(TrackingConfig(mode="disabled", dir=Path("run")), searcher_config={})
         assert tracker.tune_callbacks() == []
         tracker.log_searcher(0, {"best_reward": 0.5})
         tracker.finish(best_genotype=None)
         print(json.dumps({"loaded": sorted(m for m in sys.modules if m.split(".")[0] == "wandb"
-                                           or m == "nas.wandb_tracking")}))
+                                           or m == "nas.tracking.wandb_runs")}))
         """,
         tmp_path,
     )
@@ -264,7 +267,11 @@ def test_real_search_logs_every_child_and_the_searcher(cifar_dir: Path, tmp_path
         "s",
     ]
     subprocess.run(
-        [sys.executable, "-m", "nas.cli", "search", *args], env=env, cwd=tmp_path, timeout=300, check=True
+        [sys.executable, "-m", "nas.cli.main", "search", *args],
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=True,
     )
     run_dir = tmp_path / "res" / "s"
     trials = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]

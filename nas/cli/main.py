@@ -1,0 +1,55 @@
+"""The `nas` command line: one sub-command per module in `nas.cli`.
+
+The CLI owns the terminal: library code logs, commands print. Every `NasError` raised below is
+turned into one line on stderr and exit code 2 here, and only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from nas.errors import NasError
+
+COMMANDS = ("show", "train", "search", "submit", "transfer", "report")
+"""Sub-command modules in `nas.cli`; each defines ``add_parser(subparsers)`` and ``run(args)``."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's exit code 2 and a one-line message for usage errors."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"nas: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nas", description="Neural architecture search in the NASNet space.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMANDS:
+        module = importlib.import_module(f"nas.cli.{name}")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.run(args))
+    except NasError as exc:
+        print(f"nas: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nas: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""`nas report`: cell diagrams, leaderboards, search curves and Pareto plots of finished runs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from nas.cli.common import add_json_argument, print_json
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("report", help="write report.md and index.html of one or more search runs")
+    parser.add_argument("runs", nargs="+", help="run folders (results/<run>) written by `nas search`")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default: the run folder for one run, else <parent>/report)",
+    )
+    parser.add_argument("--top", type=int, default=10, help="children in each leaderboard (default 10)")
+    add_json_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nas.results.report import write_report
+
+    result = write_report(args.runs, args.out, top=args.top)
+    if args.json:
+        print_json(result)
+        return 0
+    best = result["best"]
+    if best:
+        print(
+            f"best: {best['run']} ({best['searcher']}) child {best['trial_id']}: "
+            f"{100 * best['val_accuracy']:.2f}% val acc, genotype {best['genotype_id']}"
+        )
+    print(f"wrote {result['report_md']} and {result['index_html']} ({len(result['images'])} images)")
+    return 0

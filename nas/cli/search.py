@@ -1,0 +1,219 @@
+"""`nas search`: the main job -- a searcher proposes cells, Ray Tune trains them as children.
+
+Settings come from the defaults of `nas.search.runner.SearchSettings`, then a ``--config`` TOML file (keys are
+the flag names with underscores), then the flags given on the command line. A run lives in
+``<results-dir>/<name>/``; ``--resume RUN_DIR`` (or the same command with the same ``--name``) continues
+it with the settings it was started with, except the runtime ones in `RUNTIME_KEYS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from nas.errors import ConfigError
+
+OPTIONS: tuple[tuple[str, type, str], ...] = (
+    ("--space", str, "search space (default nasnet)"),
+    ("--searcher", str, "rl, tpe, random or evolution (default rl)"),
+    ("--trials", int, "children to train in all, counting those a resumed run has done (default 8)"),
+    ("--epochs", int, "epochs per child (default 1)"),
+    ("--N", int, "normal cells per stage of a child (default 1)"),
+    ("--C", int, "channels per block in a child's first stage (default 8)"),
+    ("--blocks", int, "blocks per cell, the space's B (default 5)"),
+    ("--batch-size", int, "child batch size (default 32)"),
+    ("--lr", float, "child learning rate (default 0.1)"),
+    (
+        "--data-dir",
+        str,
+        "CIFAR-10 folder (default $NAS_DATA_DIR, else ~/.cache/nas/cifar10, downloaded there)",
+    ),
+    ("--train-size", int, "training images per child (default 2048)"),
+    ("--val-size", int, "validation images held out of the training batches (default 512)"),
+    ("--seed", int, "searcher seed, also the children's (default 0)"),
+    ("--address", str, "join a Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: local Ray)"),
+    (
+        "--gpus-per-trial",
+        float,
+        "GPUs per child; fractions pack children on a GPU (default 1 if any, else 0)",
+    ),
+    ("--cpus-per-trial", float, "CPUs per child (default 1)"),
+    ("--max-concurrent", int, "children at once (default: as many as the cluster's resources allow)"),
+    ("--max-failures", int, "retries of a child whose worker died (default 1)"),
+    ("--scheduler", str, "fifo or asha (early stopping, default fifo)"),
+    ("--max-params", int, "reject children with more parameters"),
+    ("--max-mult-adds", int, "reject children with more mult-adds"),
+    ("--name", str, "run name (default <searcher>-s<seed>-<time>); an existing run of that name resumes"),
+    ("--results-dir", str, "root of the run folders (default results/)"),
+    ("--wandb", str, "W&B mode: auto, online, offline or disabled (default auto)"),
+    ("--wandb-project", str, "W&B project (default nas)"),
+    ("--wandb-entity", str, "W&B entity"),
+)
+"""Search settings as flags: name, type, help. `nas submit` forwards the same flags to the cluster."""
+
+RUNTIME_KEYS = frozenset(
+    {
+        "address",
+        "data_dir",
+        "download",
+        "gpus_per_trial",
+        "cpus_per_trial",
+        "max_concurrent",
+        "max_failures",
+        "wandb",
+    }
+)
+"""Settings a resumed run takes from this command rather than from its ``config.json``."""
+
+
+def add_search_arguments(parser: argparse.ArgumentParser, *, skip: frozenset[str] = frozenset()) -> None:
+    """The search flags; every default is None so that a TOML config can fill what is not given."""
+    for flag, kind, help_text in OPTIONS:
+        if flag not in skip:
+            parser.add_argument(flag, type=kind, default=None, help=help_text)
+    parser.add_argument(
+        "--searcher-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a searcher constructor option, e.g. lr=0.01, ppo=true, population_size=10 (repeatable; "
+        "VALUE is read as JSON, else as a string)",
+    )
+    parser.add_argument("--download", action="store_true", default=None, help="download CIFAR-10 first")
+    parser.add_argument("--config", type=Path, help="TOML file of settings (flags given override it)")
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "search",
+        help="search for a cell (Ray Tune schedules the children)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_search_arguments(parser)
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="RUN_DIR",
+        help="continue a run (default: --name's)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no live view, one final line")
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    parser.set_defaults(run=run)
+
+
+def settings_values(args: argparse.Namespace) -> dict[str, Any]:
+    """Flags given on the command line over the ``--config`` file, as `SearchSettings` keys."""
+    from nas.search.runner import SearchSettings
+
+    known = set(SearchSettings.__dataclass_fields__)
+    values: dict[str, Any] = {}
+    if args.config is not None:
+        try:
+            loaded = tomllib.loads(args.config.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"--config {args.config}: {exc}") from None
+        unknown = sorted(set(loaded) - known)
+        if unknown:
+            raise ConfigError(f"--config {args.config}: unknown setting(s) {', '.join(unknown)}")
+        values.update(loaded)
+    values.update({k: v for k, v in vars(args).items() if k in known and v is not None})
+    if args.searcher_option:
+        values["searcher_options"] = {
+            **values.get("searcher_options", {}),
+            **parse_options(args.searcher_option),
+        }
+    return values
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``["lr=0.01", "ppo=true", "reward_transform=cubed"]`` -> ``{"lr": 0.01, "ppo": True, ...}``."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--searcher-option: expected KEY=VALUE, got {pair!r}")
+        try:
+            options[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key.strip()] = raw
+    return options
+
+
+def resolve_settings(args: argparse.Namespace) -> tuple[Any, bool]:
+    """The run's `SearchSettings` (name filled in) and whether it resumes an existing run."""
+    from nas.search.runner import SearchSettings, default_run_name, load_run_settings
+
+    values = settings_values(args)
+    target: Path | None = None
+    if args.resume:
+        target = Path(args.resume)
+    elif values.get("name"):
+        candidate = Path(values.get("results_dir", SearchSettings.results_dir)) / values["name"]
+        if (candidate / "config.json").is_file() or args.resume == "":
+            target = candidate
+    elif args.resume == "":
+        raise ConfigError("--resume needs a run folder, or --name of a run in --results-dir")
+    if target is None:
+        settings = SearchSettings.from_dict(values)
+        settings.validate()
+        if settings.name is None:
+            settings = dataclasses.replace(settings, name=default_run_name(settings))
+        return settings, False
+    saved = load_run_settings(target)
+    runtime = {k: v for k, v in values.items() if k in RUNTIME_KEYS}
+    overrides = {"name": target.name, "results_dir": str(target.parent), **runtime}
+    settings = SearchSettings.from_dict({**saved.to_dict(), **overrides})
+    settings.validate()
+    return settings, True
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from rich.console import Console
+
+    from nas.search.cluster import connect
+    from nas.search.progress import SearchProgress
+    from nas.search.runner import check_data, open_run, run_search
+
+    settings, resumed = resolve_settings(args)
+    data_dir = check_data(settings)
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    connect(settings.address)
+    run_folder = open_run(settings)
+    settings = dataclasses.replace(settings, data_dir=str(data_dir))  # what the workers read
+    console = Console(stderr=True)
+    progress = SearchProgress(
+        budget=settings.trials,
+        rows=run_folder.trials(),
+        run_dir=str(run_folder.path),
+        console=console,
+        enabled=not (args.quiet or args.json),
+    )
+    # Ray's driver threads print worker deaths and the like on stdout; stdout is for our summary.
+    with progress, contextlib.redirect_stdout(sys.stderr):
+        outcome = run_search(
+            settings, run_folder, listeners=[progress.child_done], callbacks=[progress.tune_callback()]
+        )
+    summary = {**outcome.to_dict(), "resumed": resumed, "searcher": settings.searcher}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        best = "none" if outcome.best_val_accuracy is None else f"{outcome.best_val_accuracy:.4f}"
+        print(
+            f"search done: {outcome.trials_done}/{outcome.budget} children "
+            f"({outcome.trials_completed} completed, {outcome.trials_failed} failed, "
+            f"{outcome.trials_rejected} rejected), best val_accuracy {best}, {outcome.wall_s:.0f} s, "
+            f"run folder {outcome.run_dir}",
+            file=sys.stdout,
+        )
+    return 0

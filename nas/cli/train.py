@@ -1,0 +1,172 @@
+"""`nas train`: train one network on CIFAR-10 and evaluate it on the test batch.
+
+Used for a quick look at a genotype and for the final evaluation of a found cell. ``--paper-schedule``
+selects NASNet's CIFAR-10 recipe (TF-slim ``nets/nasnet/nasnet.py``: notes above ``cifar_config`` and
+``nasnet_cifar_arg_scope``): 600 epochs at batch 32, learning rate 0.025 with one cosine period,
+momentum 0.9, weight decay 5e-4, gradient-norm clip 5, auxiliary head weighted 0.4, ScheduledDropPath
+with keep probability 0.6 (so ``--drop-path 0.4``), plus 16-pixel cutout as in the paper's
+"NASNet-A + cutout" row. NASNet-A's CIFAR model is ``--N 6 --F 768`` (18 normal cells). Flags given
+explicitly override the schedule's values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict, fields
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nas.cli.common import add_json_argument, add_size_arguments, print_json
+
+if TYPE_CHECKING:
+    from nas.model.network import NetworkConfig
+    from nas.space.genotype import Genotype
+    from nas.train.trainer import ChildResult, TrainConfig
+
+PAPER_SCHEDULE: dict[str, Any] = {
+    "epochs": 600,
+    "batch_size": 32,
+    "lr": 0.025,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "grad_clip": 5.0,
+    "aux_weight": 0.4,
+    "drop_path_prob": 0.4,
+    "cutout": 16,
+}
+"""NASNet's CIFAR-10 training recipe, as `TrainConfig` fields (see the module docstring for sources)."""
+
+JSON_KEYS = ("status", "val_accuracy", "test_accuracy", "params", "mult_adds", "images_per_s", "wall_s")
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train one network on CIFAR-10 and evaluate it on the test batch",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("genotype", help="a genotype JSON file or a published cell's name (e.g. nasnet-a)")
+    parser.add_argument("--dataset", choices=("cifar10",), default="cifar10")
+    add_size_arguments(parser, default_N=2, default_F=None)  # NetworkConfig's default size: 2 @ C=16
+    train = parser.add_argument_group("training (defaults: a short proxy, or --paper-schedule)")
+    train.add_argument("--paper-schedule", action="store_true", help="NASNet's final CIFAR-10 recipe")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="initial learning rate (cosine decay per step)")
+    train.add_argument("--weight-decay", type=float)
+    train.add_argument("--grad-clip", type=float, help="gradient-norm clip")
+    train.add_argument("--cutout", type=int, help="cutout square side in pixels (0: off)")
+    train.add_argument("--aux-weight", type=float, help="auxiliary head loss weight (0: no aux head)")
+    train.add_argument("--drop-path", dest="drop_path_prob", type=float, help="final drop path probability")
+    train.add_argument("--label-smoothing", type=float)
+    train.add_argument("--train-size", type=int, help="train on this many images of the train split")
+    train.add_argument("--val-size", type=int, help="images held out of the training batches")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    train.add_argument("--amp", action=argparse.BooleanOptionalAction, help="bf16 autocast on CUDA (default)")
+    train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="default: on for CUDA")
+    train.add_argument("--compile", action="store_true", default=None, help="torch.compile the network")
+    io = parser.add_argument_group("data and output")
+    io.add_argument("--data-dir", help="CIFAR-10 folder (default: $NAS_DATA_DIR)")
+    io.add_argument("--download", action="store_true", help="download CIFAR-10 into --data-dir first")
+    io.add_argument("--out", type=Path, help="output folder (default: results/train/<genotype>-<time>)")
+    add_json_argument(io)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nas.space.published import resolve_genotype
+    from nas.train.data import load_cifar10
+    from nas.train.trainer import train_child
+
+    genotype = resolve_genotype(args.genotype)
+    train_config = _train_config(args)
+    network_config = _network_config(args, genotype, train_config)
+    data = load_cifar10(args.data_dir, val_size=args.val_size, with_test=True, download=args.download)
+    out = args.out or Path(
+        "results", "train", f"{_name(args.genotype, genotype)}-{datetime.now():%Y%m%d-%H%M%S}"
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    result = train_child(
+        genotype,
+        network_config,
+        train_config,
+        data,
+        report=_EpochPrinter(train_config.epochs),
+        checkpoint=out / "model.pt",
+    )
+    record = {
+        **result.to_dict(),
+        "genotype": genotype.to_dict(),
+        "network": network_config.to_dict(),
+        "train": asdict(train_config),
+    }
+    (out / "result.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print_json({**{k: record[k] for k in JSON_KEYS}, "error": result.error, "out": str(out)})
+    else:
+        _print_summary(result, out)
+    return 0 if result.status == "completed" else 1
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """Explicit flags, else the paper schedule's value when asked for, else `TrainConfig`'s default."""
+    from nas.train.trainer import TrainConfig
+
+    values = dict(PAPER_SCHEDULE) if args.paper_schedule else {}
+    for f in fields(TrainConfig):
+        given = getattr(args, f.name, None)
+        if given is not None:
+            values[f.name] = given
+    return TrainConfig(**values)
+
+
+def _network_config(args: argparse.Namespace, genotype: Genotype, train: TrainConfig) -> NetworkConfig:
+    from nas.model.network import NetworkConfig
+
+    sizes: dict[str, Any] = {"dataset": args.dataset, "N": args.N, "auxiliary": train.aux_weight > 0}
+    if args.F is not None:
+        return NetworkConfig.from_filters(genotype, args.F, **sizes)
+    if args.C is not None:
+        sizes["C"] = args.C
+    return NetworkConfig(**sizes)
+
+
+def _name(arg: str, genotype: Genotype) -> str:
+    return genotype.name or Path(arg).stem
+
+
+class _EpochPrinter:
+    """Progress on stderr, so that stdout carries only the summary (or the one JSON object)."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def __call__(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        val, loss, speed = metrics["val_accuracy"], metrics["train_loss"], metrics["images_per_s"]
+        line = f"epoch {epoch}/{self.epochs}: val {val:.4f}  loss {loss:.3f}  {speed:.0f} img/s"
+        print(line, file=sys.stderr)
+
+
+def _print_summary(result: ChildResult, out: Path) -> None:
+    def fmt(value: float | None, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    rows = {
+        "status": result.status + (f" ({result.error})" if result.error else ""),
+        "val accuracy": f"{fmt(result.final_val_accuracy, '.4f')} (best {fmt(result.val_accuracy, '.4f')})",
+        "test accuracy": fmt(result.test_accuracy, ".4f"),
+        "params": fmt(result.params, ","),
+        "mult-adds": fmt(result.mult_adds, ","),
+        "images/s": fmt(result.images_per_s, ".0f"),
+        "wall time": f"{result.wall_s:.1f} s",
+        "saved to": str(out),
+    }
+    for label, value in rows.items():
+        print(f"{label:<14} {value}")

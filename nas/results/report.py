@@ -1,0 +1,433 @@
+"""Reports of finished searches: load run folders, plot them, write ``report.md`` and ``index.html``.
+
+A search is judged the way the papers judge it (Zoph et al. 2018, Fig. 6; Real et al. 2019, Fig. 3):
+the best accuracy found against the number of children trained, next to random search with the same
+budget, and by what the best cells cost (the accuracy / mult-adds Pareto front). The report shows
+those, the best cells drawn, a leaderboard, and for the RL controller how its policy sharpened
+(op probabilities and entropy per update), which is how one tells learning from luck.
+
+Everything is a static file: PNGs written with matplotlib's Agg backend and a page that refers to them
+by relative path, so the report opens offline and can be committed or mailed as a folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nas.errors import NasError
+from nas.space.diagram import draw_genotype
+from nas.space.genotype import Genotype
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+logger = logging.getLogger(__name__)
+
+IMAGES_DIR = "report_images"
+RANDOM_SEARCHER = "random"
+RL_SEARCHER = "rl"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One search's folder as the report needs it: settings, children in completion order, stats."""
+
+    path: Path
+    config: dict[str, Any]
+    trials: list[dict[str, Any]]
+    stats: list[dict[str, Any]]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def searcher(self) -> str:
+        return str(self.config.get("searcher", "?"))
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.searcher})"
+
+    def completed(self) -> list[dict[str, Any]]:
+        return [
+            t for t in self.trials if t.get("status") == "completed" and t.get("val_accuracy") is not None
+        ]
+
+    def ranked(self) -> list[dict[str, Any]]:
+        """Completed children, best first; ties go to the earlier child."""
+        return sorted(self.completed(), key=lambda t: (-t["val_accuracy"], t["index"]))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Objects of a JSON-lines file; a torn last line (a search killed mid-write) is skipped.
+
+    Only the last line may be torn: a bad line before it means the file is corrupt, not unfinished.
+    """
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for i, line in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if i == len(lines) - 1:
+                logger.warning("%s: skipping the torn last line", path)
+                break
+            raise NasError(f"{path}:{i + 1}: not a JSON object ({exc.msg})") from None
+    return records
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a ``nas search`` run folder; a folder without ``config.json`` and ``trials.jsonl`` is an error."""
+    folder = Path(path)
+    missing = [f for f in ("config.json", "trials.jsonl") if not (folder / f).is_file()]
+    if missing:
+        raise NasError(f"{folder} is not a search run folder (no {' or '.join(missing)})")
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise NasError(f"{folder / 'config.json'}: not valid JSON ({exc.msg})") from None
+    stats_file = folder / "searcher_stats.jsonl"
+    trials = sorted(read_jsonl(folder / "trials.jsonl"), key=lambda t: int(t["index"]))
+    return Run(folder, config, trials, read_jsonl(stats_file) if stats_file.is_file() else [])
+
+
+def genotype_id(genotype: dict[str, Any]) -> str:
+    """A short, stable id of a genotype's cells (its name ignored), to spot one cell found twice."""
+    cells = {k: genotype[k] for k in ("normal", "reduce")}
+    return hashlib.sha1(json.dumps(cells, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def best_so_far(trials: Sequence[dict[str, Any]]) -> list[float]:
+    """Best accuracy among the first k children, for k = 1..n; NaN until one completed."""
+    curve, best = [], math.nan
+    for t in trials:
+        acc = t.get("val_accuracy") if t.get("status") == "completed" else None
+        if acc is not None and not acc <= best:  # `not <=` also replaces the initial NaN
+            best = acc
+        curve.append(best)
+    return curve
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the non-dominated (cost, accuracy) points -- lower cost, higher accuracy -- by cost."""
+    front, best = [], -math.inf
+    for i in sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1])):
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the page, rendered to Markdown and to HTML by the same writer."""
+
+    title: str
+    text: str = ""
+    table: tuple[tuple[str, ...], ...] = ()  # header row first
+    images: tuple[str, ...] = ()  # paths relative to the page
+
+
+def write_report(
+    run_dirs: Sequence[str | Path], out: str | Path | None = None, *, top: int = 10
+) -> dict[str, Any]:
+    """Write the report of ``run_dirs`` into ``out`` and return what ``nas report --json`` prints.
+
+    ``out`` defaults to the run folder for one run, else ``report/`` beside the runs.
+    """
+    runs = [load_run(d) for d in run_dirs]
+    out_dir = Path(out) if out is not None else _default_out(runs)
+    (out_dir / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+    images: list[Path] = []
+
+    def image(name: str) -> Path:
+        path = out_dir / IMAGES_DIR / name
+        images.append(path)
+        return path
+
+    sections = [_summary_section(runs)]
+    for run in runs:
+        sections.append(_run_section(run, top, image))
+    sections.append(Section("Search curves", _CURVES_TEXT, images=(_plot_curves(runs, image("curves.png")),)))
+    pareto = _plot_pareto(runs, image("pareto.png"))
+    sections.append(Section("Accuracy vs cost", _PARETO_TEXT, images=(pareto,) if pareto else ()))
+    for run in runs:
+        if run.searcher == RL_SEARCHER and any("op_probs" in s for s in run.stats):
+            plot = _plot_controller(run, image(f"{run.name}_controller.png"))
+            sections.append(Section(f"RL controller: {run.label}", _CONTROLLER_TEXT, images=(plot,)))
+    relative = [_rel(p, out_dir) for p in images]
+    md, page = out_dir / "report.md", out_dir / "index.html"
+    md.write_text(_markdown(sections, out_dir), encoding="utf-8")
+    page.write_text(_html(sections, out_dir), encoding="utf-8")
+    return {"report_md": str(md), "index_html": str(page), "images": relative, "best": _best(runs)}
+
+
+_CURVES_TEXT = (
+    "Left: each child's validation accuracy in completion order. Right: the best accuracy found so far, "
+    "thin per run and bold for each searcher's mean over its runs (seeds); the dashed black line is random "
+    "search's mean, the baseline a searcher must beat at the same budget."
+)
+_PARETO_TEXT = (
+    "Completed children by cost; the non-dominated front (no child both cheaper and better) is joined."
+)
+_CONTROLLER_TEXT = (
+    "Probability of each op averaged over the op decisions, and the policy's entropy, per controller update: "
+    "a learning controller concentrates on few ops and its entropy falls."
+)
+
+
+def _default_out(runs: Sequence[Run]) -> Path:
+    if len(runs) == 1:
+        return runs[0].path
+    return Path(os.path.commonpath([r.path.resolve() for r in runs])) / "report"
+
+
+def _rel(path: Path, start: Path) -> str:
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _best(runs: Sequence[Run]) -> dict[str, Any]:
+    ranked = sorted(((t, r) for r in runs for t in r.ranked()), key=lambda tr: -tr[0]["val_accuracy"])
+    if not ranked:
+        return {}
+    trial, run = ranked[0]
+    return {
+        "run": run.name,
+        "searcher": run.searcher,
+        "trial_id": trial.get("trial_id"),
+        "val_accuracy": trial["val_accuracy"],
+        "params": trial.get("params"),
+        "mult_adds": trial.get("mult_adds"),
+        "genotype_id": genotype_id(trial["genotype"]),
+        "genotype": trial["genotype"],
+    }
+
+
+def _summary_section(runs: Sequence[Run]) -> Section:
+    header = ("run", "searcher", "seed", "children", "completed", "failed", "rejected", "best val acc")
+    rows = [header]
+    for run in runs:
+        statuses = [t.get("status") for t in run.trials]
+        ranked = run.ranked()
+        rows.append(
+            (
+                run.name,
+                run.searcher,
+                str(run.config.get("seed", "")),
+                str(len(run.trials)),
+                str(len(ranked)),
+                str(statuses.count("failed")),
+                str(statuses.count("rejected")),
+                _pct(ranked[0]["val_accuracy"]) if ranked else "-",
+            )
+        )
+    settings = ", ".join(
+        f"{k}={runs[0].config[k]}" for k in ("N", "C", "epochs", "trials") if k in runs[0].config
+    )
+    return Section("Runs", f"Settings of the first run: {settings}." if settings else "", table=tuple(rows))
+
+
+def _run_section(run: Run, top: int, image: Callable[[str], Path]) -> Section:
+    ranked = run.ranked()
+    if not ranked:
+        return Section(f"{run.label}", f"No completed child among {len(run.trials)}.")
+    best = ranked[0]
+    genotype = Genotype.from_dict(best["genotype"])
+    cells = draw_genotype(genotype, image(f"{run.name}_best_cells.png"))
+    header = ("rank", "child", "trial", "val acc", "params", "mult-adds", "wall time", "genotype id")
+    rows = [header] + [
+        (
+            str(rank),
+            str(t["index"]),
+            str(t.get("trial_id", "")),
+            _pct(t["val_accuracy"]),
+            _millions(t.get("params")),
+            _millions(t.get("mult_adds")),
+            f"{t['wall_s']:.0f} s" if t.get("wall_s") is not None else "-",
+            genotype_id(t["genotype"]),
+        )
+        for rank, t in enumerate(ranked[:top], start=1)
+    ]
+    text = (
+        f"{len(ranked)} of {len(run.trials)} children completed. Best: child {best['index']} "
+        f"(genotype {genotype_id(best['genotype'])}), {_pct(best['val_accuracy'])} validation accuracy. "
+        f"Top {min(top, len(ranked))} children below, then the best child's cells."
+    )
+    return Section(run.label, text, table=tuple(rows), images=(cells.as_posix(),))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def _millions(x: float | None) -> str:
+    return f"{x / 1e6:.3f}M" if x is not None else "-"
+
+
+def _pyplot() -> Any:
+    """pyplot on the Agg backend: files only, never a window or a server."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Figure, path: Path) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    _pyplot().close(fig)
+    return path.as_posix()
+
+
+def _plot_curves(runs: Sequence[Run], path: Path) -> str:
+    """Left: every child of every run. Right: best-so-far, thin per run and bold per searcher (the
+    mean over its runs, i.e. over seeds); random search's mean is the dashed baseline."""
+    plt = _pyplot()
+    fig, (ax_child, ax_best) = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    searchers = list(dict.fromkeys(run.searcher for run in runs))
+    colors = dict(zip(searchers, _colors(len(searchers)), strict=True))
+    for run in runs:
+        done = run.completed()
+        color = colors[run.searcher]
+        ax_child.scatter([t["index"] + 1 for t in done], [t["val_accuracy"] for t in done], s=14, color=color)
+        curve = best_so_far(run.trials)
+        ax_best.plot(range(1, len(curve) + 1), curve, color=color, alpha=0.3, lw=1, drawstyle="steps-post")
+    for searcher in searchers:
+        group = [r for r in runs if r.searcher == searcher]
+        mean = _mean_curve(group)
+        label = f"{searcher} (mean of {len(group)} runs)" if len(group) > 1 else searcher
+        random = searcher == RANDOM_SEARCHER  # the baseline: dashed black
+        style, color = ("--", "black") if random else ("-", colors[searcher])
+        ax_best.plot(
+            range(1, len(mean) + 1), mean, style, color=color, lw=2, drawstyle="steps-post", label=label
+        )
+        ax_child.scatter([], [], s=14, color=colors[searcher], label=searcher)
+    for ax, title in ((ax_child, "accuracy of each child"), (ax_best, "best accuracy so far")):
+        _style(ax, title, "children trained", "validation accuracy")
+    ax_child.legend(fontsize=8, loc="lower right")
+    ax_best.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)
+
+
+def _mean_curve(runs: Sequence[Run]) -> list[float]:
+    """Mean over the runs' best-so-far curves, as long as the shortest of them."""
+    curves = [best_so_far(r.trials) for r in runs]
+    length = min((len(c) for c in curves), default=0)
+    return [sum(c[k] for c in curves) / len(curves) for k in range(length)]
+
+
+def _plot_pareto(runs: Sequence[Run], path: Path) -> str | None:
+    """Accuracy vs mult-adds and vs params of every completed child; the front is over all runs."""
+    children = [
+        (t, run.label) for run in runs for t in run.completed() if t.get("params") and t.get("mult_adds")
+    ]
+    if not children:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    colors = dict(zip([r.label for r in runs], _colors(len(runs)), strict=True))
+    for ax, key, name in ((axes[0], "mult_adds", "mult-adds (M)"), (axes[1], "params", "params (M)")):
+        points = [(t[key] / 1e6, t["val_accuracy"]) for t, _ in children]
+        for label, color in colors.items():
+            mine = [p for p, (_, lab) in zip(points, children, strict=True) if lab == label]
+            ax.scatter([x for x, _ in mine], [y for _, y in mine], s=20, color=color, alpha=0.7, label=label)
+        front = [points[i] for i in pareto_front(points)]
+        ax.plot(
+            [x for x, _ in front],
+            [y for _, y in front],
+            "-o",
+            color="black",
+            markerfacecolor="none",
+            markersize=10,
+            drawstyle="steps-post",
+            label="Pareto front",
+        )
+        _style(ax, f"accuracy vs {name.split(' ')[0]}", name, "validation accuracy")
+    axes[1].legend(fontsize=8, loc="lower right")
+    return _save(fig, path)
+
+
+def _plot_controller(run: Run, path: Path) -> str:
+    plt = _pyplot()
+    # One stats row per told child; the policy changes only at updates, so keep each update's row.
+    by_update = {int(s.get("updates", k)): s for k, s in enumerate(run.stats) if "op_probs" in s}
+    steps, stats = list(by_update), list(by_update.values())
+    fig, (ax_ops, ax_ent) = plt.subplots(1, 2, figsize=(12, 4.5))
+    ops = sorted({op for s in stats for op in s["op_probs"]})
+    for color, op in zip(_colors(len(ops)), ops, strict=True):
+        ax_ops.plot(steps, [s["op_probs"].get(op, math.nan) for s in stats], color=color, label=op)
+    ax_ops.legend(fontsize=7, ncol=2)
+    _style(ax_ops, f"op probabilities: {run.label}", "controller update", "probability")
+    ax_ent.plot(steps, [s.get("entropy", math.nan) for s in stats], color="tab:purple")
+    _style(ax_ent, "policy entropy (nats, summed over decisions)", "controller update", "entropy")
+    return _save(fig, path)
+
+
+def _colors(n: int) -> list[Any]:
+    cmap = _pyplot().get_cmap("tab10" if n <= 10 else "tab20")
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def _style(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_title(title, fontsize=11)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+
+
+def _markdown(sections: Sequence[Section], out_dir: Path) -> str:
+    lines = ["# Search report", ""]
+    for s in sections:
+        lines += [f"## {s.title}", ""]
+        if s.text:
+            lines += [s.text, ""]
+        if s.table:
+            lines.append("| " + " | ".join(s.table[0]) + " |")
+            lines.append("|" + "---|" * len(s.table[0]))
+            lines += ["| " + " | ".join(row) + " |" for row in s.table[1:]]
+            lines.append("")
+        lines += [f"![{s.title}]({_rel(Path(img), out_dir)})\n" for img in s.images]
+    return "\n".join(lines)
+
+
+def _html(sections: Sequence[Section], out_dir: Path) -> str:
+    esc = html.escape
+    parts = [
+        "<!doctype html>",
+        '<html><head><meta charset="utf-8"><title>Search report</title>',
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>Search report</h1>",
+    ]
+    for s in sections:
+        parts.append(f"<h2>{esc(s.title)}</h2>")
+        if s.text:
+            parts.append(f"<p>{esc(s.text)}</p>")
+        if s.table:
+            head = "".join(f"<th>{esc(c)}</th>" for c in s.table[0])
+            body = "".join(
+                "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in s.table[1:]
+            )
+            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        parts += [f'<img src="{esc(_rel(Path(img), out_dir))}" alt="{esc(s.title)}">' for img in s.images]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+_CSS = (
+    "body{font-family:sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 10px;text-align:right}"
+    "th{background:#f0f0f0}img{max-width:100%;display:block;margin:1em 0;border:1px solid #eee}"
+)

@@ -1,0 +1,1 @@
+"""Orchestration: the searcher interface and registry, the Ray Tune adapter, the runner, jobs."""

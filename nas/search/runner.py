@@ -1,0 +1,397 @@
+"""Run a search: Ray Tune schedules the children, the adapter feeds the searcher, the run folder keeps books.
+
+Resume design. Every attempt (first run or ``--resume``) builds a *fresh* ``Tuner`` in its own folder
+``<run>/ray/attempt-<k>`` and never calls ``Tuner.restore``. Tune's own restore rebuilds trials from its
+experiment snapshot, which it writes periodically and not in step with our leaderboard: after a
+``kill -9`` that snapshot may list a child as running that the leaderboard already holds (it would be
+trained twice) or miss one that was started (its proposal would be lost), and it restores the search
+algorithm from Tune's checkpoint rather than from ``searcher_state.json``. Instead the leaderboard
+(``trials.jsonl``) is the truth: ``len(rows)`` children are done, the saved searcher state (written after
+every ask and every tell) says which proposals were issued, and `nas.search.tune_adapter.replay_told` tells
+the finished ones and reruns the unfinished ones under their original proposal ids. The new Tuner's
+``num_samples`` is the budget left, so the run ends with exactly the budgeted children.
+
+Children load CIFAR-10 inside their worker, once per process (`_cached_data`), instead of shipping
+arrays through the object store: with ``reuse_actors=True`` a worker trains many children, and a
+subset of the batch files reads in well under a second.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nas.errors import ConfigError, NasError
+from nas.results.run_folder import RunFolder, best_trial, read_json, write_json
+
+if TYPE_CHECKING:
+    from nas.search.searcher import Searcher
+    from nas.search.tune_adapter import ChildListener
+    from nas.tracking.base import Tracker
+    from nas.train.data import CifarData
+
+logger = logging.getLogger(__name__)
+
+SCHEDULERS = ("fifo", "asha")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Every setting of a search, as saved in ``config.json``. Defaults: a small search on this machine."""
+
+    space: str = "nasnet"
+    searcher: str = "rl"
+    searcher_options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of its constructor
+    trials: int = 8
+    epochs: int = 1
+    N: int = 1
+    C: int = 8
+    blocks: int = 5
+    batch_size: int = 32  # with lr 0.1 and 2,048 images, one epoch (64 steps) lifts cells to ~30% from 10%
+    lr: float = 0.1
+    data_dir: str | None = None
+    download: bool = False
+    train_size: int = 2048
+    val_size: int = 512
+    seed: int = 0
+    address: str | None = None
+    gpus_per_trial: float | None = None  # None: 0 on a cluster without GPUs, else 1
+    cpus_per_trial: float = 1.0
+    max_concurrent: int | None = None  # None: as many as the cluster's CPUs allow
+    scheduler: str = "fifo"
+    max_failures: int = 1  # retries of a child whose worker died (preempted node, OOM kill)
+    max_params: int | None = None
+    max_mult_adds: int | None = None
+    name: str | None = None
+    results_dir: str = "results"
+    wandb: str = "auto"
+    wandb_project: str = "nas"
+    wandb_entity: str | None = None
+
+    def validate(self) -> None:
+        """Refuse bad input before Ray starts; each message names the flag."""
+        from nas.search.searcher import SEARCHERS, check_searcher_options
+        from nas.tracking.base import MODES
+        from search_spaces import SPACES
+
+        checks = [
+            (
+                self.space in SPACES,
+                f"--space: unknown search space {self.space!r}; known: {', '.join(SPACES)}",
+            ),
+            (
+                self.searcher in SEARCHERS,
+                f"--searcher: unknown searcher {self.searcher!r}; known: {', '.join(sorted(SEARCHERS))}",
+            ),
+            (self.trials >= 1, f"--trials must be at least 1, got {self.trials}"),
+            (self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
+            (self.blocks >= 1, f"--blocks must be at least 1, got {self.blocks}"),
+            (self.train_size >= 1 and self.val_size >= 1, "--train-size and --val-size must be at least 1"),
+            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (self.cpus_per_trial > 0, f"--cpus-per-trial must be positive, got {self.cpus_per_trial}"),
+            (
+                self.gpus_per_trial is None or self.gpus_per_trial >= 0,
+                f"--gpus-per-trial must be >= 0, got {self.gpus_per_trial}",
+            ),
+            (
+                self.max_concurrent is None or self.max_concurrent >= 1,
+                f"--max-concurrent must be at least 1, got {self.max_concurrent}",
+            ),
+            (self.max_failures >= 0, f"--max-failures must be >= 0, got {self.max_failures}"),
+            (self.scheduler in SCHEDULERS, f"--scheduler: expected one of {', '.join(SCHEDULERS)}"),
+            (self.wandb in MODES, f"--wandb: expected one of {', '.join(MODES)}, got {self.wandb!r}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        check_searcher_options(self.searcher, self.searcher_options)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SearchSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class ChildSettings:
+    """What a child's worker needs besides its genotype (shipped once with ``tune.with_parameters``)."""
+
+    data_dir: str | None
+    train_size: int
+    val_size: int
+    split_seed: int
+    network: dict[str, Any]
+    train: dict[str, Any]
+
+
+def default_run_name(settings: SearchSettings) -> str:
+    return f"{settings.searcher}-s{settings.seed}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def open_run(settings: SearchSettings) -> RunFolder:
+    """The run folder of ``settings`` (``name`` must be set); its config is written on first use."""
+    assert settings.name is not None
+    run = RunFolder(Path(settings.results_dir) / settings.name)
+    if not run.is_run():
+        run.path.mkdir(parents=True, exist_ok=True)
+        write_json(run.config, settings.to_dict())
+    return run
+
+
+def load_run_settings(path: Path) -> SearchSettings:
+    """The settings a run was started with; a folder that is not a run is a `NasError`."""
+    run = RunFolder(path)
+    if not run.is_run():
+        raise NasError(f"--resume: {path} is not a search run folder (no config.json there)")
+    try:
+        return SearchSettings.from_dict(read_json(run.config))
+    except (ValueError, TypeError) as exc:
+        raise NasError(f"--resume: {run.config} is not a readable run config ({exc})") from None
+
+
+def check_data(settings: SearchSettings) -> Path:
+    """Fail fast, before Ray starts, when CIFAR-10 is missing and cannot be downloaded; return the
+    batches folder (absolute), for the workers to read. ``config.json`` keeps the folder as given."""
+    from nas.train.data import ensure_cifar10
+
+    return ensure_cifar10(settings.data_dir, download=settings.download).resolve()
+
+
+def _cluster_slots(settings: SearchSettings) -> tuple[float, int]:
+    """GPUs per child (0 without GPUs) and how many children run at once."""
+    import ray
+
+    resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    gpus = settings.gpus_per_trial
+    if gpus is None:
+        gpus = 1.0 if resources.get("GPU", 0) > 0 else 0.0
+    if settings.max_concurrent is not None:
+        return gpus, settings.max_concurrent
+    slots = int(resources.get("CPU", 1) // settings.cpus_per_trial)
+    if gpus > 0:
+        slots = min(slots, int(resources.get("GPU", 0) // gpus))
+    return gpus, max(slots, 1)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_data(data_dir: str | None, train_size: int, val_size: int, split_seed: int) -> CifarData:
+    from nas.train.data import load_cifar10
+
+    return load_cifar10(data_dir, train_size=train_size, val_size=val_size, split_seed=split_seed)
+
+
+def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
+    """Ray Tune function trainable: train one child and report every epoch with ``ray.tune.report``.
+
+    Every report carries a finite ``val_accuracy`` (0.0 for a failed or rejected child) so ASHA and
+    the searcher always see a number. The last epoch's metrics are held back and sent with the whole
+    `ChildResult` in one final report: a separate final report would be iteration ``epochs + 1``,
+    which ASHA (``max_t=epochs``) never lets through.
+    """
+    from ray import tune
+
+    from nas.model.network import NetworkConfig
+    from nas.search.tune_adapter import genotype_of
+    from nas.train.trainer import TrainConfig, train_child
+
+    data = _cached_data(child.data_dir, child.train_size, child.val_size, child.split_seed)
+    train_config = TrainConfig(**child.train)
+    history: list[float] = []
+    last: dict[str, Any] = {}
+
+    def report(epoch: int, metrics: Mapping[str, float]) -> None:
+        history.append(float(metrics["val_accuracy"]))
+        last.clear()
+        last.update(metrics, epoch=epoch, status="running", val_accuracy_history=list(history))
+        if epoch < train_config.epochs:
+            tune.report(dict(last))
+
+    result = train_child(
+        genotype_of(config), NetworkConfig(**child.network), train_config, data, report=report
+    )
+    final = {**last, **result.to_dict(), "proposal_id": config["proposal_id"]}
+    final["val_accuracy"] = (
+        result.val_accuracy if result.status == "completed" and result.val_accuracy else 0.0
+    )
+    tune.report(final)
+
+
+def _trial_dirname(trial: Any) -> str:
+    """``child-<proposal id>-<Tune id>`` instead of Tune's default, which spells out the genotype JSON."""
+    return f"child-{trial.config.get('proposal_id', 'x')}-{trial.trial_id}"
+
+
+def _build_searcher(settings: SearchSettings, run: RunFolder) -> Searcher:
+    from nas.search.searcher import create_searcher
+    from search_spaces import get_space
+
+    space = get_space(settings.space, num_blocks=settings.blocks)
+    options: dict[str, Any] = dict(settings.searcher_options)
+    if settings.searcher in ("tpe", "random"):
+        options["storage_path"] = run.optuna_db
+    searcher = create_searcher(settings.searcher, space, seed=settings.seed, **options)
+    if run.searcher_state.exists():
+        searcher.load_state_dict(read_json(run.searcher_state))
+    return searcher
+
+
+def _build_tracker(settings: SearchSettings, run: RunFolder) -> Tracker:
+    from nas.tracking.base import NullTracker, TrackingConfig
+    from nas.tracking.factory import create_tracker
+
+    config = TrackingConfig(
+        mode=settings.wandb,
+        project=settings.wandb_project,
+        entity=settings.wandb_entity,
+        group=run.path.name,
+        dir=run.path,
+    )
+    try:
+        return create_tracker(config, searcher_config=settings.to_dict())
+    except ModuleNotFoundError as exc:
+        if settings.wandb != "auto":
+            raise NasError(f"--wandb {settings.wandb}: W&B tracking is unavailable ({exc})") from None
+        logger.warning("W&B tracking unavailable (%s); tracking disabled", exc)
+        return NullTracker()
+
+
+def _child_settings(settings: SearchSettings) -> ChildSettings:
+    """The child's network and training settings (device and memory layout: the trainer's defaults)."""
+    network = {"dataset": "cifar10", "N": settings.N, "C": settings.C}
+    train = {
+        "epochs": settings.epochs,
+        "batch_size": settings.batch_size,
+        "lr": settings.lr,
+        "seed": settings.seed,
+        "max_params": settings.max_params,
+        "max_mult_adds": settings.max_mult_adds,
+    }
+    data_dir = str(Path(settings.data_dir).resolve()) if settings.data_dir else None  # set by check_data
+    return ChildSettings(data_dir, settings.train_size, settings.val_size, settings.seed, network, train)
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """What the command prints at the end (``--json`` prints `to_dict`)."""
+
+    run_dir: str
+    budget: int
+    trials_done: int
+    trials_completed: int
+    trials_failed: int
+    trials_rejected: int
+    best_val_accuracy: float | None
+    best_trial_id: str | None
+    best_genotype: str | None
+    wall_s: float
+    attempt: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summarize(run: RunFolder, budget: int, wall_s: float, attempt: int) -> SearchOutcome:
+    rows = run.trials()
+    best = best_trial(rows)
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "failed", "rejected")}
+    return SearchOutcome(
+        run_dir=str(run.path),
+        budget=budget,
+        trials_done=len(rows),
+        trials_completed=counts["completed"],
+        trials_failed=counts["failed"],
+        trials_rejected=counts["rejected"],
+        best_val_accuracy=None if best is None else best["val_accuracy"],
+        best_trial_id=None if best is None else str(best["trial_id"]),
+        best_genotype=str(run.best_genotype) if best is not None else None,
+        wall_s=wall_s,
+        attempt=attempt,
+    )
+
+
+def run_search(
+    settings: SearchSettings,
+    run: RunFolder,
+    *,
+    listeners: Sequence[ChildListener] = (),
+    callbacks: Sequence[Any] = (),
+) -> SearchOutcome:
+    """Train the children the budget has left in ``run`` (Ray must be connected; see `connect`)."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    from nas.search.tune_adapter import METRIC, TuneSearcherAdapter
+
+    started = time.perf_counter()
+    attempt = len(list(run.ray_dir.glob("attempt-*"))) + 1 if run.ray_dir.exists() else 1
+    tracker = _build_tracker(settings, run)
+    searcher = _build_searcher(settings, run)
+    adapter = TuneSearcherAdapter(
+        searcher,
+        searcher_name=settings.searcher,
+        run=run,
+        budget=settings.trials,
+        tracker=tracker,
+        listeners=listeners,
+        trial_metadata={
+            "searcher": settings.searcher,
+            "seed": settings.seed,
+            "N": settings.N,
+            "C": settings.C,
+            "blocks": settings.blocks,
+            "epochs": settings.epochs,
+        },
+    )
+    remaining = settings.trials - adapter.done
+    try:
+        if remaining > 0:
+            gpus, concurrent = _cluster_slots(settings)
+            scheduler = (
+                ASHAScheduler(metric=METRIC, mode="max", max_t=settings.epochs, grace_period=1)
+                if settings.scheduler == "asha"
+                else None
+            )
+            trainable = tune.with_parameters(train_trial, child=_child_settings(settings))
+            tuner = tune.Tuner(
+                tune.with_resources(trainable, {"cpu": settings.cpus_per_trial, "gpu": gpus}),
+                tune_config=tune.TuneConfig(
+                    search_alg=adapter,
+                    max_concurrent_trials=concurrent,
+                    num_samples=remaining,
+                    scheduler=scheduler,
+                    reuse_actors=True,
+                    trial_dirname_creator=_trial_dirname,
+                ),
+                run_config=tune.RunConfig(
+                    name=f"attempt-{attempt}",
+                    storage_path=str(run.ray_dir.resolve()),
+                    failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+                    callbacks=[*callbacks, *tracker.tune_callbacks()],
+                    verbose=0,
+                ),
+            )
+            logger.info(
+                "attempt %d: %d children left, %d at a time, %s GPU each",
+                attempt,
+                remaining,
+                concurrent,
+                gpus,
+            )
+            tuner.fit()
+    finally:
+        searcher.close()
+    outcome = summarize(run, settings.trials, time.perf_counter() - started, attempt)
+    tracker.finish(
+        best_genotype=run.best_genotype if run.best_genotype.exists() else None,
+        artifacts=[run.trials_jsonl, run.trials_csv],
+    )
+    return outcome

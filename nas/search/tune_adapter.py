@@ -1,0 +1,229 @@
+"""One Ray Tune ``Searcher`` for every ask/tell searcher of `nas.search.searcher`.
+
+Tune asks for configs by its own trial ids and reports results by them; our searchers issue their own
+ids (`Proposal.trial_id`). The adapter maps one to the other, as Tune's ``OptunaSearch`` maps Tune
+trials to Optuna trials, and keeps the run folder's books in the one order that survives a kill:
+
+1. the child's row is appended to the leaderboard (``trials.jsonl``, the source of truth),
+2. the searcher is told,
+3. its state is saved (``searcher_state.json``) and its stats appended (``searcher_stats.jsonl``).
+
+A kill between 1 and 3 leaves a child that the leaderboard has and the saved searcher still holds
+outstanding; `replay_told` tells it from the leaderboard on resume, so nothing is lost or told twice.
+Proposals still outstanding and absent from the leaderboard were running: `pending` reruns them
+(same proposal id and genotype) before the searcher is asked for new ones.
+
+``save``/``restore`` write JSON (the searcher's ``state_dict`` and the id map), never a pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ray.tune.search import Searcher as TuneSearcher
+
+from nas.results.run_folder import RunFolder, append_jsonl, write_json
+from nas.results.trial import TrialResult, TrialStatus
+from nas.search.searcher import Proposal, Searcher
+from nas.space.genotype import Genotype
+from nas.tracking.base import Tracker
+
+logger = logging.getLogger(__name__)
+
+METRIC = "val_accuracy"
+ChildListener = Callable[[Mapping[str, Any]], None]
+
+
+class TuneSearcherAdapter(TuneSearcher):
+    """Drive ``searcher`` from Tune: ``suggest`` -> ``ask`` (or a rerun), ``on_trial_complete`` -> ``tell``.
+
+    ``budget`` is the whole search's number of children; ``done`` how many the leaderboard holds
+    already, so `suggest` returns ``FINISHED`` once ``done`` + issued reaches the budget.
+    ``trial_metadata`` (the child's size, the searcher, the seed) rides along in every config.
+    """
+
+    def __init__(
+        self,
+        searcher: Searcher,
+        *,
+        searcher_name: str,
+        run: RunFolder,
+        budget: int,
+        tracker: Tracker,
+        listeners: Sequence[ChildListener] = (),
+        trial_metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(metric=METRIC, mode="max")
+        self.trial_metadata = dict(trial_metadata or {})  # in every config: W&B shows it per child
+        self.inner = searcher  # not `.searcher`: Tune walks that attribute through wrapping searchers
+        self.searcher_name = searcher_name
+        self.run = run
+        self.budget = budget
+        self.tracker = tracker
+        self.listeners = list(listeners)
+        rows = run.trials()
+        self.done = len(rows)
+        told, self.pending = replay_told(searcher, rows)
+        for row in told:  # their stats lines were lost with the kill
+            self._log_stats(step=int(row["index"]) + 1)
+        if told:
+            write_json(self.run.searcher_state, self.inner.state_dict())
+        self.proposals: dict[str, Proposal] = {}  # Tune trial id -> the proposal it trains, while it runs
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if self.done + len(self.proposals) >= self.budget:
+            return TuneSearcher.FINISHED  # type: ignore[return-value]  # Tune's sentinel string
+        if self.pending:
+            proposal = self.pending.pop(0)
+        else:
+            proposal = self.inner.ask()
+            # Saved at once: a kill before this child ends must rerun it, never re-issue its id.
+            write_json(self.run.searcher_state, self.inner.state_dict())
+        self.proposals[trial_id] = proposal
+        return {
+            **self.trial_metadata,
+            "proposal_id": proposal.trial_id,
+            "genotype": proposal.genotype.to_json(indent=None),
+        }
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+    ) -> None:
+        proposal = self.proposals.pop(trial_id, None)
+        if proposal is None:
+            logger.warning("Tune trial %s completed but was never suggested by this search", trial_id)
+            return
+        if error:  # Tune passes no reason; its error.txt sits in the trial's folder
+            result = {
+                **(result or {}),
+                "error": f"the worker of Tune trial {trial_id} died or raised; see its error.txt under {self.run.ray_dir}",
+            }
+        row = leaderboard_row(
+            proposal, result or {}, error=error, index=self.done, searcher=self.searcher_name
+        )
+        self.done += 1
+        self.run.add_trial(row)
+        self.inner.tell(proposal.trial_id, trial_result(row))
+        self._save_searcher(step=self.done)
+        for listener in self.listeners:
+            listener(row)
+
+    def _save_searcher(self, *, step: int) -> None:
+        """Save the searcher's state and append its stats after the tell of the ``step``-th child."""
+        write_json(self.run.searcher_state, self.inner.state_dict())
+        self._log_stats(step=step)
+
+    def _log_stats(self, *, step: int) -> None:
+        stats = self.inner.stats()
+        best = stats.get("best_reward")
+        record = {
+            "step": step,
+            "best_reward": best,
+            **{k: v for k, v in stats.items() if k != "best_reward"},
+        }
+        append_jsonl(self.run.stats_jsonl, record)
+        self.tracker.log_searcher(step, stats)
+
+    def get_state(self) -> dict[str, Any]:
+        """Tune's experiment checkpoint of this searcher: JSON data, readable and safe to load."""
+        return {
+            "searcher_state": self.inner.state_dict(),
+            "done": self.done,
+            "proposals": {tid: _proposal_to_dict(p) for tid, p in self.proposals.items()},
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.inner.load_state_dict(state["searcher_state"])
+        self.done = int(state["done"])
+        self.proposals = {tid: _proposal_from_dict(self.inner, p) for tid, p in state["proposals"].items()}
+
+    def save(self, checkpoint_path: str) -> None:
+        write_json(Path(checkpoint_path), self.get_state())
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.set_state(json.loads(Path(checkpoint_path).read_text(encoding="utf-8")))
+
+
+def replay_told(
+    searcher: Searcher, rows: Sequence[Mapping[str, Any]]
+) -> tuple[list[Mapping[str, Any]], list[Proposal]]:
+    """Reconcile a restored searcher with the leaderboard: the rows told now, and the proposals to rerun.
+
+    Outstanding proposals that the leaderboard already holds are told now (the kill fell between
+    writing the row and saving the searcher); the others were running when the search stopped.
+    """
+    by_id = {str(r["trial_id"]): r for r in rows}
+    told: list[Mapping[str, Any]] = []
+    rerun: list[Proposal] = []
+    for trial_id, choices in sorted(searcher.ledger.outstanding.items(), key=lambda kv: _id_key(kv[0])):
+        if trial_id in by_id:
+            searcher.tell(trial_id, trial_result(by_id[trial_id]))
+            told.append(by_id[trial_id])
+        else:
+            rerun.append(Proposal(trial_id, choices, searcher.space.decode(choices)))
+    return told, rerun
+
+
+def _id_key(trial_id: str) -> tuple[int, str]:
+    """Numeric ids in numeric order (the order they were asked), any others after them."""
+    return (0, trial_id.zfill(20)) if trial_id.isdigit() else (1, trial_id)
+
+
+def leaderboard_row(
+    proposal: Proposal, result: Mapping[str, Any], *, error: bool, index: int, searcher: str
+) -> dict[str, Any]:
+    """One ``trials.jsonl`` row from the child's last report (`nas.search.runner` defines its fields).
+
+    A last report still marked ``running`` means the scheduler (ASHA) stopped the child early: it
+    trained, so it counts as completed with the epochs it did.
+    """
+    status: TrialStatus
+    reason: str | None = result.get("error")
+    if error:
+        status, reason = "failed", reason or "the child's worker died or raised"
+    else:
+        raw = str(result.get("status", "failed"))
+        status = "completed" if raw == "running" else raw  # type: ignore[assignment]
+    history = [float(v) for v in result.get("val_accuracy_history", [])]
+    best = max(history) if history and status == "completed" else None
+    return {
+        "index": index,
+        "trial_id": proposal.trial_id,
+        "genotype": proposal.genotype.to_dict(),
+        "status": status,
+        "val_accuracy": best,
+        "val_accuracy_history": history,
+        "params": result.get("params"),
+        "mult_adds": result.get("mult_adds"),
+        "wall_s": result.get("wall_s"),
+        "images_per_s": result.get("images_per_s"),
+        "epochs_done": len(history),
+        "error": None if status == "completed" else (reason or "no result reported"),
+        "searcher": searcher,
+    }
+
+
+def trial_result(row: Mapping[str, Any]) -> TrialResult:
+    """What the searcher is told of a leaderboard row; a completed child without accuracy failed."""
+    status = row["status"]
+    if status == "completed" and row["val_accuracy"] is None:
+        status = "failed"
+    return TrialResult(status, row["val_accuracy"], row["params"], row["mult_adds"], row["error"])
+
+
+def _proposal_to_dict(proposal: Proposal) -> dict[str, Any]:
+    return {"trial_id": proposal.trial_id, "choices": list(proposal.choices)}
+
+
+def _proposal_from_dict(searcher: Searcher, data: Mapping[str, Any]) -> Proposal:
+    choices = tuple(int(c) for c in data["choices"])
+    return Proposal(str(data["trial_id"]), choices, searcher.space.decode(choices))
+
+
+def genotype_of(config: Mapping[str, Any]) -> Genotype:
+    """The genotype a suggested config carries (the trainable's side of `suggest`)."""
+    return Genotype.from_json(str(config["genotype"]))

@@ -1,0 +1,67 @@
+"""Experiment tracking behind a small interface, so the search loop never imports W&B itself.
+
+`create_tracker` returns a `NullTracker` when tracking is disabled (and then nothing imports
+wandb); otherwise the W&B implementation in `nas.tracking.wandb_runs`. The trainer knows nothing of
+either: children are logged from the driver through Ray Tune callbacks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from nas.errors import ConfigError
+
+MODES = ("auto", "online", "offline", "disabled")
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """``auto`` means online when ``WANDB_API_KEY`` is set, offline otherwise (never a prompt)."""
+
+    mode: str = "auto"
+    project: str = "nas"
+    entity: str | None = None
+    group: str = "search"
+    dir: Path = Path(".")
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown W&B mode {self.mode!r}; known: {', '.join(MODES)}")
+
+    def resolved_mode(self) -> str:
+        if self.mode != "auto":
+            return self.mode
+        return "online" if os.environ.get("WANDB_API_KEY") else "offline"
+
+
+class Tracker(Protocol):
+    """What the search driver reports; one implementation per tracking backend."""
+
+    def tune_callbacks(self) -> list[Any]:
+        """Ray Tune callbacks that log one run per child (config, per-epoch metrics, summary)."""
+        ...
+
+    def log_searcher(self, step: int, stats: Mapping[str, Any]) -> None:
+        """The searcher's statistics after ``step`` finished children (reward, entropy, op probs...)."""
+        ...
+
+    def finish(self, *, best_genotype: Path | None, artifacts: Sequence[Path] = ()) -> None:
+        """Log the best genotype JSON (and e.g. its cell diagram) as artifacts and close the runs."""
+        ...
+
+
+class NullTracker:
+    """Tracking disabled: every call is a no-op."""
+
+    def tune_callbacks(self) -> list[Any]:
+        return []
+
+    def log_searcher(self, step: int, stats: Mapping[str, Any]) -> None:
+        return None
+
+    def finish(self, *, best_genotype: Path | None, artifacts: Sequence[Path] = ()) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""Data on the device and the one training loop (children, final training, transfer workers)."""

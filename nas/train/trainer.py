@@ -1,0 +1,405 @@
+"""Train one child network: the search's reward, and the final evaluation of a found cell.
+
+A search trains hundreds of children in one process (NASNet ran 450 at once; Zoph et al. 2018,
+Sec. 4), so a child that diverges, crashes or runs out of memory must not take the search down:
+`train_child` turns every such failure into a `ChildResult` with ``status="failed"`` and the reason,
+and frees the child's memory so the next one can run. Two things are not failures and propagate:
+an exception from the ``report`` callback (that is how a scheduler such as Ray Tune stops a trial
+early) and ``KeyboardInterrupt``. Children over a size budget are ``rejected`` before training.
+
+The recipe is the NASNet/DARTS one: SGD with (Nesterov) momentum, cosine learning rate per step,
+weight decay, gradient-norm clipping, ScheduledDropPath (drop probability rising linearly over the
+epochs), an auxiliary head's loss weighted by ``aux_weight``, optional label smoothing and cutout.
+On CUDA it adds what makes small networks fast there: bf16 autocast, channels_last, cudnn
+autotuning, the data resident on the GPU (`nas.train.data.AugmentedBatches`) and, behind a flag,
+``torch.compile``.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import logging
+import math
+import time
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nas.errors import ConfigError
+from nas.model.counting import count_mult_adds, count_params
+from nas.model.network import NASNetwork, NetworkConfig, NetworkOutput, build_network
+from nas.results.trial import TrialResult, TrialStatus
+from nas.space.genotype import Genotype
+from nas.train.data import IMAGE_SHAPE, AugmentedBatches, CifarData, Split, normalize
+
+logger = logging.getLogger(__name__)
+
+CPU_CHANNELS_LAST = True
+"""channels_last on the CPU too: 1.42x the NCHW throughput for the search's proxy child (335 vs 235
+images/s, ``bench/child_training.py``, 2 cores). A SIGSEGV in oneDNN's 1x1-convolution weight gradient
+under channels_last was once seen in a search (torch 2.14.1) and has not recurred in 100+ random cells
+since; should it, it kills only that child's Ray worker, and the child is recorded as failed (after
+``--max-failures`` retries) while the search goes on. ``nas train --no-channels-last`` avoids it."""
+
+_CUDA_CHECK_EVERY = 32  # steps between loss finiteness checks on CUDA; each check is a host sync
+_EVAL_BATCH = 1000
+
+
+class Reporter(Protocol):
+    """Called after every epoch. Whatever it raises propagates: that is how a scheduler stops a trial."""
+
+    def __call__(self, epoch: int, metrics: Mapping[str, float]) -> None: ...
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train a child. Defaults are a short search proxy, not the papers' final schedule.
+
+    ``max_steps`` caps the optimizer steps (the cosine schedule then ends there). ``train_size`` and
+    ``val_size`` use only the first images of the given splits (they are shuffled, so a seeded
+    random subset). ``channels_last=None`` means: on for CUDA, `CPU_CHANNELS_LAST` on the CPU.
+    ``amp`` (bf16 autocast) applies on CUDA only.
+    """
+
+    epochs: int = 10
+    max_steps: int | None = None
+    batch_size: int = 128
+    lr: float = 0.05  # DARTS's 0.025 at batch 64, scaled linearly to 128
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 3e-4
+    label_smoothing: float = 0.0
+    grad_clip: float | None = 5.0
+    aux_weight: float = 0.0
+    drop_path_prob: float = 0.0
+    cutout: int = 0
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool | None = None
+    compile: bool = False
+    max_params: int | None = None
+    max_mult_adds: int | None = None
+    train_size: int | None = None
+    val_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or (self.max_steps is not None and self.max_steps < 1):
+            raise ConfigError("epochs, batch_size and max_steps must be at least 1")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device: expected auto, cpu or cuda, got {self.device!r}")
+        if not 0.0 <= self.drop_path_prob < 1.0 or self.lr <= 0.0:
+            raise ConfigError("drop_path_prob must be in [0, 1) and lr positive")
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    """The outcome of one child. ``val_accuracy`` is the best epoch's (the reward); all in [0, 1].
+
+    ``images_per_s`` counts training steps only; ``split`` is the data's seed and sizes as used
+    (`nas.train.data.CifarData.summary`); ``params`` exclude the auxiliary head, as the papers count them.
+    A failed child keeps what it reached before failing.
+    """
+
+    status: TrialStatus
+    val_accuracy: float | None = None
+    final_val_accuracy: float | None = None
+    val_accuracy_history: tuple[float, ...] = ()
+    test_accuracy: float | None = None
+    epochs_done: int = 0
+    steps_done: int = 0
+    wall_s: float = 0.0
+    images_per_s: float | None = None
+    params: int | None = None
+    mult_adds: int | None = None
+    error: str | None = None
+    split: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["val_accuracy_history"] = list(self.val_accuracy_history)
+        return out
+
+    def to_trial_result(self) -> TrialResult:
+        """What a searcher is told: the reward is the best validation accuracy."""
+        reward = self.val_accuracy if self.status == "completed" else None
+        return TrialResult(self.status, reward, self.params, self.mult_adds, self.error)
+
+
+class NonFiniteLossError(ArithmeticError):
+    """The training loss became NaN or infinite: the child diverged."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when present, else the CPU; asking for CUDA without it is a `ConfigError`."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: cuda requested but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def evaluate(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    batch_size: int = _EVAL_BATCH,
+    channels_last: bool = False,
+    amp: bool = False,
+) -> float:
+    """Top-1 accuracy of ``model`` (eval mode, no autograd) on uint8 NCHW ``images``; one host sync."""
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros((), dtype=torch.int64, device=labels.device)
+    with torch.inference_mode(), _autocast(labels.device, amp):
+        for start in range(0, len(labels), batch_size):
+            x = normalize(images[start : start + batch_size], channels_last=channels_last)
+            logits = model(x).logits
+            correct += (logits.argmax(dim=1) == labels[start : start + batch_size]).sum()
+    model.train(was_training)
+    return int(correct.item()) / max(len(labels), 1)
+
+
+def train_child(
+    genotype: Genotype,
+    network_config: NetworkConfig,
+    train_config: TrainConfig,
+    data: CifarData,
+    report: Reporter | None = None,
+    *,
+    checkpoint: Path | None = None,
+) -> ChildResult:
+    """Build the CIFAR network of ``genotype`` and train it; never raises for the child's own failures.
+
+    The test split is evaluated after training only when ``data`` carries one (a search loads data
+    without it). ``checkpoint``: where to save the trained ``state_dict`` (on the CPU), if anywhere.
+    Configuration errors (bad sizes, CUDA requested without one) raise `ConfigError` before any work.
+    """
+    cfg = train_config
+    device = resolve_device(cfg.device)
+    train = _head(data.train, cfg.train_size, "train_size")
+    val = _head(data.val, cfg.val_size, "val_size")
+    if cfg.batch_size > len(train):
+        raise ConfigError(f"batch_size: {cfg.batch_size} exceeds the {len(train)} training images")
+    started = time.perf_counter()
+    progress = _Progress(split=data.summary() | {"train_size": len(train), "val_size": len(val)})
+    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if device.type == "cuda" else []):
+        torch.manual_seed(cfg.seed)  # weight init, drop path and dropout; the loader has its own stream
+        try:
+            model = build_network(genotype, network_config)
+            progress.params = count_params(model)
+            progress.mult_adds = count_mult_adds(model, IMAGE_SHAPE[1])
+        except Exception as exc:
+            return progress.result("failed", started, error=_describe(exc))
+        rejection = _over_budget(cfg, progress.params, progress.mult_adds)
+        if rejection is not None:
+            logger.info("child rejected: %s", rejection)
+            return progress.result("rejected", started, error=rejection)
+        epochs = _train(model, cfg, train, val, data.test, device, progress, checkpoint)
+        try:
+            while (metrics := _next_or_failure(epochs, progress)) is not None:
+                if report is not None:
+                    report(progress.epochs_done, metrics)
+        finally:
+            epochs.close()
+            del epochs, model
+            _release_memory(device)
+    status: TrialStatus = "failed" if progress.error is not None else "completed"
+    return progress.result(status, started, error=progress.error)
+
+
+@dataclass
+class _Progress:
+    """What a child has achieved so far; survives its failure so a failed result keeps it."""
+
+    split: dict[str, int]
+    params: int | None = None
+    mult_adds: int | None = None
+    history: list[float] = field(default_factory=list)
+    steps: int = 0
+    images: int = 0
+    train_s: float = 0.0
+    test_accuracy: float | None = None
+    error: str | None = None
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+    def result(self, status: TrialStatus, started: float, *, error: str | None = None) -> ChildResult:
+        return ChildResult(
+            status=status,
+            val_accuracy=max(self.history) if self.history else None,
+            final_val_accuracy=self.history[-1] if self.history else None,
+            val_accuracy_history=tuple(self.history),
+            test_accuracy=self.test_accuracy,
+            epochs_done=self.epochs_done,
+            steps_done=self.steps,
+            wall_s=time.perf_counter() - started,
+            images_per_s=self.images / self.train_s if self.train_s > 0 else None,
+            params=self.params,
+            mult_adds=self.mult_adds,
+            error=error,
+            split=self.split,
+        )
+
+
+def _next_or_failure(epochs: Iterator[dict[str, float]], progress: _Progress) -> dict[str, float] | None:
+    """The next epoch's metrics; None when training ended, recording why if it failed."""
+    try:
+        return next(epochs, None)
+    except Exception as exc:  # the child's own failure is data: diverged, crashed, out of memory
+        progress.error = _describe(exc)
+        logger.warning("child failed after %d epochs: %s", progress.epochs_done, progress.error)
+        return None
+
+
+def _train(
+    model: NASNetwork,
+    cfg: TrainConfig,
+    train: Split,
+    val: Split,
+    test: Split | None,
+    device: torch.device,
+    progress: _Progress,
+    checkpoint: Path | None,
+) -> Generator[dict[str, float], None, None]:
+    """Train epoch by epoch, yielding each epoch's metrics; a generator so that each epoch's work
+    runs inside the caller's failure guard while the caller's ``report`` stays outside it (moving
+    the data to the device included: it may run out of memory too)."""
+    train, val = train.to(device), val.to(device)
+    test = test.to(device) if test is not None else None
+    on_cuda = device.type == "cuda"
+    channels_last = cfg.channels_last if cfg.channels_last is not None else (on_cuda or CPU_CHANNELS_LAST)
+    amp = cfg.amp and on_cuda
+    if on_cuda:
+        torch.backends.cudnn.benchmark = True
+    model.to(device).to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    net = cast(nn.Module, torch.compile(model)) if cfg.compile else model  # an nn.Module at runtime
+    batches = AugmentedBatches(
+        train,
+        batch_size=cfg.batch_size,
+        generator=torch.Generator(device).manual_seed(cfg.seed),
+        cutout=cfg.cutout,
+        channels_last=channels_last,
+    )
+    total_steps = (
+        len(batches) * cfg.epochs if cfg.max_steps is None else min(cfg.max_steps, len(batches) * cfg.epochs)
+    )
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        nesterov=cfg.nesterov,
+        weight_decay=cfg.weight_decay,
+    )
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    check_every = _CUDA_CHECK_EVERY if on_cuda else 1  # on the CPU a check costs no sync
+    model.train()
+    for epoch in range(math.ceil(total_steps / len(batches))):
+        model.set_drop_path_prob(cfg.drop_path_prob * epoch / cfg.epochs)  # ScheduledDropPath
+        lr = float(schedule.get_last_lr()[0])
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        epoch_start, epoch_steps = time.perf_counter(), 0
+        for x, y in itertools.islice(batches, total_steps - progress.steps):
+            with _autocast(device, amp):
+                out = net(x)
+                loss = network_loss(out, y, label_smoothing=cfg.label_smoothing, aux_weight=cfg.aux_weight)
+            optimizer_step(loss, optimizer, model, grad_clip=cfg.grad_clip)
+            schedule.step()
+            loss_sum += loss.detach().float()
+            correct += (out.logits.detach().argmax(dim=1) == y).sum()
+            epoch_steps += 1
+            progress.steps += 1
+            if progress.steps % check_every == 0:
+                _check_finite(loss_sum, progress.steps)
+        _check_finite(loss_sum, progress.steps)  # also the host sync that makes the timing honest
+        epoch_s = time.perf_counter() - epoch_start
+        images = epoch_steps * cfg.batch_size
+        progress.images += images
+        progress.train_s += epoch_s
+        val_accuracy = evaluate(net, val.images, val.labels, channels_last=channels_last, amp=amp)
+        progress.history.append(val_accuracy)
+        metrics = {
+            "val_accuracy": val_accuracy,
+            "train_loss": float(loss_sum) / epoch_steps,
+            "train_accuracy": int(correct) / images,
+            "images_per_s": images / epoch_s,
+            "lr": lr,
+            "steps": float(progress.steps),
+        }
+        logger.info("epoch %d: %s", progress.epochs_done, metrics)
+        yield metrics
+    if test is not None:
+        progress.test_accuracy = evaluate(net, test.images, test.labels, channels_last=channels_last, amp=amp)
+    if checkpoint is not None:
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, checkpoint)
+
+
+def network_loss(
+    out: NetworkOutput, labels: torch.Tensor, *, label_smoothing: float, aux_weight: float
+) -> torch.Tensor:
+    """Cross-entropy (label-smoothed if asked) plus the auxiliary head's, weighted (NASNet: 0.4)."""
+    loss = F.cross_entropy(out.logits, labels, label_smoothing=label_smoothing)
+    if out.aux_logits is not None and aux_weight > 0:
+        loss = loss + aux_weight * F.cross_entropy(out.aux_logits, labels, label_smoothing=label_smoothing)
+    return loss
+
+
+def optimizer_step(
+    loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module, *, grad_clip: float | None
+) -> None:
+    """One step: fresh gradients of ``loss``, their norm clipped to ``grad_clip``, the update."""
+    optimizer.zero_grad(set_to_none=True)
+    torch.autograd.backward(loss)
+    if grad_clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+
+
+def _check_finite(loss_sum: torch.Tensor, step: int) -> None:
+    # A NaN or inf in any step's loss survives in the running sum, so checking the sum every k steps
+    # catches divergence at most k steps late without a host sync per step.
+    if not torch.isfinite(loss_sum):
+        raise NonFiniteLossError(f"non-finite loss ({float(loss_sum)}) by step {step}: the child diverged")
+
+
+def _autocast(device: torch.device, enabled: bool) -> AbstractContextManager[Any]:
+    return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else nullcontext()
+
+
+def _head(split: Split, n: int | None, name: str) -> Split:
+    if n is None:
+        return split
+    if not 1 <= n <= len(split):
+        raise ConfigError(f"{name}: {n} out of range 1..{len(split)} (the images loaded)")
+    return Split(split.images[:n], split.labels[:n])
+
+
+def _over_budget(cfg: TrainConfig, params: int | None, mult_adds: int | None) -> str | None:
+    if cfg.max_params is not None and params is not None and params > cfg.max_params:
+        return f"{params:,} parameters exceed max_params={cfg.max_params:,}"
+    if cfg.max_mult_adds is not None and mult_adds is not None and mult_adds > cfg.max_mult_adds:
+        return f"{mult_adds:,} mult-adds exceed max_mult_adds={cfg.max_mult_adds:,}"
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    """One line: the exception type and the first line of its message, shortened."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+
+
+def _release_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        gc.collect()  # tensors held by reference cycles (e.g. a caught exception's frames) first
+        torch.cuda.empty_cache()

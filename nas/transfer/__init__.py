@@ -1,0 +1,1 @@
+"""The found cell at N @ F on ImageNet (or CIFAR) with Ray Train DDP."""
