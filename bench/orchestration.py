@@ -50,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(REPO_ROOT))  # run as a script from a checkout
     from nas.search.cluster import connect
-    from nas.search.runner import SearchSettings, open_run, run_search
+    from nas.search.runner import open_run, run_search
+    from nas.search.settings import SearchSettings
     from nas.train.data import ENV_VAR
 
     data_dir = args.data_dir or os.environ.get(ENV_VAR) or str(DEFAULT_DATA_DIR)

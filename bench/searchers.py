@@ -66,7 +66,7 @@ def cifar_objective(data: CifarData, *, C: int, train_size: int) -> Objective:
     network = NetworkConfig(N=1, C=C)
 
     def for_seed(space: SearchSpace, seed: int) -> Callable[[Proposal], TrialResult]:
-        # The search's proxy (nas.search.runner.SearchSettings): batch 32, lr 0.1, one epoch.
+        # The search's proxy (nas.search.settings.SearchSettings): batch 32, lr 0.1, one epoch.
         train = TrainConfig(epochs=1, batch_size=32, lr=0.1, seed=seed, device="cpu", train_size=train_size)
         seen: dict[tuple[int, ...], TrialResult] = {}
 

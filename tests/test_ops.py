@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from nas.errors import GenotypeError
-from nas.ops import blocks, ops
+from nas.ops import blocks
+from nas.ops import primitives as ops
 
 SIZES = [(7, 7), (8, 8), (5, 6)]
 

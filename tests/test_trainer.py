@@ -12,8 +12,8 @@ import pytest
 import torch
 from torch import nn
 
-from nas import ops
 from nas.model.network import NetworkConfig, build_network
+from nas.ops import primitives as ops
 from nas.space.genotype import Block, Cell, Genotype
 from nas.train.data import CifarData, load_cifar10
 from nas.train.trainer import ChildResult, TrainConfig, evaluate, train_child

@@ -1,6 +1,6 @@
 """`nas search`: the main job -- a searcher proposes cells, Ray Tune trains them as children.
 
-Settings come from the defaults of `nas.search.runner.SearchSettings`, then a ``--config`` TOML file (keys are
+Settings come from the defaults of `nas.search.settings.SearchSettings`, then a ``--config`` TOML file (keys are
 the flag names with underscores), then the flags given on the command line. A run lives in
 ``<results-dir>/<name>/``; ``--resume RUN_DIR`` (or the same command with the same ``--name``) continues
 it with the settings it was started with, except the runtime ones in `RUNTIME_KEYS`.
@@ -112,7 +112,7 @@ def add_parser(sub: Any) -> None:
 
 def settings_values(args: argparse.Namespace) -> dict[str, Any]:
     """Flags given on the command line over the ``--config`` file, as `SearchSettings` keys."""
-    from nas.search.runner import SearchSettings
+    from nas.search.settings import SearchSettings
 
     known = set(SearchSettings.__dataclass_fields__)
     values: dict[str, Any] = {}
@@ -150,7 +150,8 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 def resolve_settings(args: argparse.Namespace) -> tuple[Any, bool]:
     """The run's `SearchSettings` (name filled in) and whether it resumes an existing run."""
-    from nas.search.runner import SearchSettings, default_run_name, load_run_settings
+    from nas.search.runner import load_run_settings
+    from nas.search.settings import SearchSettings, default_run_name
 
     values = settings_values(args)
     target: Path | None = None

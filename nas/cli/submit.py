@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _submit(args: argparse.Namespace, client: Any) -> int:
     from nas.search import jobs
-    from nas.search.runner import SearchSettings, default_run_name
+    from nas.search.settings import SearchSettings, default_run_name
 
     settings = SearchSettings.from_dict(settings_values(args))
     settings.validate()  # refuse bad input here, not minutes later on the cluster
