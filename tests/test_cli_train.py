@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from nas.cli.main import build_parser
-from nas.cli.train import JSON_KEYS, PAPER_SCHEDULE, _train_config
+from nas.cli.train import JSON_KEYS, _train_config
 from nas.model.network import NetworkConfig, build_network
 from nas.space.published import resolve_genotype
+from nas.train.recipes import PAPER_SCHEDULE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

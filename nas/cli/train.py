@@ -1,11 +1,7 @@
 """`nas train`: train one network on CIFAR-10 and evaluate it on the test batch.
 
 Used for a quick look at a genotype and for the final evaluation of a found cell. ``--paper-schedule``
-selects NASNet's CIFAR-10 recipe (TF-slim ``nets/nasnet/nasnet.py``: notes above ``cifar_config`` and
-``nasnet_cifar_arg_scope``): 600 epochs at batch 32, learning rate 0.025 with one cosine period,
-momentum 0.9, weight decay 5e-4, gradient-norm clip 5, auxiliary head weighted 0.4, ScheduledDropPath
-with keep probability 0.6 (so ``--drop-path 0.4``), plus 16-pixel cutout as in the paper's
-"NASNet-A + cutout" row. NASNet-A's CIFAR model is ``--N 6 --F 768`` (18 normal cells). Flags given
+selects NASNet's CIFAR-10 recipe (`nas.train.recipes.PAPER_SCHEDULE`). NASNet-A's CIFAR model is ``--N 6 --F 768`` (18 normal cells). Flags given
 explicitly override the schedule's values.
 """
 
@@ -21,24 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.cli.common import add_json_argument, add_size_arguments, print_json
+from nas.train.recipes import PAPER_SCHEDULE
 
 if TYPE_CHECKING:
     from nas.model.network import NetworkConfig
     from nas.space.genotype import Genotype
     from nas.train.trainer import ChildResult, TrainConfig
-
-PAPER_SCHEDULE: dict[str, Any] = {
-    "epochs": 600,
-    "batch_size": 32,
-    "lr": 0.025,
-    "momentum": 0.9,
-    "weight_decay": 5e-4,
-    "grad_clip": 5.0,
-    "aux_weight": 0.4,
-    "drop_path_prob": 0.4,
-    "cutout": 16,
-}
-"""NASNet's CIFAR-10 training recipe, as `TrainConfig` fields (see the module docstring for sources)."""
 
 JSON_KEYS = ("status", "val_accuracy", "test_accuracy", "params", "mult_adds", "images_per_s", "wall_s")
 

@@ -6,7 +6,7 @@ on ImageNet (5.3M params, 564M mult-adds) and ``--N 6 --F 768`` on CIFAR-10. Tra
 latest checkpoint with ``--resume``. ImageNet defaults follow DARTS's mobile recipe (SGD 0.1 with
 cosine decay, weight decay 3e-5, 250 epochs, batch 128, label smoothing 0.1, auxiliary weight 0.4);
 ``--optimizer rmsprop`` switches to NASNet's RMSProp with 0.97 decay every 2.4 epochs. CIFAR-10
-defaults are `nas.cli.train.PAPER_SCHEDULE`, NASNet's final evaluation recipe.
+defaults are `nas.train.recipes.PAPER_SCHEDULE`, NASNet's final evaluation recipe.
 """
 
 from __future__ import annotations
@@ -17,21 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from nas.cli.common import add_json_argument, add_size_arguments, print_json
 from nas.tracking.base import MODES
+from nas.train.recipes import IMAGENET_RECIPE, PAPER_SCHEDULE
 
 if TYPE_CHECKING:
     from nas.space.genotype import Genotype
-
-IMAGENET_RECIPE: dict[str, Any] = {
-    "epochs": 250,
-    "batch_size": 128,
-    "lr": 0.1,
-    "weight_decay": 3e-5,
-    "drop_path_prob": 0.0,
-    "grad_clip": 10.0,
-    "label_smoothing": 0.1,
-}
-"""DARTS's ImageNet mobile setting (Liu et al. 2019, Sec. 4.2), with NASNet's gradient clip of 10;
-label smoothing 0.1 as in both. The CIFAR-10 recipe has none."""
 
 _SHARED_FIELDS = ("epochs", "batch_size", "lr", "weight_decay", "drop_path_prob", "grad_clip", "cutout")
 _DEFAULT_F = {"imagenet": 1056, "cifar10": 768}
@@ -92,7 +81,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nas.cli.train import PAPER_SCHEDULE
     from nas.errors import ConfigError
     from nas.model.network import NetworkConfig
     from nas.space.published import resolve_genotype

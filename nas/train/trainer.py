@@ -23,21 +23,20 @@ import logging
 import math
 import time
 from collections.abc import Generator, Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from nas.errors import ConfigError
 from nas.model.counting import count_mult_adds, count_params
-from nas.model.network import NASNetwork, NetworkConfig, NetworkOutput, build_network
+from nas.model.network import NASNetwork, NetworkConfig, build_network
 from nas.results.trial import TrialResult, TrialStatus
 from nas.space.genotype import Genotype
 from nas.train.data import IMAGE_SHAPE, AugmentedBatches, CifarData, Split, normalize
+from nas.train.loop import LossSettings, topk_counts, train_epoch
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +47,6 @@ under channels_last was once seen in a search (torch 2.14.1) and has not recurre
 since; should it, it kills only that child's Ray worker, and the child is recorded as failed (after
 ``--max-failures`` retries) while the search goes on. ``nas train --no-channels-last`` avoids it."""
 
-_CUDA_CHECK_EVERY = 32  # steps between loss finiteness checks on CUDA; each check is a host sync
 _EVAL_BATCH = 1000
 
 
@@ -133,10 +131,6 @@ class ChildResult:
         return TrialResult(self.status, reward, self.params, self.mult_adds, self.error)
 
 
-class NonFiniteLossError(ArithmeticError):
-    """The training loss became NaN or infinite: the child diverged."""
-
-
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> CUDA when present, else the CPU; asking for CUDA without it is a `ConfigError`."""
     if name == "auto":
@@ -156,16 +150,15 @@ def evaluate(
     amp: bool = False,
 ) -> float:
     """Top-1 accuracy of ``model`` (eval mode, no autograd) on uint8 NCHW ``images``; one host sync."""
-    was_training = model.training
-    model.eval()
-    correct = torch.zeros((), dtype=torch.int64, device=labels.device)
-    with torch.inference_mode(), _autocast(labels.device, amp):
-        for start in range(0, len(labels), batch_size):
-            x = normalize(images[start : start + batch_size], channels_last=channels_last)
-            logits = model(x).logits
-            correct += (logits.argmax(dim=1) == labels[start : start + batch_size]).sum()
-    model.train(was_training)
-    return int(correct.item()) / max(len(labels), 1)
+    batches = (
+        (
+            normalize(images[start : start + batch_size], channels_last=channels_last),
+            labels[start : start + batch_size],
+        )
+        for start in range(0, len(labels), batch_size)
+    )
+    hits, total = (float(c) for c in topk_counts(model, batches, device=labels.device, amp=amp, topk=(1,)))
+    return hits / max(total, 1.0)
 
 
 def train_child(
@@ -302,38 +295,33 @@ def _train(
         weight_decay=cfg.weight_decay,
     )
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
-    check_every = _CUDA_CHECK_EVERY if on_cuda else 1  # on the CPU a check costs no sync
-    model.train()
+    loss = LossSettings(
+        label_smoothing=cfg.label_smoothing, aux_weight=cfg.aux_weight, grad_clip=cfg.grad_clip
+    )
     for epoch in range(math.ceil(total_steps / len(batches))):
         model.set_drop_path_prob(cfg.drop_path_prob * epoch / cfg.epochs)  # ScheduledDropPath
         lr = float(schedule.get_last_lr()[0])
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        epoch_start, epoch_steps = time.perf_counter(), 0
-        for x, y in itertools.islice(batches, total_steps - progress.steps):
-            with _autocast(device, amp):
-                out = net(x)
-                loss = network_loss(out, y, label_smoothing=cfg.label_smoothing, aux_weight=cfg.aux_weight)
-            optimizer_step(loss, optimizer, model, grad_clip=cfg.grad_clip)
-            schedule.step()
-            loss_sum += loss.detach().float()
-            correct += (out.logits.detach().argmax(dim=1) == y).sum()
-            epoch_steps += 1
-            progress.steps += 1
-            if progress.steps % check_every == 0:
-                _check_finite(loss_sum, progress.steps)
-        _check_finite(loss_sum, progress.steps)  # also the host sync that makes the timing honest
-        epoch_s = time.perf_counter() - epoch_start
-        images = epoch_steps * cfg.batch_size
-        progress.images += images
-        progress.train_s += epoch_s
+        stats = train_epoch(
+            net,
+            itertools.islice(batches, total_steps - progress.steps),
+            optimizer,
+            schedule,
+            device=device,
+            amp=amp,
+            loss=loss,
+            first_step=progress.steps,
+            params_of=model,
+        )
+        progress.steps += stats.steps
+        progress.images += stats.images
+        progress.train_s += stats.seconds
         val_accuracy = evaluate(net, val.images, val.labels, channels_last=channels_last, amp=amp)
         progress.history.append(val_accuracy)
         metrics = {
             "val_accuracy": val_accuracy,
-            "train_loss": float(loss_sum) / epoch_steps,
-            "train_accuracy": int(correct) / images,
-            "images_per_s": images / epoch_s,
+            "train_loss": stats.train_loss,
+            "train_accuracy": stats.train_accuracy,
+            "images_per_s": stats.images / stats.seconds,
             "lr": lr,
             "steps": float(progress.steps),
         }
@@ -343,38 +331,6 @@ def _train(
         progress.test_accuracy = evaluate(net, test.images, test.labels, channels_last=channels_last, amp=amp)
     if checkpoint is not None:
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, checkpoint)
-
-
-def network_loss(
-    out: NetworkOutput, labels: torch.Tensor, *, label_smoothing: float, aux_weight: float
-) -> torch.Tensor:
-    """Cross-entropy (label-smoothed if asked) plus the auxiliary head's, weighted (NASNet: 0.4)."""
-    loss = F.cross_entropy(out.logits, labels, label_smoothing=label_smoothing)
-    if out.aux_logits is not None and aux_weight > 0:
-        loss = loss + aux_weight * F.cross_entropy(out.aux_logits, labels, label_smoothing=label_smoothing)
-    return loss
-
-
-def optimizer_step(
-    loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module, *, grad_clip: float | None
-) -> None:
-    """One step: fresh gradients of ``loss``, their norm clipped to ``grad_clip``, the update."""
-    optimizer.zero_grad(set_to_none=True)
-    torch.autograd.backward(loss)
-    if grad_clip is not None:
-        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
-
-
-def _check_finite(loss_sum: torch.Tensor, step: int) -> None:
-    # A NaN or inf in any step's loss survives in the running sum, so checking the sum every k steps
-    # catches divergence at most k steps late without a host sync per step.
-    if not torch.isfinite(loss_sum):
-        raise NonFiniteLossError(f"non-finite loss ({float(loss_sum)}) by step {step}: the child diverged")
-
-
-def _autocast(device: torch.device, enabled: bool) -> AbstractContextManager[Any]:
-    return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else nullcontext()
 
 
 def _head(split: Split, n: int | None, name: str) -> Split:

@@ -40,7 +40,7 @@ from nas.errors import ConfigError, DataError
 from nas.model.counting import count_mult_adds, count_params
 from nas.model.network import NASNetwork, NetworkConfig, build_network
 from nas.space.genotype import Genotype
-from nas.train.trainer import network_loss, optimizer_step
+from nas.train.loop import LossSettings, topk_counts, train_epoch
 
 logger = logging.getLogger(__name__)
 
@@ -296,22 +296,25 @@ def _train_loop_per_worker(raw_config: dict[str, Any]) -> None:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
 
+    loss = LossSettings(
+        label_smoothing=cfg.label_smoothing, aux_weight=cfg.aux_weight, grad_clip=cfg.grad_clip
+    )
     for epoch in range(history.epochs_done, cfg.epochs):
         model.set_drop_path_prob(cfg.drop_path_prob * epoch / cfg.epochs)  # ScheduledDropPath
-        net.train()
-        started = time.perf_counter()
-        loss_sum, steps = torch.zeros((), device=device), 0
-        for x, y in train_batches(epoch):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on_cuda):
-                out = net(_layout(x, on_cuda))
-                loss = network_loss(out, y, label_smoothing=cfg.label_smoothing, aux_weight=cfg.aux_weight)
-            optimizer_step(loss, optimizer, net, grad_clip=cfg.grad_clip)
-            scheduler.step()
-            loss_sum += loss.detach().float()
-            steps += 1
-        train_loss = _all_reduce_sum(loss_sum / max(steps, 1)) / world
-        epoch_s = time.perf_counter() - started
+        stats = train_epoch(
+            net,
+            ((_layout(x, on_cuda), y) for x, y in train_batches(epoch)),
+            optimizer,
+            scheduler,
+            device=device,
+            amp=on_cuda,
+            loss=loss,
+            first_step=epoch * steps_per_epoch,
+        )
+        train_loss = _all_reduce_sum(stats.loss_sum / max(stats.steps, 1)) / world
+        epoch_s = stats.seconds
         top1, top5 = _evaluate(net, val_batches(), device, on_cuda)
+        steps = stats.steps
         history.top1.append(top1)
         history.top5.append(top5)
         history.train_loss.append(train_loss)
@@ -415,16 +418,8 @@ def _layout(x: torch.Tensor, on_cuda: bool) -> torch.Tensor:
 
 def _evaluate(net: nn.Module, batches: _Batches, device: torch.device, on_cuda: bool) -> tuple[float, float]:
     """Top-1 and top-5 accuracy over every worker's validation shard (summed with all-reduce)."""
-    net.eval()
-    counts = torch.zeros(len(TOPK) + 1, dtype=torch.float64, device=device)  # hits per k, then total
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=on_cuda):
-        for x, y in batches:
-            logits: torch.Tensor = net(_layout(x, on_cuda)).logits
-            top = logits.topk(min(max(TOPK), logits.shape[1]), dim=1).indices
-            hits = top == y.view(-1, 1)
-            for i, k in enumerate(TOPK):
-                counts[i] += hits[:, :k].any(dim=1).sum()
-            counts[-1] += len(y)
+    laid_out = ((_layout(x, on_cuda), y) for x, y in batches)
+    counts = topk_counts(net, laid_out, device=device, amp=on_cuda, topk=TOPK)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.all_reduce(counts)
     total = max(float(counts[-1]), 1.0)

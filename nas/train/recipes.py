@@ -1,0 +1,38 @@
+"""The published training recipes, as data: `TrainConfig`/`TransferConfig` field values.
+
+NASNet's CIFAR-10 recipe (TF-slim ``nets/nasnet/nasnet.py``: notes above ``cifar_config`` and
+``nasnet_cifar_arg_scope``): 600 epochs at batch 32, learning rate 0.025 with one cosine period,
+momentum 0.9, weight decay 5e-4, gradient-norm clip 5, auxiliary head weighted 0.4, ScheduledDropPath
+with keep probability 0.6 (so ``drop_path_prob`` 0.4), plus 16-pixel cutout as in the paper's
+"NASNet-A + cutout" row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PAPER_SCHEDULE: dict[str, Any] = {
+    "epochs": 600,
+    "batch_size": 32,
+    "lr": 0.025,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "grad_clip": 5.0,
+    "aux_weight": 0.4,
+    "drop_path_prob": 0.4,
+    "cutout": 16,
+}
+"""NASNet's CIFAR-10 training recipe (`nas train --paper-schedule`, the CIFAR-10 default of `nas transfer`)."""
+
+
+IMAGENET_RECIPE: dict[str, Any] = {
+    "epochs": 250,
+    "batch_size": 128,
+    "lr": 0.1,
+    "weight_decay": 3e-5,
+    "drop_path_prob": 0.0,
+    "grad_clip": 10.0,
+    "label_smoothing": 0.1,
+}
+"""DARTS's ImageNet mobile setting (Liu et al. 2019, Sec. 4.2), with NASNet's gradient clip of 10;
+label smoothing 0.1 as in both. The CIFAR-10 recipe has none."""
