@@ -43,3 +43,15 @@ def tiny_genotype() -> Genotype:
         )
     )
     return Genotype(normal=normal, reduce=reduce, name="tiny")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Per-test timeouts sized to the test (pytest-timeout), unless a test sets its own.
+
+    A unit test that takes minutes has hung; an end-to-end test (``slow``: it starts Ray or trains
+    for more than a few seconds) gets room for a loaded 2-core machine. The global 600 s in
+    pyproject.toml stays as the outer bound.
+    """
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(420 if item.get_closest_marker("slow") else 120))

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from nas_cli import nas
 
 from nas.space.published import PUBLISHED
-
-
-def nas(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nas.cli.main", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 def test_show_imagenet_mobile_prints_paper_figures() -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from nas_cli import nas
 
 from nas.cli.main import build_parser
 from nas.cli.train import JSON_KEYS, _train_config
@@ -20,14 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _nas(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nas.cli.main", *map(str, args)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return nas(*args, cwd=REPO_ROOT)
 
 
 def test_train_json_result_and_checkpoint(cifar_dir: Path, tmp_path: Path) -> None:

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from nas_cli import TINY_SEARCH, nas
 
 from nas.results.run_folder import read_jsonl
 from nas.space.genotype import Genotype
 
 BIN = Path(sys.executable).parent
-TINY = ["--space", "nasnet", "--N", "1", "--C", "4", "--blocks", "2", "--epochs", "1", "--train-size", "256"]
-TINY += ["--val-size", "128", "--batch-size", "64", "--wandb", "disabled", "--max-concurrent", "2"]
+TINY = [*TINY_SEARCH, "--max-concurrent", "2"]
 pytestmark = pytest.mark.slow
 
 
@@ -112,9 +112,7 @@ def head() -> Iterator[Head]:
 
 
 def _nas(head: Head, *args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "nas"), *args], cwd=cwd, env=head.env, capture_output=True, text=True, timeout=timeout
-    )
+    return nas(*args, cwd=cwd, env=head.env, timeout=timeout)
 
 
 def _check_run(run_dir: Path, trials: int) -> None:

@@ -214,16 +214,12 @@ def test_ensure_finds_present_data_and_names_a_missing_folder_offline(
 ) -> None:
     """Present batches are used as they are; a missing folder, with the download host unreachable
     (this machine has no internet), is a one-line `DataError` naming it, at once."""
-    import time
-
     from nas.train.data import _download_reachable, ensure_cifar10
 
     assert ensure_cifar10(cifar_dir, download=False) == resolve_cifar_dir(cifar_dir)
     if _download_reachable():
         pytest.skip("the CIFAR-10 host is reachable from here: a missing folder would be downloaded")
-    started = time.monotonic()
     with pytest.raises(DataError, match=str(tmp_path / "absent")) as info:
         ensure_cifar10(tmp_path / "absent", download=False)
     assert "--download" in str(info.value) and "\n" not in str(info.value)
-    assert time.monotonic() - started < 10
     assert not (tmp_path / "absent").exists()

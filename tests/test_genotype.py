@@ -115,7 +115,9 @@ def test_space_decode_encode_round_trip() -> None:
     genotype = space.decode(choices)
     assert space.encode(genotype) == choices
     assert genotype.normal.blocks[4].input_a == 5 and genotype.normal.blocks[4].combine == "concat"
-    assert space.encode(PUBLISHED["nasnet-a"]) is not None
+    nasnet_a = PUBLISHED["nasnet-a"]
+    decoded = space.decode(space.encode(nasnet_a))
+    assert (decoded.normal, decoded.reduce) == (nasnet_a.normal, nasnet_a.reduce)
 
 
 def test_space_errors() -> None:

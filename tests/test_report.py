@@ -7,15 +7,13 @@ after every child so that its plot has points, and random search as the baseline
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import matplotlib.image
 import pytest
+from nas_cli import TINY_SEARCH, nas
 
 from nas.results.report import genotype_id, read_jsonl
 from nas.space.diagram import draw_genotype
@@ -23,18 +21,7 @@ from nas.space.genotype import Block, Cell, Genotype
 from nas.space.published import PUBLISHED
 
 CHILDREN = 3  # per run; tiny children, so that two searches take well under a minute
-TINY = ["--space", "nasnet", "--N", "1", "--C", "4", "--blocks", "2", "--epochs", "1", "--train-size", "256"]
-TINY += ["--val-size", "128", "--batch-size", "64", "--wandb", "disabled", "--max-concurrent", "2", "--quiet"]
-
-
-def nas(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nas.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=os.environ | {"RAY_USAGE_STATS_ENABLED": "0"},
-    )
+TINY = [*TINY_SEARCH, "--max-concurrent", "2", "--quiet"]
 
 
 @pytest.fixture(scope="module")

@@ -144,7 +144,7 @@ def test_over_budget_child_is_rejected_untrained(
     result = train_child(tiny_genotype, TINY_NET, replace(QUICK, epochs=50, **budget), data)
     assert result.status == "rejected" and result.error is not None and "exceed" in result.error
     assert (result.epochs_done, result.steps_done, result.val_accuracy) == (0, 0, None)
-    assert result.params is not None and result.params > 1000 and result.wall_s < 5.0
+    assert result.params is not None and result.params > 1000
     assert result.to_trial_result().status == "rejected"
 
 
