@@ -21,3 +21,18 @@ class ConfigError(NasError, ValueError):
 
 class DataError(NasError):
     """Data is missing or corrupt."""
+
+
+def first_line(exc: BaseException, *, limit: int = 300) -> str:
+    """The first line of ``exc``'s message, shortened, or its type's name when it has none.
+
+    Every message built from a foreign exception (Ray, the OS, a crashed child) goes through here,
+    so what the user reads is always one line of bounded length.
+    """
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__
+
+
+def describe(exc: BaseException, *, limit: int = 300) -> str:
+    """``Type: first line`` of ``exc``: a child's failure reason in the leaderboard."""
+    return f"{type(exc).__name__}: {first_line(exc, limit=limit)}"[:limit]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
-from nas.space.diagram import draw_genotype
+from nas.space.diagram import draw_genotype, pyplot
 from nas.space.genotype import Genotype
 
 if TYPE_CHECKING:
@@ -275,27 +275,17 @@ def _millions(x: float | None) -> str:
     return f"{x / 1e6:.3f}M" if x is not None else "-"
 
 
-def _pyplot() -> Any:
-    """pyplot on the Agg backend: files only, never a window or a server."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig: Figure, path: Path) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path.as_posix()
 
 
 def _plot_curves(runs: Sequence[Run], path: Path) -> str:
     """Left: every child of every run. Right: best-so-far, thin per run and bold per searcher (the
     mean over its runs, i.e. over seeds); random search's mean is the dashed baseline."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_child, ax_best) = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     searchers = list(dict.fromkeys(run.searcher for run in runs))
     colors = dict(zip(searchers, _colors(len(searchers)), strict=True))
@@ -336,7 +326,7 @@ def _plot_pareto(runs: Sequence[Run], path: Path) -> str | None:
     ]
     if not children:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     colors = dict(zip([r.label for r in runs], _colors(len(runs)), strict=True))
     for ax, key, name in ((axes[0], "mult_adds", "mult-adds (M)"), (axes[1], "params", "params (M)")):
@@ -361,7 +351,7 @@ def _plot_pareto(runs: Sequence[Run], path: Path) -> str | None:
 
 
 def _plot_controller(run: Run, path: Path) -> str:
-    plt = _pyplot()
+    plt = pyplot()
     # One stats row per told child; the policy changes only at updates, so keep each update's row.
     by_update = {int(s.get("updates", k)): s for k, s in enumerate(run.stats) if "op_probs" in s}
     steps, stats = list(by_update), list(by_update.values())
@@ -377,7 +367,7 @@ def _plot_controller(run: Run, path: Path) -> str:
 
 
 def _colors(n: int) -> list[Any]:
-    cmap = _pyplot().get_cmap("tab10" if n <= 10 else "tab20")
+    cmap = pyplot().get_cmap("tab10" if n <= 10 else "tab20")
     return [cmap(i % cmap.N) for i in range(n)]
 
 

@@ -6,7 +6,7 @@ import os
 import socket
 from urllib.parse import urlparse
 
-from nas.errors import NasError
+from nas.errors import NasError, first_line
 
 _CONNECT_TIMEOUT_S = 10.0
 
@@ -41,8 +41,7 @@ def connect(address: str | None, *, num_cpus: int | None = None, log_to_driver: 
     try:
         ray.init(address=address, log_to_driver=log_to_driver, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NasError(f"--address {address}: cannot connect to a Ray cluster ({first})") from None
+        raise NasError(f"--address {address}: cannot connect to a Ray cluster ({first_line(exc)})") from None
 
 
 def _check_reachable(address: str) -> None:
@@ -56,3 +55,16 @@ def _check_reachable(address: str) -> None:
         raise NasError(
             f"--address {address}: no Ray cluster reachable there ({exc.strerror or exc})"
         ) from None
+
+
+def gpus_per_task(requested: float | None) -> float:
+    """GPUs for each child or Ray Train worker: as ``requested``, else one when the cluster has any.
+
+    Called after `connect`. One GPU per task is what the papers ran (a child per GPU); sharing
+    (``--gpus-per-trial 0.25``) is the user's choice, never the default.
+    """
+    import ray
+
+    if requested is not None:
+        return requested
+    return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0  # type: ignore[no-untyped-call]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas.errors import NasError
+from nas.errors import NasError, first_line
 
 if TYPE_CHECKING:
     from ray.job_submission import JobSubmissionClient
@@ -105,7 +105,7 @@ def connect(address: str | None) -> JobSubmissionClient:
     try:
         return JobSubmissionClient(url)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise NasError(f"--address {url}: no Ray job server there ({_first_line(exc)})") from None
+        raise NasError(f"--address {url}: no Ray job server there ({first_line(exc)})") from None
 
 
 def submit(
@@ -124,7 +124,7 @@ def submit(
             entrypoint=entrypoint, runtime_env=runtime_env, metadata=dict(metadata or {})
         )
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise NasError(f"job submission to {client.get_address()} failed: {_first_line(exc)}") from None
+        raise NasError(f"job submission to {client.get_address()} failed: {first_line(exc)}") from None
     logger.info("submitted job %s: %s", job_id, entrypoint)
     return job_id
 
@@ -133,7 +133,7 @@ def status(client: JobSubmissionClient, job_id: str) -> JobStatus:
     try:
         info = client.get_job_info(job_id)
     except RuntimeError as exc:
-        raise NasError(f"job {job_id}: {_first_line(exc)}") from None
+        raise NasError(f"job {job_id}: {first_line(exc)}") from None
     return JobStatus(job_id, str(info.status.value), info.message, info.entrypoint)
 
 
@@ -179,8 +179,3 @@ def follow(
             raise NasError(f"job {job_id} still {current.status} after {timeout_s:.0f} s")
         time.sleep(_POLL_S)
     return current
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:300] if lines else type(exc).__name__

@@ -72,10 +72,10 @@ def _cluster_slots(settings: SearchSettings) -> tuple[float, int]:
     """GPUs per child (0 without GPUs) and how many children run at once."""
     import ray
 
+    from nas.search.cluster import gpus_per_task
+
     resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
-    gpus = settings.gpus_per_trial
-    if gpus is None:
-        gpus = 1.0 if resources.get("GPU", 0) > 0 else 0.0
+    gpus = gpus_per_task(settings.gpus_per_trial)
     if settings.max_concurrent is not None:
         return gpus, settings.max_concurrent
     slots = int(resources.get("CPU", 1) // settings.cpus_per_trial)

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -111,11 +111,18 @@ def _layered_positions(graph: nx.MultiDiGraph) -> dict[str, tuple[float, float]]
     return positions
 
 
-def _draw_matplotlib(graphs: list[tuple[str, nx.MultiDiGraph]], name: str | None, out: Path) -> None:
+def pyplot() -> Any:
+    """pyplot on the Agg backend: files only, never a window or a server (the report uses it too)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _draw_matplotlib(graphs: list[tuple[str, nx.MultiDiGraph]], name: str | None, out: Path) -> None:
+    plt = pyplot()
 
     widths = [1 + max(d for _, d in g.nodes(data="depth")) for _, g in graphs]
     heights = [_max_layer(g) for _, g in graphs]

@@ -30,7 +30,7 @@ from typing import Any, Protocol, cast
 import torch
 from torch import nn
 
-from nas.errors import ConfigError
+from nas.errors import ConfigError, describe
 from nas.model.counting import count_mult_adds, count_params
 from nas.model.network import NASNetwork, NetworkConfig, build_network
 from nas.results.trial import TrialResult, TrialStatus
@@ -191,7 +191,7 @@ def train_child(
             progress.params = count_params(model)
             progress.mult_adds = count_mult_adds(model, IMAGE_SHAPE[1])
         except Exception as exc:
-            return progress.result("failed", started, error=_describe(exc))
+            return progress.result("failed", started, error=describe(exc))
         rejection = _over_budget(cfg, progress.params, progress.mult_adds)
         if rejection is not None:
             logger.info("child rejected: %s", rejection)
@@ -250,7 +250,7 @@ def _next_or_failure(epochs: Iterator[dict[str, float]], progress: _Progress) ->
     try:
         return next(epochs, None)
     except Exception as exc:  # the child's own failure is data: diverged, crashed, out of memory
-        progress.error = _describe(exc)
+        progress.error = describe(exc)
         logger.warning("child failed after %d epochs: %s", progress.epochs_done, progress.error)
         return None
 
@@ -347,12 +347,6 @@ def _over_budget(cfg: TrainConfig, params: int | None, mult_adds: int | None) ->
     if cfg.max_mult_adds is not None and mult_adds is not None and mult_adds > cfg.max_mult_adds:
         return f"{mult_adds:,} mult-adds exceed max_mult_adds={cfg.max_mult_adds:,}"
     return None
-
-
-def _describe(exc: BaseException) -> str:
-    """One line: the exception type and the first line of its message, shortened."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
 
 
 def _release_memory(device: torch.device) -> None:

@@ -200,15 +200,13 @@ def run_transfer(
     import ray.train
     from ray.train.torch import TorchTrainer
 
-    from nas.search.cluster import connect
+    from nas.search.cluster import connect, gpus_per_task
 
     started = time.perf_counter()
     needed = math.ceil(cluster.workers * cluster.cpus_per_worker)
     connect(cluster.address, num_cpus=max(needed, os.cpu_count() or 1), log_to_driver=True)
     try:
-        gpus = cluster.gpus_per_worker
-        if gpus is None:
-            gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0  # type: ignore[no-untyped-call]
+        gpus = gpus_per_task(cluster.gpus_per_worker)
         resources = {"CPU": cluster.cpus_per_worker} | ({"GPU": gpus} if gpus > 0 else {})
         trainer = TorchTrainer(
             _train_loop_per_worker,
