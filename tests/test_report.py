@@ -56,6 +56,7 @@ def _assert_image(path: Path) -> None:
     assert matplotlib.image.imread(path).ndim == 3
 
 
+@pytest.mark.slow
 def test_report_over_two_runs(runs: list[Path]) -> None:
     proc = nas("report", *map(str, runs), "--json")
     assert proc.returncode == 0, proc.stderr
@@ -90,6 +91,7 @@ def test_report_over_two_runs(runs: list[Path]) -> None:
     assert "<script" not in page
 
 
+@pytest.mark.slow
 def test_report_of_one_run_goes_into_its_folder(runs: list[Path], tmp_path: Path) -> None:
     proc = nas("report", str(runs[1]), "--top", "1")
     assert proc.returncode == 0, proc.stderr

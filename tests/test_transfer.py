@@ -105,6 +105,7 @@ def _finish(proc: subprocess.Popen[str]) -> dict[str, object]:
     return result
 
 
+@pytest.mark.slow
 def test_transfer_trains_on_two_workers_and_resumes_after_a_kill(
     image_folder: Path,
     genotype_file: Path,
@@ -148,6 +149,7 @@ def test_transfer_trains_on_two_workers_and_resumes_after_a_kill(
     assert saved["history"] == history and saved["config"]["network"]["num_classes"] == CLASSES
 
 
+@pytest.mark.slow
 def test_cifar_final_evaluation_uses_the_test_batch_and_logs_a_wandb_run(
     cifar_dir: Path, genotype_file: Path, tmp_path: Path, launch: list[subprocess.Popen[str]]
 ) -> None:
