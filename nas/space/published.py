@@ -7,6 +7,10 @@ encodings. Indices follow DARTS: 0 is h_{i-2}, 1 is h_{i-1}, 2.. the blocks. The
 ``_cell_base``), so 0 and 1 are swapped on transcription; a TF cell concatenates every state its
 ``used_hiddenstates`` marks 0, the cell inputs included.
 
+Deviations shared by the TF-derived cells, none of which changes a count by more than 0.1%: TF's
+``none`` at stride 2 is a ReLU-1x1/2-BN, ours a factorized reduce (same params and mult-adds); TF's
+first ImageNet stem cell feeds the raw stem conv to its h_{i-2} ops, we project it to C first.
+
 Beside each cell sits its paper's macro structure (`Macro`): the stem, how stage cell counts relate to
 N, what the paper's F means, and the networks the paper reports (`PaperNetwork`), which
 ``nas show <cell> --preset ...`` builds and ``tests/test_published.py`` checks against the paper.
@@ -227,6 +231,8 @@ MACROS: dict[str, Macro] = {
     ),
     # Liu et al. 2019 (DARTS), Tables 1-2: 20 cells at C=36 on CIFAR, 14 cells at C=48 on ImageNet;
     # quark0/darts `cnn/model.py` NetworkCIFAR / NetworkImageNet (no ReLU before the global pool).
+    # Deviations: DARTS always projects h_{i-2} by a 1x1, ours passes it unchanged when it already has
+    # C channels (ImageNet's second cell: 2.4k params, 1.8M mult-adds); the aux head is NASNet's.
     "darts-v2": Macro(
         source="quark0/darts cnn/model.py",
         stem="darts",
@@ -236,11 +242,11 @@ MACROS: dict[str, Macro] = {
             "cifar": PaperNetwork("cifar10", 6, 36, 32, 3.3e6),
             "mobile": PaperNetwork(
                 "imagenet",
-                4,
-                48,
-                224,
-                4.7e6,
-                574e6,
+                N=4,
+                F=48,
+                image_size=224,
+                params=4.7e6,
+                mult_adds=574e6,
                 mult_adds_tolerance=0.10,
                 note="DARTS' 574M is not what its code builds: counting conv and FC layers of "
                 "NetworkImageNet gives 523M (D-X-Y in quark0/darts#46), ours 528M",
@@ -248,7 +254,9 @@ MACROS: dict[str, Macro] = {
         },
     ),
     # Pham et al. 2018 (ENAS), Table 2: 4.6M; `scripts/cifar10_micro_final.sh`: num_layers=15 (5 normal
-    # cells per stage, reductions extra), out_filters=36, stem 3 x 36 (`micro_child.py`).
+    # cells per stage, reductions extra), out_filters=36, stem 3 x 36 (`micro_child.py`). Deviations:
+    # our classifier has a bias (10 params); the aux head is NASNet's (ENAS' follows the first cell after
+    # the second reduction).
     "enas": Macro(
         source="melodyguan/enas src/cifar10/micro_child.py",
         base_conv=True,
@@ -256,10 +264,10 @@ MACROS: dict[str, Macro] = {
         networks={
             "cifar": PaperNetwork(
                 "cifar10",
-                5,
-                36,
-                32,
-                4.6e6,
+                N=5,
+                F=36,
+                image_size=32,
+                params=4.6e6,
                 code_params=3.894e6,
                 note="the released final script builds 3.89M params (counted from micro_child.py "
                 "in tests/test_published.py), not the paper's 4.6M; ours is compared with the script",
