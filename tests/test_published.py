@@ -7,12 +7,11 @@ models are counted in about a second each.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
 
+from nas.cli.main import main
 from nas.model.counting import count_mult_adds, count_params
 from nas.model.network import build_network, paper_config
 from nas.space.genotype import Block, Cell
@@ -221,25 +220,20 @@ def test_enas_matches_its_released_script() -> None:
     assert paper.code_params is not None and _close(script, paper.code_params, 0.001)
 
 
-def _show(*args: str) -> dict:  # type: ignore[type-arg]
-    proc = subprocess.run(
-        [sys.executable, "-m", "nas.cli.main", "show", *args, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+def _show(capsys: pytest.CaptureFixture[str], *args: str) -> dict:  # type: ignore[type-arg]
+    """``nas show ... --json`` in this process (the subprocess contract is in test_cli_show.py)."""
+    assert main(["show", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
 
 
-def test_show_builds_each_papers_network() -> None:
-    pnas = _show("pnas", "--dataset", "imagenet")
+def test_show_builds_each_papers_network(capsys: pytest.CaptureFixture[str]) -> None:
+    pnas = _show(capsys, "pnas", "--dataset", "imagenet")
     assert pnas["stage_cells"] == [3, 2, 2] and pnas["C"] == 54 and _close(pnas["params"], 5.1e6)
     assert _close(pnas["mult_adds"], 588e6) and pnas["paper"]["mult_adds"] == 588e6
-    darts = _show("darts-v2", "--dataset", "imagenet")
+    darts = _show(capsys, "darts-v2", "--dataset", "imagenet")
     assert darts["stem"] == "darts" and darts["C"] == 48 and _close(darts["params"], 4.7e6)
-    amoeba = _show("amoebanet-a", "--N", "6", "--F", "36")  # F is C in Real et al.: not C=3
+    amoeba = _show(capsys, "amoebanet-a", "--N", "6", "--F", "36")  # F is C in Real et al.: not C=3
     assert amoeba["C"] == 36 and amoeba["F_means"] == "C" and _close(amoeba["params"], 3.2e6)
-    large = _show("nasnet-a", "--dataset", "imagenet", "--N", "6", "--F", "4032", "--image-size", "331",
+    large = _show(capsys, "nasnet-a", "--dataset", "imagenet", "--N", "6", "--F", "4032", "--image-size", "331",
                   "--stem-multiplier", "3")  # fmt: skip
     assert large["stem_multiplier"] == 3 and _close(large["mult_adds"], 23.8e9, 0.005)
