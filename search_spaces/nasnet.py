@@ -43,12 +43,13 @@ class NasnetSpace:
     def __post_init__(self) -> None:
         from nas.ops.primitives import (
             OPS,  # deferred: searchers that only read decisions need not load torch ops
+            SEARCH_OPS,
         )
 
         if self.num_blocks < 1:
             raise ConfigError(f"num_blocks must be >= 1, got {self.num_blocks}")
         if not self.ops:
-            object.__setattr__(self, "ops", tuple(OPS))
+            object.__setattr__(self, "ops", SEARCH_OPS)
         unknown = [op for op in self.ops if op not in OPS]
         if unknown:
             raise ConfigError(f"unknown op(s) {unknown}; known ops: {', '.join(sorted(OPS))}")

@@ -41,10 +41,13 @@ def _bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
         (["show", "nasnet-a", "--N", "6", "--F", "770"], "not realizable"),
         (["show", "no-such-file.json"], "neither a genotype file"),
         (["show", "nasnet-a", "--N", "0"], "N (cells per stage)"),
+        (["show", _write(tmp_path, '{"normal": 1' + "0" * 4999 + "}")], "not valid JSON"),  # 5,000 digits
+        (["show", "enas", "--dataset", "imagenet"], "reports no 'mobile' network"),
+        (["show", "pnas", "--preset", "large", "--dataset", "cifar10"], "builds a network on imagenet"),
     ]
 
 
-@pytest.mark.parametrize("case", range(7))
+@pytest.mark.parametrize("case", range(10))
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: int) -> None:
     args, message = _bad_inputs(tmp_path)[case]
     proc = nas(*args)

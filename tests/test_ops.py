@@ -75,7 +75,19 @@ def test_registry_contents() -> None:
     names = blocks.register_all(register)
     assert len(ops.NASNET_OPS) == 13 and len(set(ops.NASNET_OPS)) == 13
     assert ops.LANDMARK_OPS == names == tuple(registered)
-    assert tuple(ops.OPS) == ops.NASNET_OPS + ops.LANDMARK_OPS
+    assert tuple(ops.OPS) == ops.NASNET_OPS + ops.LANDMARK_OPS + ops.PUBLISHED_OPS
+    assert ops.SEARCH_OPS == ops.NASNET_OPS + ops.LANDMARK_OPS  # published-only variants stay out
+
+
+def test_amoeba_bottleneck_matches_authors_widths() -> None:
+    """tensorflow/tpu amoeba_net ``1x7_7x1``: 1x1 to int(C/4), 1x7, 7x1, 1x1 back; full width below C=4."""
+    C = 40
+    op = ops.create_op("conv_7x1_1x7_bottleneck", C, 1)
+    convs = [m.weight.shape for m in op.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs == [(10, 40, 1, 1), (10, 10, 1, 7), (10, 10, 7, 1), (40, 10, 1, 1)]
+    tiny = [m.weight.shape for m in ops.create_op("conv_7x1_1x7_bottleneck", 3, 2).modules()
+            if isinstance(m, torch.nn.Conv2d)]  # fmt: skip
+    assert tiny == [(3, 3, 1, 7), (3, 3, 7, 1)]
 
 
 @pytest.mark.parametrize("name", blocks.BLOCKS)

@@ -7,15 +7,18 @@ import json
 from typing import Any
 
 
-def add_size_arguments(parser: argparse.ArgumentParser, *, default_N: int, default_F: int | None) -> None:
+def add_size_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    default_N: int | None,
+    default_F: int | None,
+    F_help: str = "filters of the penultimate layer, the paper's N @ F",
+) -> None:
     """``--N`` and either ``--F`` (the paper's N @ F) or ``--C`` (channels per block, first stage)."""
-    parser.add_argument(
-        "--N", type=int, default=default_N, help=f"normal cells per stage (default {default_N})"
-    )
+    default = f" (default {default_N})" if default_N is not None else ""
+    parser.add_argument("--N", type=int, default=default_N, help=f"normal cells per stage{default}")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument(
-        "--F", type=int, default=default_F, help="filters of the penultimate layer, the paper's N @ F"
-    )
+    size.add_argument("--F", type=int, default=default_F, help=F_help)
     size.add_argument(
         "--C", type=int, default=None, help="channels per block in the first stage (instead of F)"
     )

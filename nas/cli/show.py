@@ -1,21 +1,53 @@
-"""`nas show`: a genotype's two cells as tables, and the network's params and mult-adds."""
+"""`nas show`: a genotype's two cells as tables, and the network's params and mult-adds.
+
+A published cell is built in its own paper's layout (`nas.space.published.MACROS`: stem, stage cell
+counts, what F means) and ``--preset cifar|mobile|large`` builds the network its paper reports, whose
+figures are printed beside ours; a genotype file is built in NASNet's layout.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nas.cli.common import add_json_argument, add_size_arguments, print_json
 
+if TYPE_CHECKING:
+    from nas.model.network import NetworkConfig
+    from nas.space.genotype import Genotype
+    from nas.space.published import Macro, PaperNetwork
+
 
 def add_parser(sub: Any) -> None:
+    from nas.space.published import PRESETS
+
     parser = sub.add_parser("show", help="print a genotype's cells and its network's params / mult-adds")
     parser.add_argument(
         "genotype", help="a genotype JSON file or a published cell (nasnet-a, amoebanet-a, ...)"
     )
-    parser.add_argument("--dataset", choices=("cifar10", "imagenet"), default="cifar10")
-    add_size_arguments(parser, default_N=6, default_F=None)
+    parser.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=None,
+        help="the network the cell's paper reports (default: cifar, or mobile with --dataset imagenet); "
+        "flags given override it",
+    )
+    parser.add_argument("--dataset", choices=("cifar10", "imagenet"), default=None)
+    add_size_arguments(
+        parser,
+        default_N=None,
+        default_F=None,
+        F_help="the paper's F: penultimate filters for NASNet-A and genotype files, C (first-stage "
+        "width) for amoebanet-a, pnas, darts-v2 and enas, as their papers use it",
+    )
     parser.add_argument("--image-size", type=int, default=None, help="input size (default 32 / 224)")
+    parser.add_argument(
+        "--stem-multiplier",
+        type=int,
+        default=None,
+        help="stem width factor: CIFAR stem = multiplier x C, ImageNet stem conv = 32 x multiplier "
+        "(NASNet-A large and PNASNet-5 large use 3)",
+    )
     parser.add_argument(
         "--plot", default=None, metavar="PATH", help="also draw both cells into PATH (.png or .svg)"
     )
@@ -23,35 +55,74 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
+def _sizes(args: argparse.Namespace) -> tuple[Genotype, Macro, dict[str, Any], PaperNetwork | None]:
+    """The genotype, its paper layout, the `NetworkConfig` fields, and the paper's network if built."""
+    from nas.errors import ConfigError
+    from nas.model.network import channels_for
+    from nas.space.published import macro_for, resolve_genotype
+
+    genotype = resolve_genotype(args.genotype)
+    macro = macro_for(genotype)
+    preset_name = args.preset or ("mobile" if args.dataset == "imagenet" else "cifar")
+    needs_preset = args.preset is not None or args.N is None or (args.F is None and args.C is None)
+    preset = macro.preset(preset_name) if needs_preset else macro.networks.get(preset_name)
+    dataset = args.dataset or "cifar10"
+    if args.preset is not None and preset is not None:
+        if args.dataset not in (None, preset.dataset):
+            raise ConfigError(
+                f"--preset {args.preset} builds a network on {preset.dataset}, not {args.dataset}"
+            )
+        dataset = preset.dataset
+    use = preset if preset is not None and preset.dataset == dataset else None
+    F = args.F if args.F is not None or args.C is not None or use is None else use.F
+    C = args.C if args.C is not None else channels_for(genotype, F, macro)
+    stem_multiplier = args.stem_multiplier
+    if stem_multiplier is None and use is not None:
+        stem_multiplier = use.stem_multiplier
+    fields: dict[str, Any] = {
+        **macro.layout(dataset),
+        "dataset": dataset,
+        "N": args.N if args.N is not None else use.N if use is not None else 6,
+        "C": C,
+        "image_size": args.image_size if args.image_size is not None or use is None else use.image_size,
+    }
+    if stem_multiplier is not None:
+        fields["stem_multiplier"] = stem_multiplier
+    return genotype, macro, fields, use
+
+
 def run(args: argparse.Namespace) -> int:
+    import torch
     from rich.console import Console
     from rich.table import Table
 
     from nas.model.counting import count_mult_adds, count_params
     from nas.model.network import NetworkConfig, build_network
-    from nas.space.published import resolve_genotype
 
-    genotype = resolve_genotype(args.genotype)
-    fields: dict[str, Any] = {"dataset": args.dataset, "N": args.N, "image_size": args.image_size}
-    if args.F is None and args.C is None:
-        args.F = 768 if args.dataset == "cifar10" else 1056
-    config = (
-        NetworkConfig(C=args.C, **fields)
-        if args.C is not None
-        else NetworkConfig.from_filters(genotype, args.F, **fields)
-    )
-    model = build_network(genotype, config)
+    genotype, macro, fields, paper = _sizes(args)
+    config = NetworkConfig(**fields)
+    with torch.device("meta"):  # shapes only: a 90M-parameter network is counted without its memory
+        model = build_network(genotype, config)
     assert config.image_size is not None
+    F = config.C if macro.F_means == "C" else config.filters(genotype)
     summary: dict[str, Any] = {
         "genotype": genotype.name or args.genotype,
         "dataset": config.dataset,
         "N": config.N,
-        "F": config.filters(genotype),
+        "F": F,
+        "F_means": macro.F_means,
         "C": config.C,
+        "penultimate_filters": config.filters(genotype),
+        "stage_cells": list(config.stage_cells()),
+        "stem": config.stem,
+        "stem_multiplier": config.stem_multiplier,
         "image_size": config.image_size,
+        "layout_source": macro.source,
         "params": count_params(model),
         "mult_adds": count_mult_adds(model, config.image_size),
     }
+    if paper is not None and _is_paper_network(config, F, paper, macro):
+        summary["paper"] = {"params": paper.params, "mult_adds": paper.mult_adds, "note": paper.note}
     if args.plot is not None:
         from nas.space.diagram import draw_genotype
 
@@ -69,11 +140,26 @@ def run(args: argparse.Namespace) -> int:
                 str(b + 2), str(block.input_a), block.op_a, str(block.input_b), block.op_b, block.combine
             )
         console.print(table)
+    stages = "/".join(map(str, summary["stage_cells"]))
     console.print(
-        f"{summary['genotype']} on {config.dataset}: {config.N} @ {summary['F']} (C={config.C}, "
-        f"{config.image_size}px): {summary['params'] / 1e6:.2f}M params, "
+        f"{summary['genotype']} on {config.dataset}: {config.N} @ {F} (F = {macro.F_means}; C={config.C}, "
+        f"normal cells {stages}, {config.stem} stem x{config.stem_multiplier}, {config.image_size}px): "
+        f"{summary['params'] / 1e6:.2f}M params, "
         f"{summary['mult_adds'] / 1e6:.1f}M mult-adds (auxiliary head excluded)"
     )
+    if paper is not None and "paper" in summary:
+        cost = f"{paper.params / 1e6:.1f}M params"
+        if paper.mult_adds is not None:
+            cost += f", {paper.mult_adds / 1e6:.0f}M mult-adds"
+        console.print(f"paper: {cost}" + (f" ({paper.note})" if paper.note else ""))
     if args.plot is not None:
         console.print(f"cells drawn in {summary['plot']}")
     return 0
+
+
+def _is_paper_network(config: NetworkConfig, F: int, paper: PaperNetwork, macro: Macro) -> bool:
+    """Whether ``config`` is the network the paper reports (so its figures can be shown beside ours)."""
+    stem = paper.stem_multiplier or macro.stem_multiplier_for(paper.dataset)
+    return (config.dataset, config.N, F, config.image_size, config.stem_multiplier) == (
+        paper.dataset, paper.N, paper.F, paper.image_size, stem,
+    )  # fmt: skip

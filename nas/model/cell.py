@@ -90,6 +90,7 @@ class NASCell(nn.Module):
         reduction: bool,
         reduction_prev: bool,
         affine: bool = True,
+        base_conv: bool = False,
     ) -> None:
         super().__init__()
         self.reduction = reduction
@@ -104,7 +105,13 @@ class NASCell(nn.Module):
                 self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0, affine=affine)
             else:
                 self.preprocess0 = nn.Identity()
-        self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=affine) if 1 in used else None
+        self.preprocess1: nn.Module | None = None
+        if 1 in used:
+            self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=affine)
+            if base_conv and C_prev != C:
+                # ENAS (`micro_child.py` ``_fixed_layer``): h_{i-1} is calibrated to C by a 1x1, then
+                # always goes through the ``layer_base`` ReLU-1x1-BN as well.
+                self.preprocess1 = nn.Sequential(self.preprocess1, ReLUConvBN(C, C, 1, 1, 0, affine=affine))
 
         self.inputs: list[tuple[int, int]] = []
         self.branches = nn.ModuleList()

@@ -4,6 +4,10 @@ CIFAR: 3x3 stem, then N normal cells, a reduction, N normal, a reduction, N norm
 ImageNet: a stride-2 3x3 stem conv (no padding) and two reduction cells at C/4 and C/2, then the
 same three stages. Each reduction doubles C. An auxiliary head sits after the last normal cell
 before the second reduction, as in the TF reference (`research/slim/nets/nasnet/nasnet.py`).
+Other papers' layouts (`nas.space.published.Macro`) are fields of `NetworkConfig`: DARTS' ImageNet
+stem (``stem="darts"``: three 3x3/2 convs, no stem cells, `quark0/darts` ``NetworkImageNet``),
+PNASNet's stages of N, N-1, N-1 normal cells (``reductions_in_N``), no ReLU before the pool (DARTS),
+ENAS' second 1x1 on h_{i-1} in every cell (``base_conv``).
 
 Sizes use the paper's ``N @ F`` notation: F is the width of the penultimate layer, i.e. the last
 normal cell's output, ``F = outputs(normal) * 4 * C``. `channels_from_filters` does that arithmetic.
@@ -24,12 +28,14 @@ from torch import nn
 from nas.errors import ConfigError
 from nas.model.cell import DropPath, NASCell
 from nas.space.genotype import Genotype
+from nas.space.published import Macro, PaperNetwork
 
 DATASETS = {"cifar10": 10, "imagenet": 1000}
 NUM_REDUCTIONS = 2
 WIDTH_GROWTH = 1 << NUM_REDUCTIONS  # each reduction doubles C
 _DEFAULT_STEM_MULTIPLIER = {"cifar10": 3, "imagenet": 1}
 _IMAGENET_STEM_FILTERS = 32  # times stem_multiplier; 32 for NASNet-A mobile, 96 for large
+STEMS = ("nasnet", "darts")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,10 @@ class NetworkConfig:
     drop_path_prob: float = 0.0
     dropout: float = 0.0
     image_size: int | None = None
+    stem: str = "nasnet"
+    reductions_in_N: bool = False
+    final_relu: bool = True
+    base_conv: bool = False
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -53,6 +63,10 @@ class NetworkConfig:
             raise ConfigError(f"N (cells per stage) must be >= 1, got {self.N}")
         if self.C < 1:
             raise ConfigError(f"C (channels per block) must be >= 1, got {self.C}")
+        if self.stem not in STEMS:
+            raise ConfigError(f"unknown stem {self.stem!r}; known: {', '.join(STEMS)}")
+        if self.stem_multiplier is not None and self.stem_multiplier < 1:
+            raise ConfigError(f"stem_multiplier must be >= 1, got {self.stem_multiplier}")
         if not 0.0 <= self.drop_path_prob < 1.0 or not 0.0 <= self.dropout < 1.0:
             raise ConfigError("drop_path_prob and dropout must be in [0, 1)")
         if self.num_classes is None:
@@ -74,6 +88,12 @@ class NetworkConfig:
         """F, the penultimate width, of this config for ``genotype``."""
         return len(genotype.normal.output_states()) * self.C * WIDTH_GROWTH
 
+    def stage_cells(self) -> tuple[int, ...]:
+        """Normal cells per stage: N each, or N, N-1, N-1 when the reductions count in N (PNASNet)."""
+        if self.reductions_in_N:
+            return (self.N,) + (self.N - 1,) * NUM_REDUCTIONS
+        return (self.N,) * (NUM_REDUCTIONS + 1)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -91,6 +111,20 @@ def channels_from_filters(genotype: Genotype, F: int) -> int:
             f"({k} concatenated states x 2^{NUM_REDUCTIONS} from the reductions)"
         )
     return F // divisor
+
+
+def channels_for(genotype: Genotype, F: int, macro: Macro) -> int:
+    """C from a paper's F: F itself where the paper means the first stage's width (AmoebaNet, PNAS)."""
+    return F if macro.F_means == "C" else channels_from_filters(genotype, F)
+
+
+def paper_config(genotype: Genotype, macro: Macro, paper: PaperNetwork, **fields: Any) -> NetworkConfig:
+    """The config of a network a paper reports, in that paper's layout (``fields`` override)."""
+    layout = macro.layout(paper.dataset)
+    if paper.stem_multiplier is not None:
+        layout["stem_multiplier"] = paper.stem_multiplier
+    sizes = {"dataset": paper.dataset, "N": paper.N, "C": channels_for(genotype, paper.F, macro)}
+    return NetworkConfig(**{**layout, **sizes, "image_size": paper.image_size, **fields})
 
 
 class NetworkOutput(NamedTuple):
@@ -128,8 +162,9 @@ class NASNetwork(nn.Module):
         self.config = config
         assert config.num_classes is not None and config.stem_multiplier is not None  # set by the config
         assert config.image_size is not None
-        C, N, size = config.C, config.N, config.image_size
+        C, size = config.C, config.image_size
         self.cells = nn.ModuleList()
+        self.stem1: nn.Module | None = None
         reduction_prev = False
         if config.dataset == "cifar10":
             C_stem = config.stem_multiplier * C
@@ -138,6 +173,22 @@ class NASNetwork(nn.Module):
             )
             C_pp = C_p = C_stem
             stem_cells: list[int] = []
+        elif config.stem == "darts":
+            # DARTS' NetworkImageNet: stem0 = two 3x3/2 convs to C/2 and C, stem1 = a third to C; the
+            # first cell reads (stem0, stem1), hence reduction_prev.
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, C // 2, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(C // 2),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(C),
+            )
+            self.stem1 = nn.Sequential(
+                nn.ReLU(inplace=False), nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(C)
+            )
+            size = math.ceil(size / 8)
+            C_pp = C_p = C
+            reduction_prev, stem_cells = True, []
         else:
             C_stem = _IMAGENET_STEM_FILTERS * config.stem_multiplier
             self.stem = nn.Sequential(nn.Conv2d(3, C_stem, 3, stride=2, bias=False), nn.BatchNorm2d(C_stem))
@@ -160,26 +211,30 @@ class NASNetwork(nn.Module):
         self.aux_after = -1
         C_aux, size_aux = 0, 0
         C_curr = C
-        for stage in range(NUM_REDUCTIONS + 1):
+        for stage, num_normal in enumerate(config.stage_cells()):
             if stage > 0:
                 C_curr *= 2
                 cell = NASCell(
                     genotype.reduce, C_prev_prev=C_pp, C_prev=C_p, C=C_curr, reduction=True,
-                    reduction_prev=reduction_prev,
+                    reduction_prev=reduction_prev, base_conv=config.base_conv,
                 )  # fmt: skip
                 self.cells.append(cell)
                 C_pp, C_p, reduction_prev, size = C_p, cell.C_out, True, math.ceil(size / 2)
-            for _ in range(N):
+            for _ in range(num_normal):
                 cell = NASCell(
                     genotype.normal, C_prev_prev=C_pp, C_prev=C_p, C=C_curr, reduction=False,
-                    reduction_prev=reduction_prev,
+                    reduction_prev=reduction_prev, base_conv=config.base_conv,
                 )  # fmt: skip
                 self.cells.append(cell)
                 C_pp, C_p, reduction_prev = C_p, cell.C_out, False
             if stage == NUM_REDUCTIONS - 1:
                 self.aux_after, C_aux, size_aux = len(self.cells) - 1, C_p, size
         self.aux_head = AuxiliaryHead(C_aux, size_aux, config.num_classes) if config.auxiliary else None
-        self.final = nn.Sequential(nn.ReLU(inplace=False), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.final = nn.Sequential(
+            nn.ReLU(inplace=False) if config.final_relu else nn.Identity(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(C_p, config.num_classes)
         self.set_drop_path_prob(config.drop_path_prob)
@@ -191,7 +246,8 @@ class NASNetwork(nn.Module):
                 module.set_prob(prob)
 
     def forward(self, x: torch.Tensor) -> NetworkOutput:
-        s0 = s1 = self.stem(x)
+        s0 = self.stem(x)
+        s1 = self.stem1(s0) if self.stem1 is not None else s0
         aux_logits = None
         for i, cell in enumerate(self.cells):
             s0, s1 = s1, cell(s0, s1)

@@ -167,6 +167,42 @@ def _factorized_conv(k: int) -> OpFactory:
 
 register_op("conv_3x1_1x3")(_factorized_conv(3))
 register_op("conv_7x1_1x7")(_factorized_conv(7))
+
+
+class BottleneckFactorizedConv(nn.Sequential):
+    """AmoebaNet's ``1x7_7x1``: a 1x7 then 7x1 conv inside a C/4 bottleneck (Real et al. 2019).
+
+    From the authors' code (tensorflow/tpu `models/official/amoeba_net/network_utils.py`,
+    ``BaseCell._apply_operation``): ReLU, 1x1 to ``int(C / 4)``, BN, ReLU, 1x7 (stride 1 x s), BN,
+    ReLU, 7x1 (stride s x 1), BN, ReLU, 1x1 back to C, BN. Below C = 4 the bottleneck would be empty
+    and, as there, the 1x7 and 7x1 run at full width: ReLU, 1x7, BN, ReLU, 7x1, BN.
+    """
+
+    def __init__(self, C: int, stride: int, affine: bool, k: int = 7) -> None:
+        mid = C // 4
+        width = mid if mid >= 1 else C
+        factorized: list[nn.Module] = [
+            nn.Conv2d(width, width, (1, k), stride=(1, stride), padding=(0, k // 2), bias=False),
+            nn.BatchNorm2d(width, affine=affine),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, (k, 1), stride=(stride, 1), padding=(k // 2, 0), bias=False),
+            nn.BatchNorm2d(width, affine=affine),
+        ]
+        if mid < 1:
+            super().__init__(nn.ReLU(inplace=False), *factorized)
+            return
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C, mid, 1, bias=False),
+            nn.BatchNorm2d(mid, affine=affine),
+            nn.ReLU(inplace=True),
+            *factorized,
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid, C, 1, bias=False),
+            nn.BatchNorm2d(C, affine=affine),
+        )
+
+
 register_op("dil_conv_3x3")(lambda C, stride, affine: DilConv(C, 3, stride, 2, affine))
 register_op("avg_pool_3x3")(lambda C, stride, affine: Pool("avg", 3, stride))
 
@@ -189,3 +225,10 @@ NASNET_OPS: tuple[str, ...] = tuple(OPS)
 # --- Landmark-CNN blocks (nas.ops.blocks): each a C -> C primitive that takes stride. ---
 LANDMARK_OPS: tuple[str, ...] = blocks.register_all(register_op)
 """The blocks of the landmark CNNs, registered by `nas.ops.blocks.register_all`."""
+
+# --- Variants only a published cell uses: registered last, so the search space's op indices stay put. ---
+register_op("conv_7x1_1x7_bottleneck")(lambda C, stride, affine: BottleneckFactorizedConv(C, stride, affine))
+PUBLISHED_OPS: tuple[str, ...] = ("conv_7x1_1x7_bottleneck",)
+"""Ops of published cells outside the search space (AmoebaNet-A's bottlenecked 1x7-7x1)."""
+SEARCH_OPS: tuple[str, ...] = NASNET_OPS + LANDMARK_OPS
+"""The default search space: the NASNet ops and the landmark blocks."""

@@ -107,7 +107,9 @@ class Genotype:
     def from_json(cls, text: str, *, known_ops: Collection[str] | None = None) -> Genotype:
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:
+            # ValueError covers JSONDecodeError, UnicodeDecodeError and a number too long for int
+            # conversion (Python's 4300-digit limit), which json.loads raises as a bare ValueError.
             raise GenotypeError(f"genotype is not valid JSON: {exc}") from None
         return cls.from_dict(data, known_ops=known_ops)
 
