@@ -13,10 +13,10 @@
 # python3) and packages, no install; the steps that need CUDA are recorded as skipped.
 #
 # Time boxes (seconds; GPU run / dry run). The whole run is also capped at GPU_CHECK_BUDGET_S
-# (default 390 s = 6.5 min): a step gets at most what is left of that, and none starts with < 10 s.
-#   0_install 60 | 0_env 30 | 1_pytest_gpu 75 | 2a_child_training 70 | 2b_child_compile 80
-#   3a_proxy_default 40 | 3b_proxy_N2 45 | 4_search_gpus_{1,0.5,0.25} 45 each | 5_transfer 55
-#   6_weight_sharing 30            (dry run: each box x3, whole run capped at 900 s)
+# (default 400 s = 6 min 40 s): a step gets at most what is left of that; none starts with < 10 s.
+#   0_install 60 | 0_env 30 | 1_pytest_gpu 60 | 2a_child_training 60 | 2b_child_compile 70
+#   3a_proxy_default 40 | 3b_proxy_N2 45 | 4_search_gpus_{1,0.5,0.25} 50 each | 5_transfer 50
+#   6_weight_sharing 25            (dry run: each box x3, whole run capped at 900 s)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,15 +35,19 @@ LOG="$OUT_DIR/gpu_check.log"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gpu_check.XXXXXX")"
 SITE="${GPU_CHECK_SITE:-/tmp/site}"
 PY="${NAS_PYTHON:-python3}"
-if ((DRY)); then BUDGET_S="${GPU_CHECK_BUDGET_S:-900}" SCALE=3; else BUDGET_S="${GPU_CHECK_BUDGET_S:-390}" SCALE=1; fi
+if ((DRY)); then BUDGET_S="${GPU_CHECK_BUDGET_S:-900}" SCALE=3; else BUDGET_S="${GPU_CHECK_BUDGET_S:-400}" SCALE=1; fi
 START=$(date +%s)
 exec > >(tee "$LOG") 2>&1
 TEE_PID=$!
 cd "$ROOT" || exit 1
 
 export PYTHONUNBUFFERED=1 RAY_USAGE_STATS_ENABLED=0 WANDB_MODE=disabled PYTHONWARNINGS=ignore
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-((DRY)) || export PYTHONPATH="$ROOT:$SITE"
+((DRY)) && export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"  # a shared CPU: no spinning thread pools
+if ((DRY)); then
+    [[ ":${PYTHONPATH:-}:" == *":$ROOT:"* ]] || export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+else
+    export PYTHONPATH="$ROOT:$SITE"
+fi
 if [[ -d "$ROOT/.gpu/cifar10" ]]; then
     export NAS_DATA_DIR="$ROOT/.gpu/cifar10"
 else
@@ -63,10 +67,11 @@ step() {
         return
     fi
     echo; echo "=== $name (time box ${box} s): $*"
-    local t0=$(date +%s.%N)
+    local t0=$(date +%s%N)
     timeout -k 10 "$box" "$@" 2>&1 | tee "$WORK/$name.out"
     local rc=${PIPESTATUS[0]}
-    local secs=$(echo "$(date +%s.%N) - $t0" | bc)
+    local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    local secs="$((ms / 1000)).$(printf %03d $((ms % 1000)))"
     local why
     why="$(grep -v '^\s*$' "$WORK/$name.out" | tail -1 | cut -c1-300)"
     case $rc in
@@ -96,7 +101,7 @@ install_carried() {
     [[ -d .gpu/whl && -f .gpu/ray.tar.xz ]] || { echo "no .gpu/whl or .gpu/ray.tar.xz: run bash bench/gpu_setup.sh first and carry .gpu"; return 1; }
     mkdir -p "$SITE" &&
         "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .gpu/whl/*.whl &&
-        tar -xJf .gpu/ray.tar.xz -C "$SITE" &&
+        "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="data")' .gpu/ray.tar.xz "$SITE" &&
         echo "installed $(ls .gpu/whl | wc -l) wheels and the Ray pack into $SITE"
 }
 export -f install_carried
@@ -109,15 +114,15 @@ fi
 step 0_env 30 bash -c '(nvidia-smi || echo "no nvidia-smi") && "$PY" bench/gpu_steps.py env "$WORK/0_env.json"'
 
 # --- 1: the CUDA tests -------------------------------------------------------------------------------
-step 1_pytest_gpu 75 "$PY" -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py --junitxml="$WORK/1_pytest_gpu.xml"
+step 1_pytest_gpu 60 "$PY" -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py --junitxml="$WORK/1_pytest_gpu.xml"
 
 # --- 2: child training throughput --------------------------------------------------------------------
 if ((DRY)); then
     step 2a_child_training 70 "$PY" bench/child_training.py --json --N 1 --C 4 --batch-size 8 --steps 2 --warmup 1
 else
-    step 2a_child_training 70 "$PY" bench/child_training.py --json --rows cuda --steps 50 --warmup 10
+    step 2a_child_training 60 "$PY" bench/child_training.py --json --rows cuda --steps 50 --warmup 10
 fi
-needs_cuda 2b_child_compile && step 2b_child_compile 80 "$PY" bench/child_training.py --json --rows compile --steps 50 --warmup 10
+needs_cuda 2b_child_compile && step 2b_child_compile 70 "$PY" bench/child_training.py --json --rows compile --steps 50 --warmup 10
 
 # --- 3: multi-epoch proxy children: wall time per epoch, GPU utilisation ------------------------------
 if ((DRY)); then
@@ -128,6 +133,9 @@ else
     step 3a_proxy_default 40 "$PY" bench/gpu_steps.py proxy "$WORK/3a_proxy_default.json" --epochs 20
     step 3b_proxy_N2 45 "$PY" bench/gpu_steps.py proxy "$WORK/3b_proxy_N2.json" --epochs 10 --N 2 --C 32 --batch-size 128 --train-size 4096
 fi
+
+# Only on the GPU machine, which runs nothing else: on a shared machine `ray stop` would end others' Ray.
+ray_stop() { timeout 30 "$PY" -m ray.scripts.scripts stop --force >/dev/null 2>&1 || true; }
 
 # --- 4: nas search on local Ray, children per minute per GPU fraction -------------------------------
 search_rate() {  # search_rate GPUS TRIALS [more search flags]
@@ -142,13 +150,16 @@ if ((DRY)); then
     step 4_search_gpus_0 45 bash -c 'search_rate 0 2 --train-size 64 --val-size 32 --C 4 --batch-size 16 --max-concurrent 1'
     for g in 1 0.5 0.25; do needs_cuda "4_search_gpus_$g"; done
 else
-    for g in 1 0.5 0.25; do step "4_search_gpus_$g" 45 bash -c "search_rate $g 12"; done
+    for g in 1 0.5 0.25; do
+        step "4_search_gpus_$g" 50 bash -c "search_rate $g 8"
+        ray_stop  # a search cut by its time box must not hold the GPU for the next one
+    done
 fi
 
 # --- 5: nas transfer with Ray Train, one GPU worker (NCCL), 224 px, a tiny ImageFolder ---------------
 transfer() {  # transfer IMAGE_SIZE PER_CLASS GPUS
     "$PY" bench/gpu_steps.py imagefolder "$WORK/imagefolder" --per-class "$2" --size "$1" &&
-        "$PY" -m nas.cli.main transfer --genotype nasnet-a --dataset imagenet --N 1 --F 64 \
+        "$PY" -m nas.cli.main transfer --genotype nasnet-a --dataset imagenet --N 1 --F 48 \
             --image-size "$1" --batch-size 16 --epochs 2 --workers 1 --gpus-per-worker "$3" \
             --data-dir "$WORK/imagefolder" --out "$WORK/transfer" --wandb disabled --json
 }
@@ -156,7 +167,8 @@ export -f transfer
 if ((DRY)); then
     step 5_transfer 55 bash -c 'transfer 32 8 0'
 else
-    step 5_transfer 55 bash -c 'transfer 224 48 1'
+    step 5_transfer 50 bash -c 'transfer 224 48 1'
+    ray_stop
 fi
 
 # --- 6: the weight-sharing supernet, when that mode exists -------------------------------------------
@@ -165,7 +177,7 @@ if [[ ! -f bench/weight_sharing.py ]]; then
 elif ((DRY)); then
     record 6_weight_sharing skipped 77 0 0 "dry run: bench/weight_sharing.py present, run on CUDA only"
 else
-    step 6_weight_sharing 30 "$PY" bench/weight_sharing.py --quick
+    step 6_weight_sharing 25 "$PY" bench/weight_sharing.py --quick
 fi
 
 # --- summary -----------------------------------------------------------------------------------------

@@ -53,8 +53,12 @@ def env(out: str) -> int:
             "gpu_memory_gib": round(props.total_memory / 2**30, 1),
             "multiprocessors": props.multi_processor_count,
             "cudnn": torch.backends.cudnn.version(),
-            "nccl": ".".join(map(str, torch.cuda.nccl.version())),
         }
+        try:
+            nccl = torch.cuda.nccl.version()
+            record["nccl"] = ".".join(map(str, nccl)) if isinstance(nccl, tuple) else str(nccl)
+        except Exception as exc:
+            record["nccl"] = f"unavailable ({type(exc).__name__})"
     for name in ("ray", "optuna", "torchvision", "numpy", "pynvml", "wandb"):
         try:
             module = __import__(name)
