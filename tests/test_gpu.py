@@ -46,7 +46,7 @@ def conv_outputs() -> Iterator[list[tuple[torch.dtype, bool]]]:
     seen: list[tuple[torch.dtype, bool]] = []
 
     def hook(module: torch.nn.Module, args: Any, output: Any) -> None:
-        if isinstance(module, torch.nn.Conv2d) and module.training and output.dim() == 4:
+        if isinstance(module, torch.nn.Conv2d) and module.training and output.is_cuda and output.dim() == 4:
             seen.append((output.dtype, output.is_contiguous(memory_format=torch.channels_last)))
 
     handle = torch.nn.modules.module.register_module_forward_hook(hook)

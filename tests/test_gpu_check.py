@@ -39,7 +39,7 @@ def test_dry_run_runs_every_step_on_the_cpu(cifar_dir: Path, tmp_path: Path) -> 
     out = tmp_path / "out"
     done = subprocess.run(
         ["bash", str(SCRIPT), str(out), "--dry-run"],
-        env=_env(cifar_dir) | {"TMPDIR": str(tmp_path)},
+        env=_env(cifar_dir) | {"GPU_CHECK_WORK": str(tmp_path / "work")},
         capture_output=True, text=True, timeout=1200,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
