@@ -11,6 +11,7 @@
 # `pip install -e .`, which would ask for another torch); NAS_DATA_DIR is .gpu/cifar10. W&B is off.
 # --dry-run: the same steps at tiny sizes on the CPU with this machine's Python ($NAS_PYTHON, else
 # python3) and packages, no install; the steps that need CUDA are recorded as skipped.
+# Exit status: 0 when no step failed or timed out, else 1 (the JSON and the log are written either way).
 #
 # Time boxes (seconds; GPU run / dry run). The whole run is also capped at GPU_CHECK_BUDGET_S
 # (default 410 s = 6 min 50 s): a step gets at most what is left of that; none starts with < 10 s.
@@ -51,8 +52,8 @@ if ((DRY)); then
 else
     export PYTHONPATH="$ROOT:$SITE"
 fi
-if [[ -d "$ROOT/.gpu/cifar10" ]]; then
-    export NAS_DATA_DIR="$ROOT/.gpu/cifar10"
+if [[ -z "${NAS_DATA_DIR:-}" && -d "$ROOT/.gpu/cifar10" ]]; then
+    export NAS_DATA_DIR="$ROOT/.gpu/cifar10"  # the carried copy (the device gets only the repository)
 else
     export NAS_DATA_DIR="${NAS_DATA_DIR:-$ROOT/../shared/data/cifar10}"
 fi
@@ -136,8 +137,12 @@ else
     step 3b_proxy_N2 40 "$PY" bench/gpu_steps.py proxy "$WORK/3b_proxy_N2.json" --epochs 10 --N 2 --C 32 --batch-size 128 --train-size 4096
 fi
 
-# Only on the GPU machine, which runs nothing else: on a shared machine `ray stop` would end others' Ray.
-ray_stop() { timeout 30 "$PY" -m ray.scripts.scripts stop --force >/dev/null 2>&1 || true; }
+# Only on the GPU machine (never in a dry run, nor where nvidia-smi is absent), which runs nothing else:
+# on a shared machine `ray stop` would end others' Ray too.
+ray_stop() {
+    command -v nvidia-smi >/dev/null || return 0
+    timeout 30 "$PY" -m ray.scripts.scripts stop --force >/dev/null 2>&1 || true
+}
 
 # --- 4: nas search on local Ray, children per minute per GPU fraction -------------------------------
 search_rate() {  # search_rate GPUS TRIALS [more search flags]

@@ -275,7 +275,7 @@ def summarize(work: str, out: str) -> int:
         f"gpu_check: {counts['ok']} ok, {counts['failed']} failed, {counts['timeout']} timed out, "
         f"{counts['skipped']} skipped on {meta.get('gpu') or 'cpu'} in {meta.get('wall_s', 0):.0f} s"
     )
-    return 0
+    return 1 if counts["failed"] or counts["timeout"] else 0
 
 
 def _figures(steps: dict[str, Any]) -> dict[str, Any]:
