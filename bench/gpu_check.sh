@@ -96,8 +96,6 @@ json.dump({"status": status, "rc": int(rc), "seconds": round(float(secs or 0), 1
 EOF
 }
 
-skip() { echo "$1"; exit 77; }   # used inside `bash -c` steps
-export -f skip
 needs_cuda() { if ((DRY)); then record "$1" skipped 77 0 0 "dry run: needs CUDA"; return 1; fi; }
 
 # --- 0: install the carried packages, and record the machine ---------------------------------------

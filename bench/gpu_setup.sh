@@ -43,7 +43,7 @@ for p in manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_24_x86_64 manyl
 done
 pip_download() {
     # --isolated: the host's pip.conf may name constraints for *its* Python, not the GPU machine's.
-    python3 -m pip download --isolated --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+    python3 -m pip download --isolated --quiet --disable-pip-version-check --no-deps --only-binary=:all: --python-version 3.12 \
         --implementation cp "${PLATFORMS[@]}" -d "$1" "${@:2}"
 }
 
