@@ -13,7 +13,13 @@ the data pipeline can be told apart from that of the layout; the CPU rows are ho
 `nas.train.trainer.CPU_CHANNELS_LAST` was chosen. The summary ratio compares the defaults: our trainer as
 configured out of the box against the plain loop in NCHW fp32.
 
+``--rows cuda`` (what `bench/gpu_check.sh` runs) times only CUDA rows, each factor alone: bf16 against
+fp32 and channels_last against NCHW for our trainer, and the two loops at the same layout and
+precision (the data pipeline alone). ``--rows compile`` times our trainer eager against
+``torch.compile``; the compiled child's first epoch (which compiles) is left out of its figure.
+
     python bench/child_training.py [--data-dir DIR] [--N 1 --C 8 --batch-size 32 --steps 30] [--json]
+                                   [--rows default|cuda|compile]
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +58,27 @@ def ours(
     if result.status != "completed" or result.images_per_s is None:
         raise RuntimeError(f"our trainer failed: {result.error}")
     return result.images_per_s
+
+
+def ours_compiled(
+    genotype: Genotype, network: NetworkConfig, train: TrainConfig, data: CifarData, warmup: int, steps: int
+) -> float:
+    """Images/s of `train_child` with ``torch.compile``: the second epoch of ``steps`` steps (the first
+    one compiles, and also serves as the warm-up; ``warmup`` is not used)."""
+    from collections.abc import Mapping
+
+    from nas.train.trainer import train_child
+
+    per_epoch: list[float] = []
+
+    def report(epoch: int, metrics: Mapping[str, float]) -> None:
+        per_epoch.append(metrics["images_per_s"])
+
+    config = replace(train, compile=True, epochs=2, train_size=steps * train.batch_size)
+    result = train_child(genotype, network, config, data, report)
+    if result.status != "completed" or len(per_epoch) < 2:
+        raise RuntimeError(f"our trainer failed under torch.compile: {result.error}")
+    return per_epoch[1]
 
 
 class _PilCifar:
@@ -158,8 +185,67 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=30, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps before each timing")
+    parser.add_argument(
+        "--rows",
+        choices=("default", "cuda", "compile"),
+        default="default",
+        help="default: CPU rows (and CUDA ones if present); cuda: every CUDA factor; compile: eager vs compiled",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     return parser.parse_args(argv)
+
+
+Runner = Callable[["Genotype", "NetworkConfig", "TrainConfig", "CifarData", int, int], float]
+
+
+def _variants(rows: str, cpu: TrainConfig, cuda: bool) -> list[tuple[str, Runner, TrainConfig]]:
+    """The rows to time: name, runner, configuration."""
+    gpu = replace(cpu, device="cuda")
+    bf16_cl, fp32_nchw = replace(gpu, amp=True, channels_last=True), replace(gpu, channels_last=False)
+    if rows == "compile":
+        return [
+            ("cuda ours bf16 channels_last", ours, bf16_cl),
+            ("cuda ours bf16 channels_last compile", ours_compiled, bf16_cl),
+        ]
+    cuda_rows: list[tuple[str, Runner, TrainConfig]] = [
+        ("cuda ours bf16 channels_last", ours, bf16_cl),
+        ("cuda ours fp32 NCHW", ours, fp32_nchw),
+        ("cuda dataloader fp32 NCHW", dataloader_loop, fp32_nchw),
+        ("cuda dataloader bf16 channels_last", dataloader_loop, bf16_cl),
+    ]
+    if rows == "cuda":
+        return [
+            *cuda_rows,
+            ("cuda ours fp32 channels_last", ours, replace(gpu, channels_last=True)),
+            ("cuda ours bf16 NCHW", ours, replace(gpu, amp=True, channels_last=False)),
+        ]
+    cpu_rows: list[tuple[str, Runner, TrainConfig]] = [
+        ("cpu ours channels_last", ours, replace(cpu, channels_last=True)),
+        ("cpu ours NCHW", ours, replace(cpu, channels_last=False)),
+        ("cpu dataloader NCHW", dataloader_loop, replace(cpu, channels_last=False)),
+        ("cpu dataloader channels_last", dataloader_loop, replace(cpu, channels_last=True)),
+    ]
+    return cpu_rows + (cuda_rows if cuda else [])
+
+
+def _ratios(rows: dict[str, float]) -> dict[str, float]:
+    """Each ratio whose two rows were timed. The ``speedup_vs_dataloader_*`` ones compare what each
+    side gets by default: our trainer's layout (and, on CUDA, bf16) against the usual NCHW fp32 loop."""
+    from nas.train.trainer import CPU_CHANNELS_LAST
+
+    best = "cuda ours bf16 channels_last"
+    pairs = {
+        "speedup_vs_dataloader_cpu": (
+            "cpu ours channels_last" if CPU_CHANNELS_LAST else "cpu ours NCHW",
+            "cpu dataloader NCHW",
+        ),
+        "speedup_vs_dataloader_cuda": (best, "cuda dataloader fp32 NCHW"),
+        "pipeline_vs_dataloader_cuda": (best, "cuda dataloader bf16 channels_last"),
+        "bf16_vs_fp32": (best, "cuda ours fp32 channels_last"),
+        "channels_last_vs_nchw": (best, "cuda ours bf16 NCHW"),
+        "compile_vs_eager": ("cuda ours bf16 channels_last compile", best),
+    }
+    return {key: rows[a] / rows[b] for key, (a, b) in pairs.items() if a in rows and b in rows}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,42 +256,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     from nas.model.network import NetworkConfig
     from nas.space.published import resolve_genotype
     from nas.train.data import ENV_VAR, load_cifar10
-    from nas.train.trainer import CPU_CHANNELS_LAST, TrainConfig
+    from nas.train.trainer import TrainConfig
 
     data = load_cifar10(args.data_dir or os.environ.get(ENV_VAR) or DEFAULT_DATA_DIR)
     genotype = resolve_genotype(args.genotype)
     network = NetworkConfig(N=args.N, C=args.C)
+    if args.rows != "default" and not torch.cuda.is_available():
+        print(
+            f"child_training.py: error: --rows {args.rows} needs CUDA, and torch sees none", file=sys.stderr
+        )
+        return 2
     cpu = TrainConfig(epochs=1, batch_size=args.batch_size, device="cpu", amp=False)
-    variants = [
-        ("cpu ours channels_last", ours, replace(cpu, channels_last=True)),
-        ("cpu ours NCHW", ours, replace(cpu, channels_last=False)),
-        ("cpu dataloader NCHW", dataloader_loop, replace(cpu, channels_last=False)),
-        ("cpu dataloader channels_last", dataloader_loop, replace(cpu, channels_last=True)),
-    ]
-    if torch.cuda.is_available():
-        gpu = replace(cpu, device="cuda")
-        variants += [
-            ("cuda ours bf16 channels_last", ours, replace(gpu, amp=True, channels_last=True)),
-            ("cuda ours fp32 NCHW", ours, replace(gpu, channels_last=False)),
-            ("cuda dataloader fp32 NCHW", dataloader_loop, replace(gpu, channels_last=False)),
-            (
-                "cuda dataloader bf16 channels_last",
-                dataloader_loop,
-                replace(gpu, amp=True, channels_last=True),
-            ),
-        ]
+    variants = _variants(args.rows, cpu, torch.cuda.is_available())
     rows: dict[str, float] = {}
     for name, run, config in variants:
         rows[name] = run(genotype, network, config, data, args.warmup, args.steps)
         if not args.json:
             print(f"{name:<36} {rows[name]:8.1f} img/s")
-    # The ratios compare what each side gets by default: our trainer's layout against the usual loop.
-    default_cpu = rows["cpu ours channels_last" if CPU_CHANNELS_LAST else "cpu ours NCHW"]
-    speedups = {"speedup_vs_dataloader_cpu": default_cpu / rows["cpu dataloader NCHW"]}
-    if torch.cuda.is_available():
-        speedups["speedup_vs_dataloader_cuda"] = (
-            rows["cuda ours bf16 channels_last"] / rows["cuda dataloader fp32 NCHW"]
-        )
+    speedups = _ratios(rows)
     if args.json:
         child = {"genotype": args.genotype, "N": args.N, "C": args.C, "batch_size": args.batch_size}
         device = torch.cuda.get_device_name() if torch.cuda.is_available() else None
@@ -223,7 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return 0
-    for key, value in sorted(speedups.items(), reverse=True):  # the CPU line last
+    headline = "speedup_vs_dataloader_cuda" if "speedup_vs_dataloader_cuda" in speedups else None
+    for key, value in sorted(speedups.items(), key=lambda kv: (kv[0] == headline, kv[0])):  # headline last
         print(f"{key}: {value:.2f}x")
     return 0
 
