@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from nas.errors import NasError
+from nas.errors import NasError, one_line
 
 COMMANDS = ("show", "train", "search", "submit", "transfer", "report")
 """Sub-command modules in `nas.cli`; each defines ``add_parser(subparsers)`` and ``run(args)``."""
@@ -44,11 +44,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except NasError as exc:
-        print(f"nas: error: {exc}", file=sys.stderr)
+        print(f"nas: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path of the user's that cannot be read or written: data, not a bug
+        if exc.filename is None:
+            raise
+        print(f"nas: error: {one_line(path_error(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nas: interrupted", file=sys.stderr)
         return 130
+
+
+def path_error(exc: OSError) -> str:
+    """``PATH: reason`` of a file-system error (both paths of a rename or link)."""
+    paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    return f"{paths}: {exc.strerror or type(exc).__name__}"
 
 
 if __name__ == "__main__":
