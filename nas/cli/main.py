@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with the project's exit code 2 and a one-line message for usage errors."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"nas: error: {message}\n")
+        self.exit(2, f"nas: error: {one_line(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors and --help: a code to return, also when called in-process
+        return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

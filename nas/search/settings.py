@@ -28,6 +28,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "cpus_per_trial": (0, 1 << 20),
     "max_concurrent": (1, 1 << 20),
     "max_failures": (0, 1000),
+    "max_wait": (1, 7 * 24 * 3600),
     "max_params": (1, None),
     "max_mult_adds": (1, None),
 }
@@ -36,9 +37,15 @@ bound some further once known (`nas.search.runner.check_resources`, `SearchSetti
 OPEN_BELOW = frozenset({"lr", "cpus_per_trial"})
 
 
+FLAGS = {"searcher_options": "--searcher-option"}
+"""Settings whose flag is not the key spelt with dashes."""
+
+
 def flag_name(key: str) -> str:
     """``batch_size`` -> ``--batch-size``: messages name the flag, which is also the TOML key's source."""
-    return "--searcher-option" if key == "searcher_options" else "--" + key.replace("_", "-")
+    if key in FLAGS:
+        return FLAGS[key]
+    return "--" + key.replace("_", "-")
 
 
 def check_type(name: str, value: Any, hint: Any) -> None:
@@ -110,6 +117,7 @@ class SearchSettings:
     max_concurrent: int | None = None  # None: as many as the cluster's CPUs allow
     scheduler: str = "fifo"
     max_failures: int = 1  # retries of a child whose worker died (preempted node, OOM kill)
+    max_wait: float = 600.0  # seconds children may wait for resources with none running
     max_params: int | None = None
     max_mult_adds: int | None = None
     name: str | None = None
