@@ -101,15 +101,7 @@ def check_network_size(genotype: Genotype, config: NetworkConfig) -> None:
 def check_output_dir(path: str | Path, flag: str) -> Path:
     """Refuse, before any work, an output folder that is a file or cannot be created or written."""
     target = Path(path)
-    probe = target
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if probe == target and not target.is_dir():
-        raise NasError(f"{flag} {target}: not a folder")
-    if probe != target and not probe.is_dir():
-        raise NasError(f"{flag} {target}: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise NasError(f"{flag} {target}: {probe} is not writable")
+    _check_writable(target, target, flag)
     return target
 
 
@@ -118,10 +110,25 @@ def check_output_file(path: str | Path, flag: str) -> Path:
     target = Path(path)
     if target.is_dir():
         raise NasError(f"{flag} {target}: is a folder, expected a file name")
-    check_output_dir(target.parent if str(target.parent) else Path("."), flag)
+    _check_writable(target.parent, target, flag)
     if target.exists() and not os.access(target, os.W_OK):
         raise NasError(f"{flag} {target}: not writable")
     return target
+
+
+def _check_writable(folder: Path, target: Path, flag: str) -> None:
+    """``folder`` is, or can be made as, a writable folder; messages name ``target`` and the culprit."""
+    probe = folder
+    try:
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise NasError(f"{flag} {shown(str(target))}: {exc.strerror or exc}") from None
+    if not probe.is_dir():
+        where = "not a folder" if probe == target else f"{probe} is not a folder"
+        raise NasError(f"{flag} {target}: {where}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise NasError(f"{flag} {target}: {probe} is not writable")
 
 
 def add_json_argument(parser: argparse.ArgumentParser) -> None:

@@ -174,7 +174,7 @@ def resolve_settings(args: argparse.Namespace) -> tuple[Any, bool]:
         target = Path(args.resume)
     elif values.get("name"):
         candidate = Path(values.get("results_dir", SearchSettings.results_dir)) / values["name"]
-        if (candidate / "config.json").is_file() or args.resume == "":
+        if _is_file(candidate / "config.json") or args.resume == "":
             target = candidate
     elif args.resume == "":
         raise ConfigError("--resume needs a run folder, or --name of a run in --results-dir")
@@ -197,6 +197,14 @@ def resolve_settings(args: argparse.Namespace) -> tuple[Any, bool]:
     if repaired:
         logging.getLogger(__name__).warning("%s", repaired)
     return settings, True
+
+
+def _is_file(path: Path) -> bool:
+    """`Path.is_file`, false for a path the file system refuses (too long): validation then names it."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def training_images(folder: Path) -> int:

@@ -86,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"{label} on {config.dataset}: {config.N} @ {summary['F']} (C={config.C}, "
         f"{config.image_size}px): {summary['params'] / 1e6:.2f}M params, "
-        f"{summary['mult_adds'] / 1e6:.1f}M mult-adds (auxiliary head excluded)"
+        f"{summary['mult_adds'] / 1e6:.1f}M mult-adds (auxiliary head excluded)",
+        markup=False,  # the name is data: "[/bogus]" is text, not a closing tag
     )
     if args.plot is not None:
-        console.print(f"cells drawn in {display_name(summary['plot'], limit=1000)}")
+        console.print(f"cells drawn in {display_name(summary['plot'], limit=1000)}", markup=False)
     return 0
