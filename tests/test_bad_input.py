@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from cli_errors import assert_one_line_error
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nas.cli.main import main
@@ -280,18 +281,6 @@ def _fill(args: list[str], paths: dict[str, str]) -> list[str]:
     return [a.format(**paths) if "{" in a else a for a in args]
 
 
-def assert_one_line_error(code: int, err: str, expected: str) -> str:
-    """Exit code 2, exactly one line on stderr, ours, bounded in length, no traceback."""
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = err.strip("\n").splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("nas: error: "), lines[0]
-    assert len(lines[0]) <= 1100, len(lines[0])  # a 100 KB value is never echoed in full
-    assert expected in lines[0], lines[0]
-    return lines[0]
-
-
 def test_at_least_sixty_bad_command_lines_across_every_sub_command() -> None:
     commands = {args[0] for args, _ in CASES}
     assert commands == {"show", "train", "search", "submit", "transfer", "report"}
@@ -342,32 +331,40 @@ def test_unreadable_run_config_on_resume_is_one_line(
     assert_one_line_error(code, capsys.readouterr().err, "is not a search run folder")
 
 
+SPECIAL_NAMES = ["[/bogus]", "[bold]x", "\x1b[31mred\x1b[0m", "\ud800", "a\nb", "$x^2$", "\x00"]
+
+
 def _names() -> st.SearchStrategy[str]:
     """Any text, lone surrogates, control characters, rich markup and ANSI escapes included."""
-    specials = st.sampled_from(
-        ["[/bogus]", "[bold]x", "\x1b[31mred\x1b[0m", "\ud800", "a\nb", "$x^2$", "\x00"]
-    )
+    specials = st.sampled_from(SPECIAL_NAMES)
     chars = st.characters(codec=None, exclude_categories=())
-    return st.one_of(specials, st.text(chars, max_size=40), st.lists(specials, max_size=5).map("".join))
+    return st.one_of(specials, st.text(chars, max_size=200), st.lists(specials, max_size=5).map("".join))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None)
 @given(name=_names())
-def test_any_genotype_name_is_data(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A name survives the JSON round trip unchanged and prints as one escaped line, markup and all."""
+def test_any_genotype_name_survives_json_and_prints_as_one_escaped_line(name: str) -> None:
     genotype = Genotype(PUBLISHED["darts-v2"].normal, PUBLISHED["darts-v2"].reduce, name=name)
-    assert Genotype.from_json(genotype.to_json()) == genotype
+    assert Genotype.from_json(genotype.to_json()) == genotype  # lone surrogates included
     shown_name = display_name(name)
     assert shown_name.isprintable() and len(shown_name) <= 80
     shown_name.encode("utf-8")  # no lone surrogate reaches a terminal
+
+
+@pytest.mark.parametrize("name", ["".join(SPECIAL_NAMES), *SPECIAL_NAMES[:3]])
+def test_nas_show_prints_a_name_as_data(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rich markup, ANSI escapes, control characters and a lone surrogate neither crash nor style."""
+    genotype = Genotype(PUBLISHED["darts-v2"].normal, PUBLISHED["darts-v2"].reduce, name=name)
     path = tmp_path / "named.json"
     path.write_text(genotype.to_json(), encoding="utf-8")
-    capsys.readouterr()
     assert main(["show", str(path), "--N", "1", "--C", "4"]) == 0
     out = capsys.readouterr().out
-    assert shown_name in out.replace("\n", "")
-    assert main(["show", str(path), "--N", "1", "--C", "4", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["genotype"] == (name or str(path))  # unnamed: the file
+    assert display_name(name) in out.replace("\n", "") and "\x1b" not in out
+    if len(name) > 20:
+        assert main(["show", str(path), "--N", "1", "--C", "4", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["genotype"] == name
 
 
 def test_a_100_kb_name_is_capped_in_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
