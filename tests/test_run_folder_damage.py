@@ -181,7 +181,7 @@ def test_torn_last_line_of_a_told_child_is_restored_from_the_csv(tmp_path: Path,
 @pytest.mark.slow
 def test_resume_after_a_torn_last_line_loses_no_child(tmp_path: Path, cifar_dir: Path) -> None:
     """End to end with real Ray: two children trained, the leaderboard's last line torn, the search
-    resumed to three children; the torn child is back and exactly one new child was trained."""
+    resumed: the torn child is back, whole, and is neither lost nor counted as a child still to train."""
     tiny = [
         "--space",
         "nasnet",
@@ -215,8 +215,8 @@ def test_resume_after_a_torn_last_line_loses_no_child(tmp_path: Path, cifar_dir:
     run = RunFolder(tmp_path / "res" / "t")
     original = run.trials()
     _tear(run)
-    second = search(3)
+    second = search(2)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert json.loads(second.stdout)["trials_done"] == 3
-    rows = run.trials()
-    assert rows[:2] == original and len({r["trial_id"] for r in rows}) == 3
+    assert "restored from trials.csv" in second.stderr
+    assert json.loads(second.stdout)["trials_done"] == 2
+    assert run.trials() == original
