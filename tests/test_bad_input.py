@@ -471,3 +471,46 @@ def test_resources_the_cluster_never_offers_are_refused_before_tune(
     assert_one_line_error(proc.returncode, proc.stderr, expected)
     assert proc.stdout == ""
     assert not (tmp_path / "r" / "n" / "trials.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_waiting_for_resources_is_bounded_and_a_child_reports_its_real_failure(
+    tmp_path: Path, cifar_dir: Path
+) -> None:
+    """One local Ray for both: (1) every CPU held by another job, the search stops after --max-wait
+    with our message, writes no row and keeps its proposal outstanding for a resume; (2) a child that
+    cannot start records the first line of its exception as the reason, not a pointer to error.txt."""
+    import ray
+
+    from nas.errors import NasError
+    from nas.results.run_folder import read_json
+    from nas.search.runner import open_run, run_search
+
+    tiny = {"searcher": "random", "blocks": 2, "N": 1, "C": 4, "trials": 1, "train_size": 256}
+    tiny |= {"val_size": 128, "data_dir": str(cifar_dir), "wandb": "disabled", "results_dir": str(tmp_path)}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+
+        @ray.remote(num_cpus=2)
+        class Hog:
+            def ping(self) -> int:
+                return 1
+
+        hog = Hog.remote()  # type: ignore[attr-defined]
+        ray.get(hog.ping.remote())
+        waiting = SearchSettings(**tiny, name="waits", max_wait=5, batch_size=64)
+        run = open_run(waiting)
+        with pytest.raises(NasError, match=r"--max-wait 5: no child could start for \d+ s .*1 CPU"):
+            run_search(waiting, run)
+        assert run.trials() == []
+        assert list(read_json(run.searcher_state)["ledger"]["outstanding"]) == ["0"]  # rerun on resume
+        ray.kill(hog)
+
+        failing = SearchSettings(**tiny, name="fails", batch_size=512)  # bigger than --train-size 256
+        run = open_run(failing)
+        outcome = run_search(failing, run)
+        (row,) = run.trials()
+        assert outcome.trials_failed == 1 and row["status"] == "failed"
+        assert row["error"].startswith("ConfigError: batch_size: 512 exceeds the 256 training images")
+    finally:
+        ray.shutdown()
