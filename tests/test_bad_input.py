@@ -514,3 +514,28 @@ def test_waiting_for_resources_is_bounded_and_a_child_reports_its_real_failure(
         assert row["error"].startswith("ConfigError: batch_size: 512 exceeds the 256 training images")
     finally:
         ray.shutdown()
+
+
+class _Payload:
+    """What a tampered checkpoint smuggles in: an object `weights_only=True` refuses to build."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (print, ("pwned",))
+
+
+def test_tampered_transfer_checkpoint_is_one_line(
+    tmp_path: Path, cifar_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused by ``weights_only=True`` before Ray starts, in one line naming the checkpoint."""
+    import torch
+
+    folder = tmp_path / "out" / "ray" / "transfer" / "checkpoint_000001"
+    folder.mkdir(parents=True)
+    torch.save({"model": _Payload()}, folder / "state.pt")
+    (folder / "history.json").write_text("{}")
+    args = ["transfer", "--genotype", "nasnet-a", "--dataset", "cifar10", "--N", "1", "--C", "4"]
+    args += ["--data-dir", str(cifar_dir), "--out", str(tmp_path / "out"), "--resume", "--json"]
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert_one_line_error(code, err, f"{folder}: not a loadable checkpoint")
+    assert "pwned" not in out + err

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +131,37 @@ def _check_writable(folder: Path, target: Path, flag: str) -> None:
         raise NasError(f"{flag} {target}: {where}")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise NasError(f"{flag} {target}: {probe} is not writable")
+
+
+@contextlib.contextmanager
+def ray_output_to(log: Path, *, kept_if: Path) -> Iterator[None]:
+    """Send file descriptor 2 (where Ray's C++ core, its raylet and its worker relays write) to
+    ``log`` while Ray runs, and shut Ray down inside, so that under ``--json`` stderr carries only our
+    own one-line error, if any. Restored before that line is printed. A Ray this process had
+    started already is left running. Unless ``kept_if`` exists by then (the run was opened), the log
+    and its folder, if left empty, are removed: a refused command leaves nothing behind."""
+    import ray
+
+    ours = not ray.is_initialized()  # a Ray the caller started is the caller's to shut down
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with log.open("a", encoding="utf-8") as f:
+            os.dup2(f.fileno(), 2)
+            try:
+                yield
+            finally:
+                if ours:
+                    ray.shutdown()  # its exit messages go to the log too
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+        if not kept_if.exists():
+            log.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                log.parent.rmdir()
 
 
 def add_json_argument(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -214,35 +213,10 @@ def training_images(folder: Path) -> int:
     return sum(len(read_batch(folder / name)[1]) for name in TRAIN_FILES)
 
 
-@contextlib.contextmanager
-def ray_output_to(log: Path) -> Iterator[None]:
-    """Send file descriptor 2 (where Ray's C++ core, its raylet and its worker relays write) to
-    ``log`` while Ray runs, and shut Ray down inside, so that under ``--json`` stderr carries only our
-    own one-line error, if any. Restored before that line is printed. A Ray this process had
-    started already is left running."""
-    import ray
-
-    ours = not ray.is_initialized()  # a Ray the caller started is the caller's to shut down
-    log.parent.mkdir(parents=True, exist_ok=True)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with log.open("a", encoding="utf-8") as f:
-            os.dup2(f.fileno(), 2)
-            try:
-                yield
-            finally:
-                if ours:
-                    ray.shutdown()  # its exit messages go to the log too
-                sys.stderr.flush()
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
-
-
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from nas.cli.common import ray_output_to
     from nas.search.cluster import connect
     from nas.search.progress import SearchProgress
     from nas.search.runner import check_data, check_resources, open_run, run_search
@@ -253,7 +227,11 @@ def run(args: argparse.Namespace) -> int:
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     assert settings.name is not None
     run_path = Path(settings.results_dir) / settings.name
-    quiet_ray = ray_output_to(run_path / "driver.log") if args.json else contextlib.nullcontext()
+    quiet_ray = (
+        ray_output_to(run_path / "driver.log", kept_if=run_path / "config.json")
+        if args.json
+        else contextlib.nullcontext()
+    )
     with quiet_ray:
         connect(settings.address)
         check_resources(settings)

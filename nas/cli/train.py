@@ -67,7 +67,7 @@ def add_parser(subparsers: Any) -> None:
     train.add_argument("--max-steps", type=integer(1, None), help="stop after this many optimizer steps")
     train.add_argument("--batch-size", type=integer(1, 1 << 20))
     train.add_argument(
-        "--lr", type=real(0, 10, low_open=True), help="initial learning rate (cosine decay per step)"
+        "--lr", type=real(0, None, low_open=True), help="initial learning rate (cosine decay per step)"
     )
     train.add_argument("--weight-decay", type=real(0, 1))
     train.add_argument("--grad-clip", type=real(0, 1e6, low_open=True), help="gradient-norm clip")

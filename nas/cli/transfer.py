@@ -12,6 +12,7 @@ defaults are `nas.cli.train.PAPER_SCHEDULE`, NASNet's final evaluation recipe.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from nas.cli.common import (
     check_output_dir,
     integer,
     print_json,
+    ray_output_to,
     real,
 )
 from nas.tracking.base import MODES
@@ -66,7 +68,7 @@ def add_parser(sub: Any) -> None:
         "--batch-size", type=integer(1, 1 << 20), help="per worker; the global batch is this times --workers"
     )
     train.add_argument(
-        "--lr", type=real(0, 10, low_open=True), help="base learning rate, for the global batch"
+        "--lr", type=real(0, None, low_open=True), help="base learning rate, for the global batch"
     )
     train.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
     train.add_argument("--schedule", choices=("cosine", "exponential"), help="default: by optimizer")
@@ -172,7 +174,13 @@ def run(args: argparse.Namespace) -> int:
         address=args.address,
     )
     out = check_output_dir(args.out or _default_out(args.genotype, genotype), "--out")
-    record = run_transfer(config, cluster, out, resume=args.resume)
+    quiet_ray = (
+        ray_output_to(out / "driver.log", kept_if=out / "ray")
+        if args.json
+        else contextlib.nullcontext()
+    )
+    with quiet_ray:  # under --json, Ray's and the workers' lines go to the log, not stderr
+        record = run_transfer(config, cluster, out, resume=args.resume)
     tracking = TrackingConfig(
         mode=args.wandb,
         project=args.wandb_project,

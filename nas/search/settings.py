@@ -20,7 +20,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "C": (1, 512),  # C=512 at N=32 is already ~10^10 parameters; the proxy uses 8
     "blocks": (1, 32),
     "batch_size": (1, 1 << 20),  # and at most --train-size (`check_data_size`)
-    "lr": (0, 10),
+    "lr": (0, None),  # huge but finite is allowed: a diverging child is a failed row, not bad input
     "train_size": (1, 10_000_000),
     "val_size": (1, 10_000_000),
     "seed": (0, 2**32 - 1),  # numpy and Optuna take seeds in 0..2^32-1
