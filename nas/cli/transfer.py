@@ -175,9 +175,7 @@ def run(args: argparse.Namespace) -> int:
     )
     out = check_output_dir(args.out or _default_out(args.genotype, genotype), "--out")
     quiet_ray = (
-        ray_output_to(out / "driver.log", kept_if=out / "ray")
-        if args.json
-        else contextlib.nullcontext()
+        ray_output_to(out / "driver.log", kept_if=out / "ray") if args.json else contextlib.nullcontext()
     )
     with quiet_ray:  # under --json, Ray's and the workers' lines go to the log, not stderr
         record = run_transfer(config, cluster, out, resume=args.resume)
