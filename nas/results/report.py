@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
-from nas.results.run_folder import RunFolder, read_leaderboard, read_run_config
+from nas.results.run_folder import RunFolder, read_jsonl, read_leaderboard, read_run_config
 from nas.space.diagram import draw_genotype
 from nas.space.genotype import Genotype
 
@@ -68,24 +68,6 @@ class Run:
     def ranked(self) -> list[dict[str, Any]]:
         """Completed children, best first; ties go to the earlier child."""
         return sorted(self.completed(), key=lambda t: (-t["val_accuracy"], t["index"]))
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Objects of a JSON-lines file; a torn last line (a search killed mid-write) is skipped.
-
-    Only the last line may be torn: a bad line before it means the file is corrupt, not unfinished.
-    """
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    records = []
-    for i, line in enumerate(lines):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            if i == len(lines) - 1:
-                logger.warning("%s: skipping the torn last line", path)
-                break
-            raise NasError(f"{path}:{i + 1}: not a JSON object ({exc.msg})") from None
-    return records
 
 
 def load_run(path: str | Path) -> Run:
