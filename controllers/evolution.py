@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from nas.errors import ConfigError
+from nas.errors import ConfigError, check_number
 from nas.results.trial import TrialResult
 from nas.search.searcher import (
     Proposal,
@@ -46,10 +46,8 @@ class EvolutionSearcher(Searcher):
         self, space: SearchSpace, *, seed: int, population_size: int = 20, sample_size: int = 5
     ) -> None:
         super().__init__(space, seed=seed)
-        if population_size < 2:
-            raise ConfigError(f"population_size must be >= 2, got {population_size}")
-        if not 1 <= sample_size <= population_size:
-            raise ConfigError(f"sample_size must be in 1..population_size, got {sample_size}")
+        check_number("evolution population_size", population_size, integer=True, low=2, high=1_000_000)
+        check_number("evolution sample_size", sample_size, integer=True, low=1, high=population_size)
         self.population_size = population_size
         self.sample_size = sample_size
         self._num_choices = [len(d.choices) for d in space.decisions]

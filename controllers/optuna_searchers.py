@@ -34,7 +34,7 @@ from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-from nas.errors import ConfigError
+from nas.errors import ConfigError, check_number
 from nas.results.trial import TrialResult
 from nas.search.searcher import Proposal, Searcher, SearchSpace
 
@@ -150,8 +150,7 @@ class TPESearcher(OptunaSearcher):
         study_name: str = "nas",
         n_startup_trials: int = 10,
     ) -> None:
-        if n_startup_trials < 0:
-            raise ConfigError(f"n_startup_trials must be >= 0, got {n_startup_trials}")
+        check_number("tpe n_startup_trials", n_startup_trials, integer=True, low=0, high=1_000_000)
         self.n_startup_trials = n_startup_trials
         super().__init__(space, seed=seed, storage_path=storage_path, study_name=study_name)
 

@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from nas.errors import ConfigError
+from nas.errors import ConfigError, check_number, shown
 from nas.results.trial import TrialResult
 from nas.search.searcher import Proposal, Searcher, SearchSpace, shaped_reward
 
@@ -177,23 +177,31 @@ class RLSearcher(Searcher):
         ppo_clip: float = 0.2,
     ) -> None:
         super().__init__(space, seed=seed)
-        ranges = {
-            "hidden_size": (hidden_size, hidden_size >= 1),
-            "lr": (lr, lr > 0),
-            "batch_size": (batch_size, batch_size >= 1),
-            "temperature": (temperature, temperature > 0),
-            "tanh_constant": (tanh_constant, tanh_constant is None or tanh_constant > 0),
-            "entropy_weight": (entropy_weight, entropy_weight >= 0),
-            "baseline_decay": (baseline_decay, 0 <= baseline_decay < 1),
-            "reward_transform": (reward_transform, reward_transform in ("identity", "cubed")),
-            "params_penalty": (params_penalty, params_penalty >= 0),
-            "mult_adds_penalty": (mult_adds_penalty, mult_adds_penalty >= 0),
-            "ppo_epochs": (ppo_epochs, ppo_epochs >= 1),
-            "ppo_clip": (ppo_clip, ppo_clip > 0),
+        # (value, integer, low, high, low excluded): finite and bounded, so that a typo (lr=Infinity,
+        # hidden_size=10**9) is refused here rather than as NaN probabilities after the first update.
+        ranges: dict[str, tuple[float | None, bool, float, float, bool]] = {
+            "hidden_size": (hidden_size, True, 1, 4096, False),
+            "lr": (lr, False, 0, 10, True),
+            "batch_size": (batch_size, True, 1, 100_000, False),
+            "temperature": (temperature, False, 0, 1e6, True),
+            "tanh_constant": (tanh_constant, False, 0, 1e6, True),
+            "entropy_weight": (entropy_weight, False, 0, 1e6, False),
+            "baseline_decay": (baseline_decay, False, 0, 1, False),
+            "params_penalty": (params_penalty, False, 0, 1e6, False),
+            "mult_adds_penalty": (mult_adds_penalty, False, 0, 1e6, False),
+            "failure_reward": (failure_reward, False, -1e6, 1e6, False),
+            "ppo_epochs": (ppo_epochs, True, 1, 1000, False),
+            "ppo_clip": (ppo_clip, False, 0, 1e6, True),
         }
-        bad = {name: value for name, (value, ok) in ranges.items() if not ok}
-        if bad:
-            raise ConfigError(f"rl searcher: option(s) out of range: {bad}")
+        for name, (value, integer, low, high, low_open) in ranges.items():
+            if value is not None:
+                check_number(f"rl {name}", value, integer=integer, low=low, high=high, low_open=low_open)
+        if baseline_decay == 1:
+            raise ConfigError("rl baseline_decay must be < 1, got 1")
+        if reward_transform not in ("identity", "cubed"):
+            raise ConfigError(
+                f"rl reward_transform: expected identity or cubed, got {shown(reward_transform)}"
+            )
         self.batch_size = batch_size
         self.entropy_weight = entropy_weight
         self.baseline_decay = baseline_decay

@@ -36,3 +36,51 @@ def first_line(exc: BaseException, *, limit: int = 300) -> str:
 def describe(exc: BaseException, *, limit: int = 300) -> str:
     """``Type: first line`` of ``exc``: a child's failure reason in the leaderboard."""
     return f"{type(exc).__name__}: {first_line(exc, limit=limit)}"[:limit]
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``value`` as it may appear in a message: its ``repr`` (so control characters, ANSI escapes and
+    lone surrogates are escaped, never interpreted), cut to ``limit`` characters."""
+    try:
+        text = repr(value)
+    except Exception:  # a repr that raises (or recurses) is still a value the user gave
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def one_line(message: str, limit: int = 1000) -> str:
+    """``message`` as one printable line: line breaks and control characters escaped, cut to ``limit``."""
+    safe = "".join(
+        c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else ascii(c)[1:-1] for c in message
+    )
+    return safe if len(safe) <= limit else f"{safe[: limit - 3]}..."
+
+
+def check_number(
+    name: str,
+    value: object,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+) -> None:
+    """Refuse ``value`` unless it is an integer (``integer``) or a finite number within
+    ``low``..``high`` (``low`` itself excluded when ``low_open``); the message names ``name``."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"{name}: expected {kind}, got {shown(value)}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}: expected a finite number, got {value}")
+    below = low is not None and (value < low or (low_open and value == low))
+    if below or (high is not None and value > high):
+        lower = "" if low is None else f"{'>' if low_open else '>='} {_bound(low)}"
+        upper = "" if high is None else f"<= {_bound(high)}"
+        bounds = " and ".join(b for b in (lower, upper) if b)
+        raise ConfigError(f"{name} must be {bounds}, got {shown(value)}")
+
+
+def _bound(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"

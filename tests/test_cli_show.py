@@ -40,7 +40,7 @@ def _bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
         (["show", _write(tmp_path, json.dumps(out_of_range))], "reduce.blocks[1].input_b"),
         (["show", "nasnet-a", "--N", "6", "--F", "770"], "not realizable"),
         (["show", "no-such-file.json"], "neither a genotype file"),
-        (["show", "nasnet-a", "--N", "0"], "N (cells per stage)"),
+        (["show", "nasnet-a", "--N", "0"], "argument --N: must be >= 1"),
         (["show", _write(tmp_path, '{"normal": 1' + "0" * 4999 + "}")], "not valid JSON"),  # 5,000 digits
         (["show", "enas", "--dataset", "imagenet"], "reports no 'mobile' network"),
         (["show", "pnas", "--preset", "large", "--dataset", "cifar10"], "builds a network on imagenet"),

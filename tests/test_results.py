@@ -13,6 +13,7 @@ import pytest
 from nas.results.run_folder import (
     LEADERBOARD_KEYS,
     RunFolder,
+    RunFolderError,
     append_jsonl,
     atomic_write_text,
     best_trial,
@@ -83,7 +84,7 @@ def test_torn_last_line_is_skipped_and_healed_on_append(tmp_path: Path) -> None:
 def test_corrupt_middle_line_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "trials.jsonl"
     path.write_text('{"index": 0}\nnot json\n{"index": 2}\n')
-    with pytest.raises(json.JSONDecodeError):
+    with pytest.raises(RunFolderError, match=r"trials.jsonl:2: not a JSON object"):
         read_jsonl(path)
 
 

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from nas.errors import NasError
+from nas.errors import NasError, one_line
 
 COMMANDS = ("show", "train", "search", "submit", "transfer", "report")
 """Sub-command modules in `nas.cli`; each defines ``add_parser(subparsers)`` and ``run(args)``."""
@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with the project's exit code 2 and a one-line message for usage errors."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"nas: error: {message}\n")
+        self.exit(2, f"nas: error: {one_line(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,18 +37,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors and --help: a code to return, also when called in-process
+        return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
         return int(args.run(args))
     except NasError as exc:
-        print(f"nas: error: {exc}", file=sys.stderr)
+        print(f"nas: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path of the user's that cannot be read or written: data, not a bug
+        if exc.filename is None:
+            raise
+        print(f"nas: error: {one_line(path_error(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nas: interrupted", file=sys.stderr)
         return 130
+
+
+def path_error(exc: OSError) -> str:
+    """``PATH: reason`` of a file-system error (both paths of a rename or link)."""
+    paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    return f"{paths}: {exc.strerror or type(exc).__name__}"
 
 
 if __name__ == "__main__":

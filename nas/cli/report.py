@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from nas.cli.common import add_json_argument, print_json
+from nas.cli.common import add_json_argument, check_output_dir, integer, print_json
 
 
 def add_parser(sub: Any) -> None:
@@ -16,7 +16,9 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="output folder (default: the run folder for one run, else <parent>/report)",
     )
-    parser.add_argument("--top", type=int, default=10, help="children in each leaderboard (default 10)")
+    parser.add_argument(
+        "--top", type=integer(1, 100_000), default=10, help="children in each leaderboard (default 10)"
+    )
     add_json_argument(parser)
     parser.set_defaults(run=run)
 
@@ -24,6 +26,8 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from nas.results.report import write_report
 
+    if args.out is not None:
+        check_output_dir(args.out, "--out")
     result = write_report(args.runs, args.out, top=args.top)
     if args.json:
         print_json(result)

@@ -12,6 +12,8 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,11 @@ OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("--cpus-per-trial", float, "CPUs per child (default 1)"),
     ("--max-concurrent", int, "children at once (default: as many as the cluster's resources allow)"),
     ("--max-failures", int, "retries of a child whose worker died (default 1)"),
+    (
+        "--max-wait",
+        float,
+        "seconds children may wait for resources with none running before the search stops (default 600)",
+    ),
     ("--scheduler", str, "fifo or asha (early stopping, default fifo)"),
     ("--max-params", int, "reject children with more parameters"),
     ("--max-mult-adds", int, "reject children with more mult-adds"),
@@ -67,6 +74,7 @@ RUNTIME_KEYS = frozenset(
         "cpus_per_trial",
         "max_concurrent",
         "max_failures",
+        "max_wait",
         "wandb",
     }
 )
@@ -119,14 +127,18 @@ def settings_values(args: argparse.Namespace) -> dict[str, Any]:
     if args.config is not None:
         try:
             loaded = tomllib.loads(args.config.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"--config {args.config}: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"--config {args.config}: cannot read it ({exc.strerror or exc})") from None
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"--config {args.config}: not a TOML file ({exc})") from None
         unknown = sorted(set(loaded) - known)
         if unknown:
             raise ConfigError(f"--config {args.config}: unknown setting(s) {', '.join(unknown)}")
         values.update(loaded)
     values.update({k: v for k, v in vars(args).items() if k in known and v is not None})
     if args.searcher_option:
+        if not isinstance(values.get("searcher_options", {}), dict):
+            raise ConfigError(f"--config {args.config}: searcher_options must be a table")
         values["searcher_options"] = {
             **values.get("searcher_options", {}),
             **parse_options(args.searcher_option),
@@ -150,6 +162,8 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 def resolve_settings(args: argparse.Namespace) -> tuple[Any, bool]:
     """The run's `SearchSettings` (name filled in) and whether it resumes an existing run."""
+    from nas.cli.common import check_output_dir
+    from nas.results.run_folder import RunFolder, check_history, read_run_config
     from nas.search.runner import load_run_settings
     from nas.search.settings import SearchSettings, default_run_name
 
@@ -159,52 +173,83 @@ def resolve_settings(args: argparse.Namespace) -> tuple[Any, bool]:
         target = Path(args.resume)
     elif values.get("name"):
         candidate = Path(values.get("results_dir", SearchSettings.results_dir)) / values["name"]
-        if (candidate / "config.json").is_file() or args.resume == "":
+        if _is_file(candidate / "config.json") or args.resume == "":
             target = candidate
     elif args.resume == "":
         raise ConfigError("--resume needs a run folder, or --name of a run in --results-dir")
     if target is None:
         settings = SearchSettings.from_dict(values)
         settings.validate()
+        check_output_dir(settings.results_dir, "--results-dir")
         if settings.name is None:
             settings = dataclasses.replace(settings, name=default_run_name(settings))
         return settings, False
+    run_folder = RunFolder(target)
+    if run_folder.is_run():
+        read_run_config(run_folder)  # unreadable, not JSON, not an object: one line, before Ray
     saved = load_run_settings(target)
     runtime = {k: v for k, v in values.items() if k in RUNTIME_KEYS}
     overrides = {"name": target.name, "results_dir": str(target.parent), **runtime}
     settings = SearchSettings.from_dict({**saved.to_dict(), **overrides})
     settings.validate()
+    repaired = check_history(run_folder)
+    if repaired:
+        logging.getLogger(__name__).warning("%s", repaired)
     return settings, True
 
 
-def run(args: argparse.Namespace) -> int:
-    import os
+def _is_file(path: Path) -> bool:
+    """`Path.is_file`, false for a path the file system refuses (too long): validation then names it."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
+
+def training_images(folder: Path) -> int:
+    """How many images the CIFAR-10 training batches in ``folder`` hold (reading them also checks them)."""
+    from nas.train.data import TRAIN_FILES, read_batch
+
+    return sum(len(read_batch(folder / name)[1]) for name in TRAIN_FILES)
+
+
+def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from nas.cli.common import ray_output_to
     from nas.search.cluster import connect
     from nas.search.progress import SearchProgress
-    from nas.search.runner import check_data, open_run, run_search
+    from nas.search.runner import check_data, check_resources, open_run, run_search
 
     settings, resumed = resolve_settings(args)
     data_dir = check_data(settings)
+    settings.check_data_size(training_images(data_dir))
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    connect(settings.address)
-    run_folder = open_run(settings)
-    settings = dataclasses.replace(settings, data_dir=str(data_dir))  # what the workers read
-    console = Console(stderr=True)
-    progress = SearchProgress(
-        budget=settings.trials,
-        rows=run_folder.trials(),
-        run_dir=str(run_folder.path),
-        console=console,
-        enabled=not (args.quiet or args.json),
+    assert settings.name is not None
+    run_path = Path(settings.results_dir) / settings.name
+    quiet_ray = (
+        ray_output_to(run_path / "driver.log", kept_if=run_path / "config.json")
+        if args.json
+        else contextlib.nullcontext()
     )
-    # Ray's driver threads print worker deaths and the like on stdout; stdout is for our summary.
-    with progress, contextlib.redirect_stdout(sys.stderr):
-        outcome = run_search(
-            settings, run_folder, listeners=[progress.child_done], callbacks=[progress.tune_callback()]
+    with quiet_ray:
+        connect(settings.address)
+        check_resources(settings)
+        run_folder = open_run(settings)
+        settings = dataclasses.replace(settings, data_dir=str(data_dir))  # what the workers read
+        console = Console(stderr=True)
+        progress = SearchProgress(
+            budget=settings.trials,
+            rows=run_folder.trials(),
+            run_dir=str(run_folder.path),
+            console=console,
+            enabled=not (args.quiet or args.json),
         )
+        # Ray's driver threads print worker deaths and the like on stdout; stdout is for our summary.
+        with progress, contextlib.redirect_stdout(sys.stderr):
+            outcome = run_search(
+                settings, run_folder, listeners=[progress.child_done], callbacks=[progress.tune_callback()]
+            )
     summary = {**outcome.to_dict(), "resumed": resumed, "searcher": settings.searcher}
     if args.json:
         print(json.dumps(summary))

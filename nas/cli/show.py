@@ -10,7 +10,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from nas.cli.common import add_json_argument, add_size_arguments, print_json
+from nas.cli.common import (
+    add_json_argument,
+    add_size_arguments,
+    check_network_size,
+    check_output_file,
+    integer,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from nas.model.network import NetworkConfig
@@ -40,10 +47,12 @@ def add_parser(sub: Any) -> None:
         F_help="the paper's F: penultimate filters for NASNet-A and genotype files, C (first-stage "
         "width) for amoebanet-a, pnas, darts-v2 and enas, as their papers use it",
     )
-    parser.add_argument("--image-size", type=int, default=None, help="input size (default 32 / 224)")
+    parser.add_argument(
+        "--image-size", type=integer(1, 4096), default=None, help="input size (default 32 / 224)"
+    )
     parser.add_argument(
         "--stem-multiplier",
-        type=int,
+        type=integer(1, 16),
         default=None,
         help="stem width factor: CIFAR stem = multiplier x C, ImageNet stem conv = 32 x multiplier "
         "(NASNet-A large and PNASNet-5 large use 3)",
@@ -98,15 +107,19 @@ def run(args: argparse.Namespace) -> int:
 
     from nas.model.counting import count_mult_adds, count_params
     from nas.model.network import NetworkConfig, build_network
+    from nas.space.genotype import display_name
 
     genotype, macro, fields, paper = _sizes(args)
+    if args.plot is not None:
+        check_output_file(args.plot, "--plot")
     config = NetworkConfig(**fields)
+    check_network_size(genotype, config)
     with torch.device("meta"):  # shapes only: a 90M-parameter network is counted without its memory
         model = build_network(genotype, config)
     assert config.image_size is not None
     F = config.C if macro.F_means == "C" else config.filters(genotype)
     summary: dict[str, Any] = {
-        "genotype": genotype.name or args.genotype,
+        "genotype": genotype.name or args.genotype,  # data: --json prints it escaped as JSON
         "dataset": config.dataset,
         "N": config.N,
         "F": F,
@@ -130,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**summary, "cells": genotype.to_dict()})
         return 0
-    console = Console()
+    console = Console(highlight=False)
+    label = display_name(str(summary["genotype"]))
     for name, cell in genotype.cells():
         table = Table(title=f"{name} cell (outputs: {', '.join(map(str, cell.output_states()))})")
         for col in ("block", "input_a", "op_a", "input_b", "op_b", "combine"):
@@ -142,10 +156,11 @@ def run(args: argparse.Namespace) -> int:
         console.print(table)
     stages = "/".join(map(str, summary["stage_cells"]))
     console.print(
-        f"{summary['genotype']} on {config.dataset}: {config.N} @ {F} (F = {macro.F_means}; C={config.C}, "
+        f"{label} on {config.dataset}: {config.N} @ {F} (F = {macro.F_means}; C={config.C}, "
         f"normal cells {stages}, {config.stem} stem x{config.stem_multiplier}, {config.image_size}px): "
         f"{summary['params'] / 1e6:.2f}M params, "
-        f"{summary['mult_adds'] / 1e6:.1f}M mult-adds (auxiliary head excluded)"
+        f"{summary['mult_adds'] / 1e6:.1f}M mult-adds (auxiliary head excluded)",
+        markup=False,  # the name is data: "[/bogus]" is text, not a closing tag
     )
     if paper is not None and "paper" in summary:
         cost = f"{paper.params / 1e6:.1f}M params"
@@ -153,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
             cost += f", {paper.mult_adds / 1e6:.0f}M mult-adds"
         console.print(f"paper: {cost}" + (f" ({paper.note})" if paper.note else ""))
     if args.plot is not None:
-        console.print(f"cells drawn in {summary['plot']}")
+        console.print(f"cells drawn in {display_name(summary['plot'], limit=1000)}", markup=False)
     return 0
 
 

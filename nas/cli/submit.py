@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.follow and args.logs is None:
         raise ConfigError("--follow goes with --logs JOB")
+    if args.status is None and args.logs is None and args.stop is None:
+        _settings(args)  # refuse bad search flags before reaching for the cluster
     client = jobs.connect(args.address)
     if args.status is not None:
         state = jobs.status(client, args.status)
@@ -95,12 +97,20 @@ def run(args: argparse.Namespace) -> int:
     return _submit(args, client)
 
 
-def _submit(args: argparse.Namespace, client: Any) -> int:
-    from nas.search import jobs
-    from nas.search.settings import SearchSettings, default_run_name
+def _settings(args: argparse.Namespace) -> Any:
+    """The search's settings, validated here, not minutes later on the cluster."""
+    from nas.search.settings import SearchSettings
 
     settings = SearchSettings.from_dict(settings_values(args))
-    settings.validate()  # refuse bad input here, not minutes later on the cluster
+    settings.validate()
+    return settings
+
+
+def _submit(args: argparse.Namespace, client: Any) -> int:
+    from nas.search import jobs
+    from nas.search.settings import default_run_name
+
+    settings = _settings(args)
     if args.name is None:  # named here so that the run folder can be told before the job starts
         args.name = default_run_name(settings)
     if args.results_dir is None:

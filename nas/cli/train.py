@@ -16,7 +16,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas.cli.common import add_json_argument, add_size_arguments, print_json
+from nas.cli.common import (
+    add_json_argument,
+    add_size_arguments,
+    check_network_size,
+    check_output_dir,
+    integer,
+    print_json,
+    real,
+)
 from nas.train.recipes import PAPER_SCHEDULE
 
 if TYPE_CHECKING:
@@ -39,19 +47,27 @@ def add_parser(subparsers: Any) -> None:
     add_size_arguments(parser, default_N=2, default_F=None)  # NetworkConfig's default size: 2 @ C=16
     train = parser.add_argument_group("training (defaults: a short proxy, or --paper-schedule)")
     train.add_argument("--paper-schedule", action="store_true", help="NASNet's final CIFAR-10 recipe")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float, help="initial learning rate (cosine decay per step)")
-    train.add_argument("--weight-decay", type=float)
-    train.add_argument("--grad-clip", type=float, help="gradient-norm clip")
-    train.add_argument("--cutout", type=int, help="cutout square side in pixels (0: off)")
-    train.add_argument("--aux-weight", type=float, help="auxiliary head loss weight (0: no aux head)")
-    train.add_argument("--drop-path", dest="drop_path_prob", type=float, help="final drop path probability")
-    train.add_argument("--label-smoothing", type=float)
-    train.add_argument("--train-size", type=int, help="train on this many images of the train split")
-    train.add_argument("--val-size", type=int, help="images held out of the training batches")
-    train.add_argument("--seed", type=int)
+    train.add_argument("--epochs", type=integer(1, 100_000))
+    train.add_argument("--max-steps", type=integer(1, None), help="stop after this many optimizer steps")
+    train.add_argument("--batch-size", type=integer(1, 1 << 20))
+    train.add_argument(
+        "--lr", type=real(0, None, low_open=True), help="initial learning rate (cosine decay per step)"
+    )
+    train.add_argument("--weight-decay", type=real(0, 1))
+    train.add_argument("--grad-clip", type=real(0, 1e6, low_open=True), help="gradient-norm clip")
+    train.add_argument("--cutout", type=integer(0, 32), help="cutout square side in pixels (0: off)")
+    train.add_argument("--aux-weight", type=real(0, 100), help="auxiliary head loss weight (0: no aux head)")
+    train.add_argument(
+        "--drop-path", dest="drop_path_prob", type=real(0, 0.99), help="final drop path probability"
+    )
+    train.add_argument("--label-smoothing", type=real(0, 1))
+    train.add_argument(
+        "--train-size", type=integer(1, 10_000_000), help="train on this many images of the train split"
+    )
+    train.add_argument(
+        "--val-size", type=integer(1, 10_000_000), help="images held out of the training batches"
+    )
+    train.add_argument("--seed", type=integer(0, 2**32 - 1))
     train.add_argument("--device", choices=("auto", "cpu", "cuda"))
     train.add_argument("--amp", action=argparse.BooleanOptionalAction, help="bf16 autocast on CUDA (default)")
     train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="default: on for CUDA")
@@ -72,10 +88,14 @@ def run(args: argparse.Namespace) -> int:
     genotype = resolve_genotype(args.genotype)
     train_config = _train_config(args)
     network_config = _network_config(args, genotype, train_config)
-    data = load_cifar10(args.data_dir, val_size=args.val_size, with_test=True, download=args.download)
-    out = args.out or Path(
-        "results", "train", f"{_name(args.genotype, genotype)}-{datetime.now():%Y%m%d-%H%M%S}"
+    check_network_size(genotype, network_config)
+    out = check_output_dir(
+        args.out
+        or Path("results", "train", f"{_name(args.genotype, genotype)}-{datetime.now():%Y%m%d-%H%M%S}"),
+        "--out",
     )
+    data = load_cifar10(args.data_dir, val_size=args.val_size, with_test=True, download=args.download)
+    _check_sizes(train_config, len(data.train))
     out.mkdir(parents=True, exist_ok=True)
     result = train_child(
         genotype,
@@ -123,7 +143,21 @@ def _network_config(args: argparse.Namespace, genotype: Genotype, train: TrainCo
 
 
 def _name(arg: str, genotype: Genotype) -> str:
-    return genotype.name or Path(arg).stem
+    from nas.space.genotype import file_stem
+
+    return file_stem(genotype.name or Path(arg).stem)
+
+
+def _check_sizes(train: TrainConfig, images: int) -> None:
+    """Refuse a training split or batch the data cannot give, instead of a failed child (exit 1)."""
+    from nas.errors import ConfigError
+
+    if train.train_size is not None and train.train_size > images:
+        raise ConfigError(f"--train-size {train.train_size}: the training split has only {images} images")
+    if train.batch_size > min(images, train.train_size or images):
+        raise ConfigError(
+            f"--batch-size {train.batch_size} is larger than the training split ({min(images, train.train_size or images)} images)"
+        )
 
 
 class _EpochPrinter:

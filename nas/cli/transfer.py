@@ -12,10 +12,20 @@ defaults are `nas.train.recipes.PAPER_SCHEDULE`, NASNet's final evaluation recip
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas.cli.common import add_json_argument, add_size_arguments, print_json
+from nas.cli.common import (
+    add_json_argument,
+    add_size_arguments,
+    check_network_size,
+    check_output_dir,
+    integer,
+    print_json,
+    ray_output_to,
+    real,
+)
 from nas.tracking.base import MODES
 from nas.train.recipes import IMAGENET_RECIPE, PAPER_SCHEDULE
 
@@ -39,26 +49,41 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--dataset", choices=("imagenet", "cifar10"), default="imagenet")
     add_size_arguments(parser, default_N=4, default_F=None)
     parser.add_argument(
-        "--image-size", type=int, help="training crop (default 224 for ImageNet; 331 for large)"
+        "--image-size", type=integer(1, 4096), help="training crop (default 224 for ImageNet; 331 for large)"
     )
     train = parser.add_argument_group("training (defaults: the dataset's recipe)")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int, help="per worker; the global batch is this times --workers")
-    train.add_argument("--lr", type=float, help="base learning rate, for the global batch")
+    train.add_argument("--epochs", type=integer(1, 100_000))
+    train.add_argument(
+        "--batch-size", type=integer(1, 1 << 20), help="per worker; the global batch is this times --workers"
+    )
+    train.add_argument(
+        "--lr", type=real(0, None, low_open=True), help="base learning rate, for the global batch"
+    )
     train.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
     train.add_argument("--schedule", choices=("cosine", "exponential"), help="default: by optimizer")
-    train.add_argument("--warmup-epochs", type=float, default=0.0, help="linear learning-rate warm-up")
-    train.add_argument("--weight-decay", type=float)
-    train.add_argument("--drop-path", dest="drop_path_prob", type=float, help="final ScheduledDropPath prob")
-    train.add_argument("--grad-clip", type=float)
-    train.add_argument("--cutout", type=int, help="CIFAR-10 only: cutout square side")
-    train.add_argument("--seed", type=int, default=0)
-    cluster = parser.add_argument_group("workers")
-    cluster.add_argument("--workers", type=int, default=1, help="Ray Train workers (DDP ranks)")
-    cluster.add_argument(
-        "--gpus-per-worker", type=float, help="default: 1 when the cluster has GPUs, else 0 (CPU, gloo)"
+    train.add_argument(
+        "--warmup-epochs", type=real(0, 100_000), default=0.0, help="linear learning-rate warm-up"
     )
-    cluster.add_argument("--cpus-per-worker", type=float, default=1.0, help="also sizes each data loader")
+    train.add_argument("--weight-decay", type=real(0, 1))
+    train.add_argument(
+        "--drop-path", dest="drop_path_prob", type=real(0, 0.99), help="final ScheduledDropPath prob"
+    )
+    train.add_argument("--grad-clip", type=real(0, 1e6, low_open=True))
+    train.add_argument("--cutout", type=integer(0, 32), help="CIFAR-10 only: cutout square side")
+    train.add_argument("--seed", type=integer(0, 2**32 - 1), default=0)
+    cluster = parser.add_argument_group("workers")
+    cluster.add_argument("--workers", type=integer(1, 4096), default=1, help="Ray Train workers (DDP ranks)")
+    cluster.add_argument(
+        "--gpus-per-worker",
+        type=real(0, 1024),
+        help="default: 1 when the cluster has GPUs, else 0 (CPU, gloo)",
+    )
+    cluster.add_argument(
+        "--cpus-per-worker",
+        type=real(0, 1 << 20, low_open=True),
+        default=1.0,
+        help="also sizes each data loader",
+    )
     cluster.add_argument("--address", help="Ray cluster address (default: a local Ray for this run)")
     io = parser.add_argument_group("data and output")
     io.add_argument("--data-dir", help="ImageFolder root (train/, val/) or the CIFAR-10 folder")
@@ -108,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         if args.C is not None
         else NetworkConfig.from_filters(genotype, args.F or _DEFAULT_F[args.dataset], **fields)
     )
+    check_network_size(genotype, network)
     if args.dry_run:
         summary = network_summary(genotype, network)
         _emit(
@@ -135,8 +161,12 @@ def run(args: argparse.Namespace) -> int:
         cpus_per_worker=args.cpus_per_worker,
         address=args.address,
     )
-    out = args.out or _default_out(args.genotype, genotype)
-    record = run_transfer(config, cluster, out, resume=args.resume)
+    out = check_output_dir(args.out or _default_out(args.genotype, genotype), "--out")
+    quiet_ray = (
+        ray_output_to(out / "driver.log", kept_if=out / "ray") if args.json else contextlib.nullcontext()
+    )
+    with quiet_ray:  # under --json, Ray's and the workers' lines go to the log, not stderr
+        record = run_transfer(config, cluster, out, resume=args.resume)
     tracking = TrackingConfig(
         mode=args.wandb,
         project=args.wandb_project,
@@ -163,11 +193,13 @@ def _emit(args: argparse.Namespace, summary: dict[str, Any], line: str) -> None:
 
 def _default_out(arg: str, genotype: Genotype) -> Path:
     """``results/<run>/transfer`` beside a run's genotype file, else ``results/transfer/<name>``."""
+    from nas.space.genotype import file_stem
+
     path = Path(arg)
     if path.is_file():
         return (
             path.parent / "transfer"
             if path.name == "best_genotype.json"
-            else Path("results", "transfer", path.stem)
+            else Path("results", "transfer", file_stem(path.stem))
         )
-    return Path("results", "transfer", genotype.name or arg)
+    return Path("results", "transfer", file_stem(genotype.name or arg))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
+from nas.results.run_folder import RunFolder, read_jsonl, read_leaderboard, read_run_config
 from nas.space.diagram import draw_genotype, pyplot
 from nas.space.genotype import Genotype
 
@@ -69,36 +70,18 @@ class Run:
         return sorted(self.completed(), key=lambda t: (-t["val_accuracy"], t["index"]))
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Objects of a JSON-lines file; a torn last line (a search killed mid-write) is skipped.
-
-    Only the last line may be torn: a bad line before it means the file is corrupt, not unfinished.
-    """
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    records = []
-    for i, line in enumerate(lines):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            if i == len(lines) - 1:
-                logger.warning("%s: skipping the torn last line", path)
-                break
-            raise NasError(f"{path}:{i + 1}: not a JSON object ({exc.msg})") from None
-    return records
-
-
 def load_run(path: str | Path) -> Run:
     """Read a ``nas search`` run folder; a folder without ``config.json`` and ``trials.jsonl`` is an error."""
     folder = Path(path)
     missing = [f for f in ("config.json", "trials.jsonl") if not (folder / f).is_file()]
     if missing:
         raise NasError(f"{folder} is not a search run folder (no {' or '.join(missing)})")
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise NasError(f"{folder / 'config.json'}: not valid JSON ({exc.msg})") from None
+    config = read_run_config(RunFolder(folder))
     stats_file = folder / "searcher_stats.jsonl"
-    trials = sorted(read_jsonl(folder / "trials.jsonl"), key=lambda t: int(t["index"]))
+    rows, torn = read_leaderboard(folder / "trials.jsonl")
+    if torn is not None:
+        logger.warning("%s: skipping the torn last line", folder / "trials.jsonl")
+    trials = sorted(rows, key=lambda t: int(t["index"]) if isinstance(t["index"], int) else 0)
     return Run(folder, config, trials, read_jsonl(stats_file) if stats_file.is_file() else [])
 
 

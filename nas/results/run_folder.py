@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nas.errors import NasError, shown
+
 logger = logging.getLogger(__name__)
 
 LEADERBOARD_KEYS = (
@@ -96,9 +98,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             rows.append(json.loads(line))
-        except json.JSONDecodeError:
+        except json.JSONDecodeError as exc:
             if number != len(lines):
-                raise
+                raise RunFolderError(f"{path}:{number}: not a JSON object ({exc.msg}); {_REPAIR}") from None
             logger.warning("%s: skipping a torn last line", path)
     return rows
 
@@ -178,3 +180,160 @@ def best_trial(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The completed row with the highest validation accuracy (the earliest on a tie)."""
     completed = [r for r in rows if r["status"] == "completed" and r["val_accuracy"] is not None]
     return max(completed, key=lambda r: float(r["val_accuracy"]), default=None)
+
+
+# Read side: the integrity of a run's history, checked before a resume (and by `nas report`).
+
+_REPAIR = (
+    "restore the file from a backup (trials.csv holds the same rows), or start a new run with another --name"
+)
+
+
+class RunFolderError(NasError):
+    """A run folder's files are damaged or disagree; the message says which and how to repair it."""
+
+
+def read_run_config(run: RunFolder) -> dict[str, Any]:
+    """``config.json`` as a mapping of settings; unreadable, not JSON or not an object: `RunFolderError`."""
+    try:
+        data = json.loads(run.config.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RunFolderError(f"{run.config}: cannot read it ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise RunFolderError(
+            f"{run.config}: not valid JSON ({_reason(exc)}); restore it from a backup or start a new run"
+        ) from None
+    if not isinstance(data, dict):
+        raise RunFolderError(
+            f"{run.config}: expected a JSON object of settings, got a {type(data).__name__}; "
+            "restore it from a backup or start a new run"
+        )
+    return data
+
+
+def read_leaderboard(path: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """The rows of ``trials.jsonl`` and the text of a torn last line (None when the file is whole).
+
+    Every line but the last must be a leaderboard row (an object with `LEADERBOARD_KEYS`): a bad line
+    in the middle is damage, not an interrupted write, and is refused with `RunFolderError`.
+    """
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunFolderError(f"{path}: cannot read it ({_reason(exc)}); {_REPAIR}") from None
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    rows: list[dict[str, Any]] = []
+    for position, (number, line) in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            if position == len(lines) and not text.endswith("\n"):
+                return rows, line
+            raise RunFolderError(f"{path}:{number}: not a JSON object ({_reason(exc)}); {_REPAIR}") from None
+        missing = set(LEADERBOARD_KEYS) - set(row) if isinstance(row, dict) else set(LEADERBOARD_KEYS)
+        if missing or row["status"] not in ("completed", "failed", "rejected"):
+            raise RunFolderError(
+                f"{path}:{number}: not a leaderboard row (missing or bad {', '.join(sorted(missing)) or 'status'}); "
+                f"{_REPAIR}"
+            )
+        rows.append(row)
+    return rows, None
+
+
+def check_history(run: RunFolder) -> str | None:
+    """Refuse a run whose leaderboard and searcher state disagree, before a resume starts Ray.
+
+    The leaderboard (``trials.jsonl``) is the truth and the searcher state says which children were
+    told: a child told yet absent from the leaderboard would be lost, and an emptied leaderboard would
+    restart the search over done children. The one repair made here is of a torn last line (an
+    interrupted append): it is moved to ``trials.jsonl.torn`` and its child, still outstanding in the
+    searcher state, is rerun; a torn child the searcher was already told is restored from
+    ``trials.csv`` when that holds it, else refused. Returns a note of the repair made, if any.
+    """
+    rows, torn = read_leaderboard(run.trials_jsonl)
+    ids = {str(r["trial_id"]) for r in rows}
+    told, outstanding = _ledger_ids(run, have_rows=bool(rows or torn))
+    strangers = sorted(ids - told - outstanding)
+    if strangers:
+        raise RunFolderError(
+            f"{run.searcher_state} does not know child(ren) {_ids(strangers)} of {run.trials_jsonl}: "
+            "the state comes from another run or an older copy; restore the matching file or start a new run"
+        )
+    lost = told - ids
+    restored: dict[str, Any] | None = None
+    if torn is not None and lost:
+        restored = _row_from_csv(run.trials_csv, lost) if len(lost) == 1 else None
+        if restored is None:
+            raise RunFolderError(
+                f"{run.trials_jsonl}: the last line is torn and {run.searcher_state.name} says child(ren) "
+                f"{_ids(lost)} were told, so their results would be lost; {_REPAIR}"
+            )
+        lost = set()
+    if lost:
+        raise RunFolderError(
+            f"{run.trials_jsonl} holds {len(rows)} children but {run.searcher_state.name} says "
+            f"{len(told)} were told ({_ids(lost)} missing): the leaderboard was emptied or replaced; {_REPAIR}"
+        )
+    if torn is None:
+        return None
+    atomic_write_text(run.path / "trials.jsonl.torn", torn + "\n")
+    kept = [*rows, restored] if restored is not None else rows
+    atomic_write_text(run.trials_jsonl, "".join(json.dumps(r) + "\n" for r in kept))
+    if restored is not None:
+        return f"{run.trials_jsonl}: its torn last line (child {restored['trial_id']}) was restored from trials.csv"
+    return f"{run.trials_jsonl}: a torn last line was moved to trials.jsonl.torn; its child is rerun"
+
+
+def _ledger_ids(run: RunFolder, *, have_rows: bool) -> tuple[set[str], set[str]]:
+    """Ids of the children the saved searcher state was told, and of those it holds outstanding."""
+    if not run.searcher_state.exists():
+        if have_rows:
+            raise RunFolderError(
+                f"{run.searcher_state} is missing but {run.trials_jsonl.name} holds children: the searcher's "
+                "memory cannot be rebuilt from the leaderboard; restore the file or start a new run"
+            )
+        return set(), set()
+    how = "restore it from a backup or start a new run (the searcher's memory cannot be rebuilt)"
+    try:
+        state = json.loads(run.searcher_state.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise RunFolderError(f"{run.searcher_state}: not readable JSON ({_reason(exc)}); {how}") from None
+    ledger = state.get("ledger") if isinstance(state, dict) else None
+    told = ledger.get("told") if isinstance(ledger, dict) else None
+    outstanding = ledger.get("outstanding") if isinstance(ledger, dict) else None
+    if not isinstance(told, list) or not isinstance(outstanding, dict):
+        raise RunFolderError(
+            f"{run.searcher_state}: not a searcher state (no ledger of told children); {how}"
+        )
+    return {str(t) for t in told}, {str(t) for t in outstanding}
+
+
+def _row_from_csv(path: Path, wanted: set[str]) -> dict[str, Any] | None:
+    """The leaderboard row of the one child in ``wanted`` from ``trials.csv``, typed back as in JSONL."""
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            found = [r for r in csv.DictReader(f) if r.get("trial_id") in wanted]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    if len(found) != 1 or set(found[0]) != set(LEADERBOARD_KEYS):
+        return None
+    row: dict[str, Any] = {}
+    for key in LEADERBOARD_KEYS:
+        cell = found[0][key]
+        if key in ("trial_id", "status", "error", "searcher"):
+            row[key] = cell or None if key == "error" else cell
+            continue
+        try:
+            row[key] = None if cell == "" else json.loads(cell)
+        except json.JSONDecodeError:
+            return None
+    return row
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or getattr(exc, "msg", None) or type(exc).__name__
+
+
+def _ids(ids: Any) -> str:
+    shown_ids = sorted(ids, key=lambda t: (len(t), t))
+    return shown(", ".join(shown_ids[:10]) + (", ..." if len(shown_ids) > 10 else ""))

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas.errors import NasError
+from nas.errors import ConfigError, NasError
 from nas.results.run_folder import RunFolder, best_trial, read_json, write_json
 from nas.search.settings import ChildSettings, SearchSettings
 
@@ -84,6 +84,57 @@ def _cluster_slots(settings: SearchSettings) -> tuple[float, int]:
     return gpus, max(slots, 1)
 
 
+def check_resources(settings: SearchSettings) -> None:
+    """Refuse, after connecting and before Tune starts, a child the cluster can never hold: Tune
+    would wait for it forever, without a word of ours."""
+    import ray
+
+    totals: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    cpus, gpus = totals.get("CPU", 0.0), totals.get("GPU", 0.0)
+    if settings.cpus_per_trial > cpus:
+        raise ConfigError(
+            f"--cpus-per-trial {settings.cpus_per_trial:g}: the cluster has {cpus:g} CPUs in all"
+        )
+    if settings.gpus_per_trial and settings.gpus_per_trial > gpus:
+        raise ConfigError(
+            f"--gpus-per-trial {settings.gpus_per_trial:g}: the cluster has {gpus:g} GPUs in all"
+        )
+
+
+def resource_wait(max_wait: float, resources: Mapping[str, float]) -> Any:
+    """A Tune callback that stops the search when children wait for resources (some pending, none
+    running) longer than ``max_wait`` seconds: the cluster shrank, or other jobs hold it. Raised from
+    ``on_step_end``, the error ends ``Tuner.fit``; the waiting proposals stay outstanding in the saved
+    searcher state, so ``--resume`` trains them later."""
+    from ray.tune import Callback
+
+    class _ResourceWait(Callback):  # type: ignore[misc]
+        since: float | None = None
+
+        def on_step_end(self, iteration: int, trials: Sequence[Any], **info: Any) -> None:
+            statuses = {t.status for t in trials}
+            if "PENDING" not in statuses or "RUNNING" in statuses:
+                self.since = None
+                return
+            now = time.monotonic()
+            self.since = self.since if self.since is not None else now
+            if now - self.since > max_wait:
+                wanted = ", ".join(f"{v:g} {k}" for k, v in resources.items() if v)
+                raise NasError(
+                    f"--max-wait {max_wait:g}: no child could start for {now - self.since:.0f} s (each needs "
+                    f"{wanted}; the cluster has {_free_text()} free); the search stopped, resume it with --resume"
+                )
+
+    return _ResourceWait()
+
+
+def _free_text() -> str:
+    import ray
+
+    free: dict[str, float] = ray.available_resources()  # type: ignore[no-untyped-call]
+    return ", ".join(f"{free.get(k, 0.0):g} {k}" for k in ("CPU", "GPU"))
+
+
 @functools.lru_cache(maxsize=2)
 def _cached_data(data_dir: str | None, train_size: int, val_size: int, split_seed: int) -> CifarData:
     from nas.train.data import load_cifar10
@@ -105,8 +156,12 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     from nas.search.tune_adapter import genotype_of
     from nas.train.trainer import TrainConfig, train_child
 
-    data = _cached_data(child.data_dir, child.train_size, child.val_size, child.split_seed)
-    train_config = TrainConfig(**child.train)
+    try:
+        data = _cached_data(child.data_dir, child.train_size, child.val_size, child.split_seed)
+        train_config = TrainConfig(**child.train)
+    except Exception as exc:  # the leaderboard's reason is this first line, not a pointer to error.txt
+        _report_failure(config, exc)
+        return
     history: list[float] = []
     last: dict[str, Any] = {}
 
@@ -117,14 +172,29 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
         if epoch < train_config.epochs:
             tune.report(dict(last))
 
-    result = train_child(
-        genotype_of(config), NetworkConfig(**child.network), train_config, data, report=report
-    )
+    try:
+        result = train_child(
+            genotype_of(config), NetworkConfig(**child.network), train_config, data, report=report
+        )
+    except NasError as exc:  # sizes the data cannot give: refused before any work, reported as such
+        _report_failure(config, exc)
+        return
     final = {**last, **result.to_dict(), "proposal_id": config["proposal_id"]}
     final["val_accuracy"] = (
         result.val_accuracy if result.status == "completed" and result.val_accuracy else 0.0
     )
     tune.report(final)
+
+
+def _report_failure(config: Mapping[str, Any], exc: Exception) -> None:
+    """Report a child that could not start as failed, with its exception's first line as the reason."""
+    from ray import tune
+
+    lines = str(exc).strip().splitlines()
+    reason = f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+    tune.report(
+        {"status": "failed", "error": reason, "val_accuracy": 0.0, "proposal_id": config["proposal_id"]}
+    )
 
 
 def _trial_dirname(trial: Any) -> str:
@@ -277,7 +347,11 @@ def run_search(
                     name=f"attempt-{attempt}",
                     storage_path=str(run.ray_dir.resolve()),
                     failure_config=tune.FailureConfig(max_failures=settings.max_failures),
-                    callbacks=[*callbacks, *tracker.tune_callbacks()],
+                    callbacks=[
+                        *callbacks,
+                        *tracker.tune_callbacks(),
+                        resource_wait(settings.max_wait, {"CPU": settings.cpus_per_trial, "GPU": gpus}),
+                    ],
                     verbose=0,
                 ),
             )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from nas.errors import NasError
-from nas.space.genotype import NUM_INPUT_STATES, Cell, Genotype
+from nas.space.genotype import NUM_INPUT_STATES, Cell, Genotype, display_name
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -136,7 +136,8 @@ def _draw_matplotlib(graphs: list[tuple[str, nx.MultiDiGraph]], name: str | None
     for ax, (title, graph) in zip(axes[:, 0], graphs, strict=True):
         _draw_cell(ax, graph, title)
     if name:
-        fig.suptitle(name, fontsize=15, fontweight="bold")
+        title = display_name(name).replace("$", r"\$")  # data: no mathtext, no 100 KB title
+        fig.suptitle(title, fontsize=15, fontweight="bold")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -15,12 +15,13 @@ field is checked on load, with errors that name the offending field.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nas.errors import GenotypeError
+from nas.errors import GenotypeError, one_line, shown
 
 SCHEMA_VERSION = 1
 COMBINES = ("add", "concat")
@@ -118,14 +119,14 @@ class Genotype:
         if not isinstance(data, Mapping):
             raise GenotypeError("genotype: expected a JSON object")
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise GenotypeError(f"schema_version: expected {SCHEMA_VERSION}, got {version!r}")
+        if isinstance(version, bool) or version != SCHEMA_VERSION:  # True == 1 in Python, not in JSON
+            raise GenotypeError(f"schema_version: expected {SCHEMA_VERSION}, got {shown(version)}")
         name = data.get("name")
         if name is not None and not isinstance(name, str):
-            raise GenotypeError("name: expected a string")
+            raise GenotypeError(f"name: expected a string, got {shown(name)}")
         unknown = set(data) - {"schema_version", "name", "normal", "reduce"}
         if unknown:
-            raise GenotypeError(f"genotype: unknown field(s) {sorted(unknown)}")
+            raise GenotypeError(f"genotype: unknown field(s) {shown(sorted(map(str, unknown)))}")
         genotype = cls(
             normal=_cell_from_dict(data.get("normal"), "normal"),
             reduce=_cell_from_dict(data.get("reduce"), "reduce"),
@@ -177,10 +178,10 @@ def _validate_cell(cell: Cell, where: str, known_ops: Collection[str]) -> None:
         for field in ("op_a", "op_b"):
             op = getattr(block, field)
             if op not in known_ops:
-                raise GenotypeError(f"{where}.blocks[{b}].{field}: unknown op {op!r}")
+                raise GenotypeError(f"{where}.blocks[{b}].{field}: unknown op {shown(op)}")
         if block.combine not in COMBINES:
             raise GenotypeError(
-                f"{where}.blocks[{b}].combine: {block.combine!r} is not one of {', '.join(COMBINES)}"
+                f"{where}.blocks[{b}].combine: {shown(block.combine)} is not one of {', '.join(COMBINES)}"
             )
     states = cell.output_states()
     if not states:
@@ -190,20 +191,20 @@ def _validate_cell(cell: Cell, where: str, known_ops: Collection[str]) -> None:
         if not 0 <= s < total:
             raise GenotypeError(f"{where}.outputs: state {s} out of range 0..{total - 1}")
     if len(set(states)) != len(states):
-        raise GenotypeError(f"{where}.outputs: repeated state in {list(states)}")
+        raise GenotypeError(f"{where}.outputs: repeated state in {shown(list(states))}")
 
 
 def _int_field(data: Mapping[str, Any], field: str, where: str) -> int:
     value = data.get(field)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise GenotypeError(f"{where}.{field}: expected an integer, got {value!r}")
+        raise GenotypeError(f"{where}.{field}: expected an integer, got {shown(value)}")
     return value
 
 
 def _str_field(data: Mapping[str, Any], field: str, where: str, default: str | None = None) -> str:
     value = data.get(field, default)
     if not isinstance(value, str):
-        raise GenotypeError(f"{where}.{field}: expected a string, got {value!r}")
+        raise GenotypeError(f"{where}.{field}: expected a string, got {shown(value)}")
     return value
 
 
@@ -212,7 +213,7 @@ def _block_from_dict(data: Any, where: str) -> Block:
         raise GenotypeError(f"{where}: expected an object")
     unknown = set(data) - {"input_a", "input_b", "op_a", "op_b", "combine"}
     if unknown:
-        raise GenotypeError(f"{where}: unknown field(s) {sorted(unknown)}")
+        raise GenotypeError(f"{where}: unknown field(s) {shown(sorted(map(str, unknown)))}")
     return Block(
         input_a=_int_field(data, "input_a", where),
         input_b=_int_field(data, "input_b", where),
@@ -227,7 +228,7 @@ def _cell_from_dict(data: Any, where: str) -> Cell:
         raise GenotypeError(f"{where}: expected an object with 'blocks'")
     unknown = set(data) - {"blocks", "outputs"}
     if unknown:
-        raise GenotypeError(f"{where}: unknown field(s) {sorted(unknown)}")
+        raise GenotypeError(f"{where}: unknown field(s) {shown(sorted(map(str, unknown)))}")
     blocks = data.get("blocks")
     if not isinstance(blocks, list):
         raise GenotypeError(f"{where}.blocks: expected a list")
@@ -242,3 +243,16 @@ def _cell_from_dict(data: Any, where: str) -> Cell:
         blocks=tuple(_block_from_dict(b, f"{where}.blocks[{i}]") for i, b in enumerate(blocks)),
         outputs=outputs,
     )
+
+
+def display_name(name: str, limit: int = 80) -> str:
+    """A genotype's name (any user string) as printable data: line breaks, control characters, ANSI
+    escapes and lone surrogates escaped, cut to ``limit`` characters. The name itself is kept as
+    given (JSON escapes it on save); only what reaches a terminal or a figure is cleaned."""
+    return one_line(name, limit)
+
+
+def file_stem(name: str, limit: int = 60) -> str:
+    """A name safe as part of a file name: letters, digits, ``.``, ``_`` and ``-`` kept, the rest ``_``."""
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:limit].strip("._")
+    return stem or "genotype"

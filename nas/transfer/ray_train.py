@@ -193,6 +193,8 @@ def run_transfer(
         resolve_cifar_dir(config.data_dir)
     genotype = Genotype.from_dict(config.genotype)
     summary = network_summary(genotype, config.network_config())
+    if resume:
+        check_checkpoints(run_dir)
     out.mkdir(parents=True, exist_ok=True)
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -249,6 +251,22 @@ def run_transfer(
     }
     (out / "result.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return record
+
+
+def check_checkpoints(run_dir: Path) -> None:
+    """Load every checkpoint of ``run_dir`` here, before Ray starts, as the workers will
+    (``weights_only=True``): a damaged or tampered one is one line naming its file, not a worker's
+    traceback relayed by Ray Train."""
+    for state_file in sorted(run_dir.glob(f"checkpoint_*/{STATE_FILE}")):
+        try:
+            torch.load(state_file, map_location="cpu", weights_only=True)
+            json.loads((state_file.parent / HISTORY_FILE).read_text(encoding="utf-8"))
+        except Exception as exc:  # unpickling refuses with many types; any of them means unusable
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(
+                f"{state_file.parent}: not a loadable checkpoint ({first[:200]}); "
+                "restore it, or start over with another --out"
+            ) from None
 
 
 def _train_loop_per_worker(raw_config: dict[str, Any]) -> None:
