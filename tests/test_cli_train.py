@@ -23,6 +23,7 @@ def _nas(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return nas(*args, cwd=REPO_ROOT)
 
 
+@pytest.mark.slow  # trains a network in a subprocess
 def test_train_json_result_and_checkpoint(cifar_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     proc = _nas(
