@@ -14,11 +14,14 @@
 # Exit status: 0 when no step failed or timed out, else 1 (the JSON and the log are written either way).
 #
 # Time boxes (seconds; GPU run / dry run). The whole run is also capped at GPU_CHECK_BUDGET_S
-# (default 410 s = 6 min 50 s): a step gets at most what is left of that; none starts with < 10 s.
+# (default 470 s = 7 min 50 s): a step gets at most what is left of that; none starts with < 10 s.
 # In the order they run:
-#   0_install 60 | 0_env 30 | 1_pytest_gpu 60 | 2a_child_training 60 | 3a_proxy_default 50
-#   3b_proxy_N2 40 | 4_search_gpus_{1,0.5,0.25} 55 each | 5_transfer 50 | 2b_child_compile 70
+#   0_install 60 | 0_env 30 | 1_pytest_gpu 100 | 2a_child_training 90 | 3a_proxy_default 60
+#   5_transfer 80 | 4_search_gpus_{1,0.25,0.5} 80 each | 3b_proxy_N2 45 | 2b_child_compile 70
 #   6_weight_sharing 25            (dry run: each box x3, whole run capped at 900 s)
+# Sized from the first H200 run (2026-11-26), where every CUDA step timed out in 40-60 s boxes: a fresh
+# process spends 10-28 s on its first training steps (CUDA and cuDNN warm-up for each new set of conv
+# shapes; longest with channels_last and bf16), so each step needs that on top of its work.
 # GPU_CHECK_WORK: the scratch folder (default a new /tmp/gpu_check.XXXXXX; run folders, step outputs).
 set -uo pipefail
 
@@ -39,7 +42,7 @@ WORK="${GPU_CHECK_WORK:-$(mktemp -d /tmp/gpu_check.XXXXXX)}"  # short: Ray's soc
 mkdir -p "$WORK"
 SITE="${GPU_CHECK_SITE:-/tmp/site}"
 PY="${NAS_PYTHON:-python3}"
-if ((DRY)); then BUDGET_S="${GPU_CHECK_BUDGET_S:-900}" SCALE=3; else BUDGET_S="${GPU_CHECK_BUDGET_S:-410}" SCALE=1; fi
+if ((DRY)); then BUDGET_S="${GPU_CHECK_BUDGET_S:-900}" SCALE=3; else BUDGET_S="${GPU_CHECK_BUDGET_S:-470}" SCALE=1; fi
 START=$(date +%s)
 exec > >(tee "$LOG") 2>&1
 TEE_PID=$!
@@ -116,13 +119,13 @@ fi
 step 0_env 30 bash -c '(nvidia-smi || echo "no nvidia-smi") && "$PY" bench/gpu_steps.py env "$WORK/0_env.json"'
 
 # --- 1: the CUDA tests -------------------------------------------------------------------------------
-step 1_pytest_gpu 60 "$PY" -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py --junitxml="$WORK/1_pytest_gpu.xml"
+step 1_pytest_gpu 100 "$PY" -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py --junitxml="$WORK/1_pytest_gpu.xml"
 
 # --- 2: child training throughput --------------------------------------------------------------------
 if ((DRY)); then
     step 2a_child_training 70 "$PY" bench/child_training.py --json --N 1 --C 4 --batch-size 8 --steps 2 --warmup 1
 else
-    step 2a_child_training 60 "$PY" bench/child_training.py --json --rows cuda --steps 50 --warmup 10
+    step 2a_child_training 90 "$PY" bench/child_training.py --json --rows cuda --steps 30 --warmup 10
 fi
 
 # --- 3: multi-epoch proxy children: wall time per epoch, GPU utilisation ------------------------------
@@ -130,9 +133,8 @@ if ((DRY)); then
     step 3a_proxy_default 40 "$PY" bench/gpu_steps.py proxy "$WORK/3a_proxy_default.json" --epochs 2 --C 4 --batch-size 16 --train-size 64 --val-size 32
     step 3b_proxy_N2 45 "$PY" bench/gpu_steps.py proxy "$WORK/3b_proxy_N2.json" --epochs 1 --N 2 --C 4 --batch-size 16 --train-size 64 --val-size 32
 else
-    # the search's default proxy (N=1, C=8, batch 32, 2,048 images) for 20 epochs; then N=2 at C=32
-    step 3a_proxy_default 50 "$PY" bench/gpu_steps.py proxy "$WORK/3a_proxy_default.json" --epochs 20
-    step 3b_proxy_N2 40 "$PY" bench/gpu_steps.py proxy "$WORK/3b_proxy_N2.json" --epochs 10 --N 2 --C 32 --batch-size 128 --train-size 4096
+    # the search's default proxy (N=1, C=8, batch 32, 2,048 images) for 10 epochs (N=2 at C=32: 3b, last)
+    step 3a_proxy_default 60 "$PY" bench/gpu_steps.py proxy "$WORK/3a_proxy_default.json" --epochs 10
 fi
 
 # Only on the GPU machine (never in a dry run, nor where nvidia-smi is absent), which runs nothing else:
@@ -141,6 +143,21 @@ ray_stop() {
     command -v nvidia-smi >/dev/null || return 0
     timeout 30 "$PY" -m ray.scripts.scripts stop --force >/dev/null 2>&1 || true
 }
+
+# --- 5: nas transfer with Ray Train, one GPU worker (NCCL), 224 px, a tiny ImageFolder ---------------
+transfer() {  # transfer IMAGE_SIZE PER_CLASS GPUS
+    "$PY" bench/gpu_steps.py imagefolder "$WORK/imagefolder" --per-class "$2" --size "$1" &&
+        "$PY" -m nas.cli.main transfer --genotype nasnet-a --dataset imagenet --N 1 --F 48 \
+            --image-size "$1" --batch-size 16 --epochs 2 --workers 1 --gpus-per-worker "$3" \
+            --data-dir "$WORK/imagefolder" --out "$WORK/transfer" --wandb disabled --json
+}
+export -f transfer
+if ((DRY)); then
+    step 5_transfer 55 bash -c 'transfer 32 8 0'
+else
+    step 5_transfer 80 bash -c 'transfer 224 48 1'
+    ray_stop
+fi
 
 # --- 4: nas search on local Ray, children per minute per GPU fraction -------------------------------
 search_rate() {  # search_rate GPUS TRIALS [more search flags]
@@ -155,28 +172,14 @@ if ((DRY)); then
     step 4_search_gpus_0 45 bash -c 'search_rate 0 2 --train-size 64 --val-size 32 --C 4 --batch-size 16 --max-concurrent 1'
     for g in 1 0.5 0.25; do needs_cuda "4_search_gpus_$g"; done
 else
-    for g in 1 0.5 0.25; do
-        step "4_search_gpus_$g" 55 bash -c "search_rate $g 8"
+    for g in 1 0.25 0.5; do
+        step "4_search_gpus_$g" 80 bash -c "search_rate $g 6"
         ray_stop  # a search cut by its time box must not hold the GPU for the next one
     done
 fi
 
-# --- 5: nas transfer with Ray Train, one GPU worker (NCCL), 224 px, a tiny ImageFolder ---------------
-transfer() {  # transfer IMAGE_SIZE PER_CLASS GPUS
-    "$PY" bench/gpu_steps.py imagefolder "$WORK/imagefolder" --per-class "$2" --size "$1" &&
-        "$PY" -m nas.cli.main transfer --genotype nasnet-a --dataset imagenet --N 1 --F 48 \
-            --image-size "$1" --batch-size 16 --epochs 2 --workers 1 --gpus-per-worker "$3" \
-            --data-dir "$WORK/imagefolder" --out "$WORK/transfer" --wandb disabled --json
-}
-export -f transfer
-if ((DRY)); then
-    step 5_transfer 55 bash -c 'transfer 32 8 0'
-else
-    step 5_transfer 50 bash -c 'transfer 224 48 1'
-    ray_stop
-fi
-
-# --- 2b (last but one: compiling takes long, and the steps above matter more) -----------------------
+# --- 3b, 2b (last: the N=2 proxy, then compiling, which takes long; the steps above matter more) -------
+((DRY)) || step 3b_proxy_N2 45 "$PY" bench/gpu_steps.py proxy "$WORK/3b_proxy_N2.json" --epochs 5 --N 2 --C 32 --batch-size 128 --train-size 4096
 needs_cuda 2b_child_compile && step 2b_child_compile 70 "$PY" bench/child_training.py --json --rows compile --steps 50 --warmup 10
 
 # --- 6: the weight-sharing supernet, when that mode exists -------------------------------------------

@@ -63,7 +63,12 @@ class TrainConfig:
     ``max_steps`` caps the optimizer steps (the cosine schedule then ends there). ``train_size`` and
     ``val_size`` use only the first images of the given splits (they are shuffled, so a seeded
     random subset). ``channels_last=None`` means: on for CUDA, `CPU_CHANNELS_LAST` on the CPU.
-    ``amp`` (bf16 autocast) applies on CUDA only.
+    ``amp`` (bf16 autocast) applies on CUDA only, and is off by default because for the small
+    NASNet children a search trains it costs more than it saves: measured on an H200 (torch 2.11,
+    `bench/gpu_check.sh`'s probe, 2026-11-26), N=2, C=32, batch 128 trains at 3,800 images/s in fp32
+    channels_last and 2,030 with bf16 autocast; N=1, C=8, batch 256 at 11,080 (fp32) vs 8,910 (bf16).
+    The many small depthwise and 1x1 convolutions of a cell are launch-bound, and autocast adds a cast
+    per op. Large transfer networks keep bf16 (`nas.transfer.ray_train`).
     """
 
     epochs: int = 10
@@ -80,7 +85,7 @@ class TrainConfig:
     cutout: int = 0
     seed: int = 0
     device: str = "auto"
-    amp: bool = True
+    amp: bool = False  # bf16 autocast; off by default: slower for NASNet children (see below)
     channels_last: bool | None = None
     compile: bool = False
     max_params: int | None = None
