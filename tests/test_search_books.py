@@ -119,7 +119,9 @@ POINTS = ["before_snapshot", "before_truncate", "after_row", "torn_journal"]
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_9_at_a_point_then_resume_is_exactly_once(searcher: str, point: str, tmp_path: Path) -> None:
     """One child at a time, so the unbroken run's order is the only right one: the resumed run must
-    reproduce it exactly (same ids, genotypes and rewards, in the same order)."""
+    reproduce it exactly (same ids, genotypes and rewards, in the same order) -- except for ``tpe``
+    after a torn ask: its study already holds that trial, which the resume fails as an orphan that
+    never ran, so the ids from there on are one higher (still each child once)."""
     budget = 14
     reference = finish_in_process(tmp_path / "ref", searcher, budget=budget, concurrency=1)
     run_dir = tmp_path / "run"
@@ -130,8 +132,13 @@ def test_kill_9_at_a_point_then_resume_is_exactly_once(searcher: str, point: str
     if point == "torn_journal":
         assert not RunFolder(run_dir).searcher_journal.read_text().endswith("\n")
     rows = finish_in_process(run_dir, searcher, budget=budget, concurrency=1)
-    assert _key(rows) == _key(reference)
     assert [r.index for r in rows] == list(range(budget))
+    assert len(read_jsonl(RunFolder(run_dir).stats_jsonl)) == budget
+    if searcher == "tpe" and point == "torn_journal":
+        assert _key(rows[: len(killed)]) == _key(reference[: len(killed)])
+        assert len({r.trial_id for r in rows}) == budget
+    else:
+        assert _key(rows) == _key(reference)
     state = read_json(RunFolder(run_dir).searcher_state)
     assert state["ledger"]["num_asked"] >= budget and state["ledger"]["outstanding"] == {}
     assert RunFolder(run_dir).searcher_journal.read_text() == ""  # the final snapshot holds it all
@@ -150,7 +157,7 @@ def test_repeated_kills_with_children_in_flight_lose_and_repeat_nothing(
     rows = finish_in_process(run_dir, searcher, budget=budget, concurrency=3)
     assert [r.index for r in rows] == list(range(budget))
     assert sorted(int(r.trial_id) for r in rows) == list(range(budget))
-    assert len(read_jsonl(RunFolder(run_dir).stats_jsonl)) >= budget
+    assert [r["step"] for r in read_jsonl(RunFolder(run_dir).stats_jsonl)] == list(range(1, budget + 1))
 
 
 def _report(status: str = "completed", history: tuple[float, ...] = (0.25, 0.5)) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from typing import Any
 from ray.tune.search import Searcher as TuneSearcher
 
 from nas.results.row import TrialRow
-from nas.results.run_folder import RunFolder, write_json
+from nas.results.run_folder import RunFolder, read_jsonl, write_json
 from nas.results.trial import TrialStatus
 from nas.search.searcher import Proposal, Searcher, SearcherCheckpoint
 from nas.space.genotype import Genotype
@@ -86,8 +86,9 @@ class TuneSearcherAdapter(TuneSearcher):
         rows = run.trials()
         self.done = len(rows)
         told, self.pending = replay_told(searcher, rows)
-        for row in told:  # their stats lines were lost with the kill
-            self._log_stats(step=row.index + 1)
+        logged = read_jsonl(run.stats_jsonl)
+        for step in range(int(logged[-1]["step"]) + 1 if logged else 1, self.done + 1):
+            self._log_stats(step=step)  # the kill came between the row and its stats line
         if told or redone:
             self.checkpoint.snapshot(searcher)
         self.proposals: dict[str, Proposal] = {}  # Tune trial id -> the proposal it trains, while it runs
