@@ -32,7 +32,7 @@ import tempfile
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,12 @@ def instant_result(config: Mapping[str, Any]) -> dict[str, Any]:
     """A finished child's last report without training: a reward that is a function of the genotype."""
     code = zlib.crc32(str(config["genotype"]).encode())
     if code % 20 == 0:
-        return {"status": "failed", "error": "synthetic failure", "val_accuracy_history": []}
+        return {
+            "status": "failed",
+            "error": "synthetic failure",
+            "val_accuracy": 0.0,
+            "val_accuracy_history": [],
+        }
     accuracy = 0.1 + 0.8 * (code % 10007) / 10007
     return {
         "status": "completed",
@@ -118,10 +123,10 @@ class _Clock:
             setattr(target, name, self._timed(getattr(target, name)))
 
     def _timed(self, method: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(*args: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
-                return method(*args)
+                return method(*args, **kwargs)
             finally:
                 self.seconds += time.perf_counter() - started
 
@@ -184,16 +189,15 @@ def bench_searcher(
 
 
 @contextmanager
-def _env(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
+def _unset_env(keys: Iterable[str]) -> Iterator[None]:
+    """Unset ``keys`` inside the block, and give them back their values after it."""
+    saved = {key: os.environ.pop(key, None) for key in keys}
     try:
         yield
     finally:
         for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
+            os.environ.pop(key, None)
+            if value is not None:
                 os.environ[key] = value
 
 
@@ -203,11 +207,16 @@ def _trivial_trainable(config: dict[str, Any]) -> None:
     tune.report(instant_result(config))
 
 
-def bench_ray(folder: Path, *, children: int, window: int, env: Mapping[str, str]) -> dict[str, Any]:
-    """``children`` trivial children through a real Tune run and our adapter (evolution), 2 at a time."""
+def bench_ray(folder: Path, *, children: int, window: int, ours: bool) -> dict[str, Any]:
+    """``children`` trivial children through a real Tune run and our adapter (evolution), 2 at a time,
+    with Ray's defaults or (``ours``) the settings of `nas.search.runner.apply_tune_env`."""
     from ray import tune
 
-    with _env(env):
+    from nas.search.runner import TUNE_ENV, apply_tune_env
+
+    with _unset_env(TUNE_ENV):
+        if ours:
+            apply_tune_env()
         adapter = make_adapter(folder, "evolution", budget=children)
         marks = [(time.perf_counter(), 0.0)]
         books = _Clock(adapter, ("suggest", "on_trial_complete"))
@@ -284,13 +293,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _print_searcher(name, results["searchers"][name])
         if not args.no_ray:
             from nas.search.cluster import connect
-            from nas.search.runner import TUNE_ENV
 
             os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
             connect(None)
-            for label, env in (("ray_defaults", {}), ("ours", TUNE_ENV)):
+            for label in ("ray_defaults", "ours"):
                 results["ray"][label] = bench_ray(
-                    root / f"ray-{label}", children=args.ray_children, window=args.window // 2, env=env
+                    root / f"ray-{label}",
+                    children=args.ray_children,
+                    window=args.window // 2,
+                    ours=label == "ours",
                 )
                 if not args.json:
                     _print_ray(label, results["ray"][label])

@@ -51,6 +51,14 @@ TUNE_ENV = {
 """Ray Tune settings chosen for searches of thousands of children (set unless the user set them)."""
 
 
+def apply_tune_env() -> None:
+    """Set `TUNE_ENV` (where unset) before a ``Tuner`` is built."""
+    for key, value in TUNE_ENV.items():
+        os.environ.setdefault(key, value)
+    # Without those logger files Tune's end-of-fit result grid warns once per child; we read none of it.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+
+
 def open_run(settings: SearchSettings) -> RunFolder:
     """The run folder of ``settings`` (``name`` must be set); its config is written on first use."""
     assert settings.name is not None
@@ -271,8 +279,7 @@ def run_search(
                 if settings.scheduler == "asha"
                 else None
             )
-            for key, value in TUNE_ENV.items():
-                os.environ.setdefault(key, value)
+            apply_tune_env()
             trainable = tune.with_parameters(train_trial, child=_child_settings(settings))
             tuner = tune.Tuner(
                 tune.with_resources(trainable, {"cpu": settings.cpus_per_trial, "gpu": gpus}),
