@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from nas.results.row import TrialRow
-from nas.results.run_folder import RunFolder, read_json, read_jsonl
+from nas.results.run_folder import RunFolder, journaled_ledger, read_json, read_jsonl
 from nas.results.trial import TrialResult
 from nas.search.searcher import SearcherCheckpoint, create_searcher
 from nas.search.tune_adapter import leaderboard_row, replay_told
@@ -129,6 +129,9 @@ def test_kill_9_at_a_point_then_resume_is_exactly_once(searcher: str, point: str
     assert run_child(run_dir, searcher, point, at, budget=budget, concurrency=1) == -signal.SIGKILL
     killed = RunFolder(run_dir).trials()
     assert 0 < len(killed) < budget
+    told, outstanding = journaled_ledger(RunFolder(run_dir))
+    on_board = {r.trial_id for r in killed}
+    assert told <= on_board <= told | outstanding  # nothing told is missing from the leaderboard
     if point == "torn_journal":
         assert not RunFolder(run_dir).searcher_journal.read_text().endswith("\n")
     rows = finish_in_process(run_dir, searcher, budget=budget, concurrency=1)

@@ -225,3 +225,26 @@ class RunFolder:
     def write_csv(self, rows: Iterable[TrialRow] | None = None) -> None:
         """Write ``trials.csv`` from ``rows`` (default: the leaderboard): at the end of a run, on demand."""
         atomic_write_text(self.trials_csv, leaderboard_csv(self.trials() if rows is None else rows))
+
+
+def journaled_ledger(run: RunFolder) -> tuple[set[str], set[str]]:
+    """The ids the searcher was told and those it holds outstanding, from its snapshot and the journal
+    after it, without building the searcher: for checks of a run's history before a resume.
+
+    Reads the format `nas.search.searcher.SearcherCheckpoint` writes: the snapshot's ``ledger`` and
+    ``journal_seq``, then every journal event from that sequence number on.
+    """
+    state = read_json(run.searcher_state) if run.searcher_state.exists() else {}
+    ledger = state.get("ledger", {})
+    told = {str(t) for t in ledger.get("told", [])}
+    outstanding = {str(t) for t in ledger.get("outstanding", {})}
+    start = int(state.get("journal_seq", 0))
+    for event in read_jsonl(run.searcher_journal):
+        if int(event["seq"]) < start:
+            continue
+        if "ask" in event:
+            outstanding.add(str(event["ask"]))
+        else:
+            outstanding.discard(str(event["tell"]))
+            told.add(str(event["tell"]))
+    return told, outstanding
