@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = open_run(settings)
         outcome = run_search(settings, run)
         rows = run.trials()
-    busy = [float(r["wall_s"]) for r in rows if r["wall_s"] is not None]
+    busy = [r.wall_s for r in rows if r.wall_s is not None]
     efficiency = sum(busy) / (outcome.wall_s * args.concurrent)
     figures = {
         "children": len(rows),

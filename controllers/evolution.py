@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from controllers.random_search import uniform_choices
 from nas.errors import ConfigError, check_number
 from nas.results.trial import TrialResult
 from nas.search.searcher import (
@@ -60,7 +61,7 @@ class EvolutionSearcher(Searcher):
 
     def ask(self) -> Proposal:
         if len(self._population) < self.population_size:
-            choices = [int(self._rng.integers(n)) for n in self._num_choices]
+            choices = uniform_choices(self._rng, self._num_choices)
         else:
             choices = self._mutate(self._tournament())
         return self.ledger.propose(self.space, str(self.ledger.num_asked), choices)

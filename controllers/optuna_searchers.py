@@ -1,7 +1,6 @@
-"""Optuna baselines behind the ask/tell interface: TPE and random search.
+"""Optuna's TPE behind the ask/tell interface: the model-based baseline (Bergstra et al. 2011).
 
-Random search is the baseline every NAS method must beat (Li & Talwalkar 2019; Yang et al. 2020,
-"NAS evaluation is frustratingly hard"); TPE (Bergstra et al. 2011) is the model-based baseline.
+(Random search is `controllers.random_search`: it needs no study, see there.)
 Each decision is one categorical parameter named exactly as the space's decision
 (``normal/b3/op_a``) whose values are the choice strings, so a stored study reads as architectures and
 a study opened with a different op set fails Optuna's distribution check instead of silently mixing
@@ -14,23 +13,33 @@ history itself travels in `state_dict`; with ``storage_path`` (SQLite) it lives 
 
 Orphans. A trial asked but never told (its process died) stays RUNNING in the storage forever, and
 TPE's constant liar would keep counting it. When a searcher resumes on a storage it marks every RUNNING
-trial FAIL -- except the trials `load_state_dict` says are still outstanding, which are exactly the
-ones whose results may yet be told. Reconciliation happens at the first ask/tell or at
-`load_state_dict`, whichever comes first; hence one searcher drives a study at a time.
+trial FAIL -- except the trials its ledger says are still outstanding (after `load_state_dict` and the
+journal's `restore_ask`/`restore_tell`), which are exactly the ones whose results may yet be told.
+Reconciliation happens at the first ask or tell; hence one searcher drives a study at a time.
+
+Cost per child (issue 14). The SQLite file runs in WAL mode with ``synchronous=NORMAL``: Optuna
+commits once per parameter (50 for the NASNet space at B=5), and a full fsync per commit made random
+search ~1 s per child on this project's disk; WAL commits survive a killed process and fsync at
+checkpoints (a power cut may lose the last commits, which the resume then reconciles as above). The
+trial count that seeds the sampler is kept, not re-counted from the storage. What is left grows with the
+study in Optuna itself: TPE fits its Parzen estimators to every finished trial on each ask
+(`bench/driver_scale.py` measures it; ``n_startup_trials`` and a smaller space are the knobs), and
+WAL needs a local disk (not NFS) for the study file.
 """
 
 from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
+import sqlalchemy
 from optuna.distributions import CategoricalDistribution
-from optuna.samplers import BaseSampler, RandomSampler, TPESampler
+from optuna.samplers import BaseSampler, TPESampler
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
@@ -56,9 +65,7 @@ class OptunaSearcher(Searcher):
         super().__init__(space, seed=seed)
         self.storage_path = storage_path
         self._distributions = {d.name: CategoricalDistribution(d.choices) for d in space.decisions}
-        self._storage = (
-            None if storage_path is None else RDBStorage(f"sqlite:///{Path(storage_path).resolve()}")
-        )
+        self._storage = None if storage_path is None else _sqlite_storage(Path(storage_path))
         self.study = optuna.create_study(
             storage=self._storage,
             study_name=study_name,
@@ -67,21 +74,28 @@ class OptunaSearcher(Searcher):
             sampler=self._make_sampler(seed),
         )
         self._reconciled = False
+        self._num_trials: int | None = None  # trials in the study, counted once then kept
 
     @abstractmethod
     def _make_sampler(self, seed: int) -> BaseSampler:
         """A fresh sampler seeded with ``seed`` (rebuilt before every ask, see `_reseed`)."""
 
+    def _study_size(self) -> int:
+        """Trials in the study (every ask adds one): counted from the storage once, then kept."""
+        if self._num_trials is None:
+            self._num_trials = len(self.study.get_trials(deepcopy=False))
+        return self._num_trials
+
     def _reseed(self) -> None:
-        n = len(self.study.get_trials(deepcopy=False))
-        derived = int(np.random.SeedSequence([self.seed, n]).generate_state(1)[0])
+        derived = int(np.random.SeedSequence([self.seed, self._study_size()]).generate_state(1)[0])
         self.study.sampler = self._make_sampler(derived)
 
-    def _reconcile(self, keep: Collection[int] = ()) -> None:
+    def _reconcile(self) -> None:
         """Fail the RUNNING trials no one will tell (see the module docstring)."""
         if self._reconciled:
             return
         self._reconciled = True
+        keep = {int(t) for t in self.ledger.outstanding}
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if trial.number not in keep:
                 logger.warning("trial %d was never told (orphaned); marking it FAIL", trial.number)
@@ -91,6 +105,7 @@ class OptunaSearcher(Searcher):
         self._reconcile()
         self._reseed()
         trial = self.study.ask()
+        self._num_trials = trial.number + 1
         choices = [
             d.choices.index(trial.suggest_categorical(d.name, d.choices)) for d in self.space.decisions
         ]
@@ -104,8 +119,26 @@ class OptunaSearcher(Searcher):
         else:
             self.study.tell(int(trial_id), state=TrialState.FAIL)
 
+    def restore_ask(self, trial_id: str, choices: Sequence[int]) -> Proposal:
+        """A storage already holds the journaled trial: record it as outstanding, ask nothing."""
+        if self._storage is None:
+            return super().restore_ask(trial_id, choices)
+        self._num_trials = None  # the storage is ahead of the snapshot: count again at the next ask
+        return self.ledger.propose(self.space, trial_id, choices)
+
+    def restore_tell(self, trial_id: str, result: TrialResult) -> None:
+        """Tell the storage only if it has not finished the trial (the kill may have come after it did)."""
+        if self._storage is None:
+            return super().restore_tell(trial_id, result)
+        study_id = self._storage.get_study_id_from_name(self.study.study_name)
+        number = self._storage.get_trial_id_from_study_id_trial_number(study_id, int(trial_id))
+        if self._storage.get_trial(number).state.is_finished():
+            self.ledger.close(trial_id, result)
+        else:
+            self.tell(trial_id, result)
+
     def stats(self) -> dict[str, float | dict[str, float]]:
-        return {**super().stats(), "study_trials": float(len(self.study.get_trials(deepcopy=False)))}
+        return {**super().stats(), "study_trials": float(self._study_size())}
 
     def state_dict(self) -> dict[str, Any]:
         state = self._state_header()
@@ -130,12 +163,26 @@ class OptunaSearcher(Searcher):
                         distributions={name: self._distributions[name] for name in trial["params"]},
                     )
                 )
-        self._reconcile(keep={int(t) for t in self.ledger.outstanding})
 
     def close(self) -> None:
         if self._storage is not None:
             self._storage.remove_session()
             self._storage.engine.dispose()
+
+
+def _sqlite_storage(path: Path) -> RDBStorage:
+    """Optuna's SQLite storage in WAL mode with ``synchronous=NORMAL`` (see the module docstring)."""
+
+    def pragmas(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    storage = RDBStorage(f"sqlite:///{path.resolve()}")
+    sqlalchemy.event.listen(storage.engine, "connect", pragmas)
+    storage.engine.dispose()  # the connections opened while creating the schema had no pragmas
+    return storage
 
 
 class TPESearcher(OptunaSearcher):
@@ -158,10 +205,3 @@ class TPESearcher(OptunaSearcher):
         return TPESampler(
             seed=seed, n_startup_trials=self.n_startup_trials, multivariate=True, constant_liar=True
         )
-
-
-class RandomSearcher(OptunaSearcher):
-    """Uniform random search over every decision."""
-
-    def _make_sampler(self, seed: int) -> BaseSampler:
-        return RandomSampler(seed=seed)

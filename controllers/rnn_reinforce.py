@@ -38,14 +38,15 @@ on-policy, as asynchronous NAS controllers do; PPO's ratio corrects for the poli
 All randomness comes from this searcher's own ``torch.Generator`` (initialisation, then sampling); the
 global torch RNG is never touched. `state_dict` holds the weights, Adam's moments and the generator as
 base64 of their raw little-endian bytes (`tensor_to_json`): exact, and ~4x smaller than decimal lists
-(the state is rewritten after every ask and tell of a search, and it holds ~3 x 150k floats).
+(the state is snapshotted every K tells of a search, and it holds ~3 x 150k floats).
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Literal
@@ -82,6 +83,22 @@ def tensor_from_json(data: Mapping[str, Any]) -> Tensor:
         raise TypeError(f"tensor_from_json: unsupported dtype {dtype}")
     flat = np.frombuffer(base64.b64decode(str(data["data"]), validate=True), dtype=dtype.newbyteorder("<"))
     return torch.from_numpy(flat.astype(dtype).reshape([int(n) for n in data["shape"]]))
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run the controller's ops on one intra-op thread, then give torch its thread count back.
+
+    Deviation (engineering, not the papers'): a 100-unit LSTM step is far too small to split across
+    threads; on a driver whose cores are busy (Ray, the children) torch's thread pool made every ask
+    and update ~10x slower (`bench/driver_scale.py`, 2 busy cores: 388 ms -> 35 ms per child).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @dataclass(frozen=True)
@@ -234,7 +251,7 @@ class RLSearcher(Searcher):
         self._last_update: dict[str, Any] | None = None
 
     def ask(self) -> Proposal:
-        with torch.no_grad():
+        with torch.no_grad(), _one_thread():
             sample = self.policy.rollout(1, generator=self._generator)
         proposal = self.ledger.propose(self.space, str(self.ledger.num_asked), sample.actions[0].tolist())
         self._log_probs[proposal.trial_id] = float(sample.log_prob[0])
@@ -244,7 +261,8 @@ class RLSearcher(Searcher):
         actions = self.ledger.close(trial_id, result)
         self._finished.append((actions, self._log_probs.pop(trial_id), self._reward(result)))
         if len(self._finished) >= self.batch_size:
-            self._update(self._finished)
+            with _one_thread():
+                self._update(self._finished)
             self._finished = []
 
     def _reward(self, result: TrialResult) -> float:

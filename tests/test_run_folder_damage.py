@@ -25,7 +25,7 @@ from nas.results.run_folder import RunFolder, check_history, read_json, write_js
 from nas.search.runner import open_run
 from nas.search.searcher import Searcher, create_searcher
 from nas.search.settings import SearchSettings
-from nas.search.tune_adapter import leaderboard_row, replay_told, trial_result
+from nas.search.tune_adapter import leaderboard_row, replay_told
 from search_spaces import get_space
 
 BLOCKS = 2
@@ -50,8 +50,9 @@ def make_run(tmp_path: Path, cifar_dir: Path, *, told: int, outstanding: int = 0
         result = {"status": "completed", "val_accuracy_history": [0.1 + index / 100], "params": 1000 + index}
         row = leaderboard_row(proposal, result, error=False, index=index, searcher="evolution")
         run.add_trial(row)
-        searcher.tell(proposal.trial_id, trial_result(row))
+        searcher.tell(proposal.trial_id, row.to_trial_result())
     write_json(run.searcher_state, searcher.state_dict())
+    run.write_csv()  # as a search leaves it at its end (the CSV is not written per child)
     return run
 
 
@@ -159,7 +160,7 @@ def test_torn_last_line_of_a_running_child_is_dropped_and_the_child_rerun(
     run.trials_jsonl.write_text(run.trials_jsonl.read_text() + '{"index": 2, "trial_id": "2", "geno')
     note = check_history(run)
     assert note is not None and "rerun" in note
-    assert [r["trial_id"] for r in run.trials()] == ["0", "1"]
+    assert [r.trial_id for r in run.trials()] == ["0", "1"]
     assert (run.path / "trials.jsonl.torn").read_text().startswith('{"index": 2')
     searcher = _searcher()
     searcher.load_state_dict(state)

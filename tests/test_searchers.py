@@ -168,7 +168,7 @@ def test_state_of_another_searcher_or_space_is_refused() -> None:
         make("evolution", space=NasnetSpace(num_blocks=3)).load_state_dict(state)
 
 
-@pytest.mark.parametrize("name", ["tpe", "random"])
+@pytest.mark.parametrize("name", ["tpe"])
 def test_optuna_storage_survives_and_fails_orphans(name: str, tmp_path: Path) -> None:
     path = tmp_path / "study.db"
     first = create_searcher(name, SMALL, seed=0, storage_path=str(path))

@@ -69,7 +69,11 @@ def add_parser(subparsers: Any) -> None:
     )
     train.add_argument("--seed", type=integer(0, 2**32 - 1))
     train.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    train.add_argument("--amp", action=argparse.BooleanOptionalAction, help="bf16 autocast on CUDA (default off: slower for NASNet cells at these widths)")
+    train.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        help="bf16 autocast on CUDA (default off: slower for NASNet cells at these widths)",
+    )
     train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="default: on for CUDA")
     train.add_argument("--compile", action="store_true", default=None, help="torch.compile the network")
     io = parser.add_argument_group("data and output")

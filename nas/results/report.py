@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
+from nas.results.row import TrialRow, best
 from nas.results.run_folder import RunFolder, read_jsonl, read_leaderboard, read_run_config
 from nas.space.diagram import draw_genotype, pyplot
 from nas.space.genotype import Genotype
@@ -45,7 +46,7 @@ class Run:
 
     path: Path
     config: dict[str, Any]
-    trials: list[dict[str, Any]]
+    trials: list[TrialRow]
     stats: list[dict[str, Any]]
 
     @property
@@ -60,14 +61,18 @@ class Run:
     def label(self) -> str:
         return f"{self.name} ({self.searcher})"
 
-    def completed(self) -> list[dict[str, Any]]:
-        return [
-            t for t in self.trials if t.get("status") == "completed" and t.get("val_accuracy") is not None
-        ]
+    def completed(self) -> list[TrialRow]:
+        return [t for t in self.trials if t.scored]
 
-    def ranked(self) -> list[dict[str, Any]]:
+    def ranked(self) -> list[TrialRow]:
         """Completed children, best first; ties go to the earlier child."""
-        return sorted(self.completed(), key=lambda t: (-t["val_accuracy"], t["index"]))
+        return sorted(self.completed(), key=lambda t: (-_accuracy(t), t.index))
+
+
+def _accuracy(row: TrialRow) -> float:
+    """The accuracy of a `TrialRow.scored` row."""
+    assert row.val_accuracy is not None
+    return row.val_accuracy
 
 
 def load_run(path: str | Path) -> Run:
@@ -76,13 +81,14 @@ def load_run(path: str | Path) -> Run:
     missing = [f for f in ("config.json", "trials.jsonl") if not (folder / f).is_file()]
     if missing:
         raise NasError(f"{folder} is not a search run folder (no {' or '.join(missing)})")
-    config = read_run_config(RunFolder(folder))
-    stats_file = folder / "searcher_stats.jsonl"
-    rows, torn = read_leaderboard(folder / "trials.jsonl")
+    run = RunFolder(folder)
+    config = read_run_config(run)
+    rows, torn = read_leaderboard(run.trials_jsonl)  # damage in the middle is refused, with its repair
     if torn is not None:
-        logger.warning("%s: skipping the torn last line", folder / "trials.jsonl")
-    trials = sorted(rows, key=lambda t: int(t["index"]) if isinstance(t["index"], int) else 0)
-    return Run(folder, config, trials, read_jsonl(stats_file) if stats_file.is_file() else [])
+        logger.warning("%s: skipping the torn last line", run.trials_jsonl)
+    trials = sorted((TrialRow.from_dict(r) for r in rows), key=lambda t: t.index)
+    run.write_csv(trials)  # the CSV is written on demand, not by the search per child
+    return Run(folder, config, trials, read_jsonl(run.stats_jsonl) if run.stats_jsonl.is_file() else [])
 
 
 def genotype_id(genotype: dict[str, Any]) -> str:
@@ -91,14 +97,13 @@ def genotype_id(genotype: dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(cells, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def best_so_far(trials: Sequence[dict[str, Any]]) -> list[float]:
+def best_so_far(trials: Sequence[TrialRow]) -> list[float]:
     """Best accuracy among the first k children, for k = 1..n; NaN until one completed."""
-    curve, best = [], math.nan
+    curve: list[float] = []
+    top: TrialRow | None = None
     for t in trials:
-        acc = t.get("val_accuracy") if t.get("status") == "completed" else None
-        if acc is not None and not acc <= best:  # `not <=` also replaces the initial NaN
-            best = acc
-        curve.append(best)
+        top = best([top, t])
+        curve.append(math.nan if top is None else _accuracy(top))
     return curve
 
 
@@ -181,19 +186,20 @@ def _rel(path: Path, start: Path) -> str:
 
 
 def _best(runs: Sequence[Run]) -> dict[str, Any]:
-    ranked = sorted(((t, r) for r in runs for t in r.ranked()), key=lambda tr: -tr[0]["val_accuracy"])
-    if not ranked:
+    tops = [(top, run) for run in runs if (top := best(run.trials)) is not None]
+    trial = best(top for top, _ in tops)
+    if trial is None:
         return {}
-    trial, run = ranked[0]
+    run = next(run for top, run in tops if top is trial)
     return {
         "run": run.name,
         "searcher": run.searcher,
-        "trial_id": trial.get("trial_id"),
-        "val_accuracy": trial["val_accuracy"],
-        "params": trial.get("params"),
-        "mult_adds": trial.get("mult_adds"),
-        "genotype_id": genotype_id(trial["genotype"]),
-        "genotype": trial["genotype"],
+        "trial_id": trial.trial_id,
+        "val_accuracy": trial.val_accuracy,
+        "params": trial.params,
+        "mult_adds": trial.mult_adds,
+        "genotype_id": genotype_id(trial.genotype),
+        "genotype": trial.genotype,
     }
 
 
@@ -201,7 +207,7 @@ def _summary_section(runs: Sequence[Run]) -> Section:
     header = ("run", "searcher", "seed", "children", "completed", "failed", "rejected", "best val acc")
     rows = [header]
     for run in runs:
-        statuses = [t.get("status") for t in run.trials]
+        statuses = [t.status for t in run.trials]
         ranked = run.ranked()
         rows.append(
             (
@@ -212,7 +218,7 @@ def _summary_section(runs: Sequence[Run]) -> Section:
                 str(len(ranked)),
                 str(statuses.count("failed")),
                 str(statuses.count("rejected")),
-                _pct(ranked[0]["val_accuracy"]) if ranked else "-",
+                _pct(_accuracy(ranked[0])) if ranked else "-",
             )
         )
     settings = ", ".join(
@@ -226,25 +232,25 @@ def _run_section(run: Run, top: int, image: Callable[[str], Path]) -> Section:
     if not ranked:
         return Section(f"{run.label}", f"No completed child among {len(run.trials)}.")
     best = ranked[0]
-    genotype = Genotype.from_dict(best["genotype"])
+    genotype = Genotype.from_dict(best.genotype)
     cells = draw_genotype(genotype, image(f"{run.name}_best_cells.png"))
     header = ("rank", "child", "trial", "val acc", "params", "mult-adds", "wall time", "genotype id")
     rows = [header] + [
         (
             str(rank),
-            str(t["index"]),
-            str(t.get("trial_id", "")),
-            _pct(t["val_accuracy"]),
-            _millions(t.get("params")),
-            _millions(t.get("mult_adds")),
-            f"{t['wall_s']:.0f} s" if t.get("wall_s") is not None else "-",
-            genotype_id(t["genotype"]),
+            str(t.index),
+            t.trial_id,
+            _pct(_accuracy(t)),
+            _millions(t.params),
+            _millions(t.mult_adds),
+            f"{t.wall_s:.0f} s" if t.wall_s is not None else "-",
+            genotype_id(t.genotype),
         )
         for rank, t in enumerate(ranked[:top], start=1)
     ]
     text = (
-        f"{len(ranked)} of {len(run.trials)} children completed. Best: child {best['index']} "
-        f"(genotype {genotype_id(best['genotype'])}), {_pct(best['val_accuracy'])} validation accuracy. "
+        f"{len(ranked)} of {len(run.trials)} children completed. Best: child {best.index} "
+        f"(genotype {genotype_id(best.genotype)}), {_pct(_accuracy(best))} validation accuracy. "
         f"Top {min(top, len(ranked))} children below, then the best child's cells."
     )
     return Section(run.label, text, table=tuple(rows), images=(cells.as_posix(),))
@@ -275,7 +281,7 @@ def _plot_curves(runs: Sequence[Run], path: Path) -> str:
     for run in runs:
         done = run.completed()
         color = colors[run.searcher]
-        ax_child.scatter([t["index"] + 1 for t in done], [t["val_accuracy"] for t in done], s=14, color=color)
+        ax_child.scatter([t.index + 1 for t in done], [_accuracy(t) for t in done], s=14, color=color)
         curve = best_so_far(run.trials)
         ax_best.plot(range(1, len(curve) + 1), curve, color=color, alpha=0.3, lw=1, drawstyle="steps-post")
     for searcher in searchers:
@@ -304,16 +310,14 @@ def _mean_curve(runs: Sequence[Run]) -> list[float]:
 
 def _plot_pareto(runs: Sequence[Run], path: Path) -> str | None:
     """Accuracy vs mult-adds and vs params of every completed child; the front is over all runs."""
-    children = [
-        (t, run.label) for run in runs for t in run.completed() if t.get("params") and t.get("mult_adds")
-    ]
+    children = [(t, run.label) for run in runs for t in run.completed() if t.params and t.mult_adds]
     if not children:
         return None
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     colors = dict(zip([r.label for r in runs], _colors(len(runs)), strict=True))
     for ax, key, name in ((axes[0], "mult_adds", "mult-adds (M)"), (axes[1], "params", "params (M)")):
-        points = [(t[key] / 1e6, t["val_accuracy"]) for t, _ in children]
+        points = [(getattr(t, key) / 1e6, _accuracy(t)) for t, _ in children]
         for label, color in colors.items():
             mine = [p for p, (_, lab) in zip(points, children, strict=True) if lab == label]
             ax.scatter([x for x, _ in mine], [y for _, y in mine], s=20, color=color, alpha=0.7, label=label)

@@ -1,18 +1,21 @@
 """A search's run folder and its leaderboard: every file written so that a kill never leaves it torn.
 
 A search is killed (Ctrl-C, a preempted node, ``kill -9``) at any moment, and both ``--resume`` and
-``nas report`` then read what is on disk. So every file here is replaced atomically (write a temp file
-in the same folder, fsync, ``os.replace``): a reader sees the old content or the new, never half.
-The leaderboard files are small (one line per child), so appending rewrites them whole the same way;
-the reader still skips a torn last line, should a file come from elsewhere (e.g. a plain ``>>``).
+``nas report`` then read what is on disk. Whole files are replaced atomically (write a temp file in the
+same folder, fsync, ``os.replace``): a reader sees the old content or the new, never half. The JSON-lines
+files grow by one line per child, up to NASNet's 20,000 children (Zoph et al. 2018, Sec. 4), so they
+are *appended* to (write, flush, fsync: a cost per child that does not grow with the run); a kill
+mid-append leaves a torn last line, which readers skip and the next append cuts off. What is derived
+from the rows (``trials.csv``) is written once, at the end of a run or by ``nas report``, not per child.
 
 Layout of ``<results-dir>/<run>/``::
 
     config.json           every resolved setting of the search
-    searcher_state.json   the searcher's JSON ``state_dict`` (after every tell)
+    searcher_state.json   a snapshot of the searcher's JSON ``state_dict`` (every K tells or T seconds)
+    searcher_journal.jsonl  the asks and tells since that snapshot (`nas.search.searcher.SearcherCheckpoint`)
     optuna.db             the Optuna study (tpe / random only)
-    trials.jsonl          one object per finished child, keys `LEADERBOARD_KEYS` (the source of truth)
-    trials.csv            the same rows, the genotype as compact JSON
+    trials.jsonl          one `TrialRow` per finished child, keys `LEADERBOARD_KEYS` (the source of truth)
+    trials.csv            the same rows, the genotype as compact JSON (at the end of a run / ``nas report``)
     searcher_stats.jsonl  one object per tell: step, best_reward and the searcher's stats
     best_genotype.json    the best completed child's genotype
     ray/                  Ray Tune's experiment folders (one per attempt)
@@ -27,30 +30,15 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, get_args
 
 from nas.errors import NasError, shown
+from nas.results.row import LEADERBOARD_KEYS, TrialRow, best
+from nas.results.trial import TrialStatus
 
 logger = logging.getLogger(__name__)
-
-LEADERBOARD_KEYS = (
-    "index",
-    "trial_id",
-    "genotype",
-    "status",
-    "val_accuracy",
-    "val_accuracy_history",
-    "params",
-    "mult_adds",
-    "wall_s",
-    "images_per_s",
-    "epochs_done",
-    "error",
-    "searcher",
-)
-"""Columns of ``trials.jsonl`` / ``trials.csv``, in order; `nas report` reads exactly these."""
 
 
 def _file_mode() -> int:
@@ -88,7 +76,10 @@ def read_json(path: Path) -> Any:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The objects of a JSON-lines file; a torn or corrupt *last* line is skipped with a warning."""
+    """The objects of a JSON-lines file; a torn last line (a writer killed mid-line) is skipped.
+
+    Only the last line may be torn: a bad line before it means the file is corrupt, not unfinished.
+    """
     if not path.exists():
         return []
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -105,10 +96,59 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def append_jsonl(path: Path, row: Mapping[str, Any]) -> None:
-    """Append ``row`` by rewriting the file atomically (dropping a torn last line, if any)."""
-    text = "".join(json.dumps(r) + "\n" for r in [*read_jsonl(path), _json_safe(row)])
-    atomic_write_text(path, text)
+def append_jsonl(path: Path, row: Mapping[str, Any], *, sync: bool = True) -> None:
+    """Append ``row`` as one line: write, flush and (``sync``) fsync; the cost does not grow with the file.
+
+    A torn last line left by a killed writer is cut off first (or ended, if it is a whole object
+    that only lacks its newline), so the new line never fuses with it. ``sync=False`` leaves
+    durability to a later fsync of the same file (the page cache already survives a ``kill -9``).
+    """
+    line = (json.dumps(_json_safe(row)) + "\n").encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as f:
+        _heal_tail(f)
+        f.write(line)
+        f.flush()
+        if sync:
+            os.fsync(f.fileno())
+
+
+def sync_file(path: Path) -> None:
+    """fsync ``path`` (if it exists): makes the unsynced appends before it durable."""
+    if path.exists():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _heal_tail(f: BinaryIO, chunk: int = 1 << 16) -> None:
+    """Make an append-mode file end with a newline: end a whole last object, cut off a torn one."""
+    end = f.seek(0, os.SEEK_END)
+    if end == 0:
+        return
+    f.seek(end - 1)
+    if f.read(1) == b"\n":
+        return
+    start = end
+    while start > 0:  # find the start of the last line, reading backwards a chunk at a time
+        lo = max(start - chunk, 0)
+        f.seek(lo)
+        newline = f.read(start - lo).rfind(b"\n")
+        if newline >= 0:
+            start = lo + newline + 1
+            break
+        start = lo
+    f.seek(start)
+    tail = f.read()
+    try:
+        json.loads(tail)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        logger.warning("%s: cutting off a torn last line", f.name)
+        f.truncate(start)
+    else:
+        f.write(b"\n")
 
 
 def _json_safe(obj: Any) -> Any:
@@ -122,13 +162,14 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
-def leaderboard_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+def leaderboard_csv(rows: Iterable[TrialRow]) -> str:
     """The rows as CSV in `LEADERBOARD_KEYS` order; lists and dicts as compact JSON strings."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(LEADERBOARD_KEYS)
     for row in rows:
-        writer.writerow("" if row.get(k) is None else _csv_cell(row[k]) for k in LEADERBOARD_KEYS)
+        values = row.to_dict()
+        writer.writerow("" if values[k] is None else _csv_cell(values[k]) for k in LEADERBOARD_KEYS)
     return out.getvalue()
 
 
@@ -139,47 +180,75 @@ def _csv_cell(value: Any) -> Any:
 
 
 class RunFolder:
-    """The files of one search run (see the module docstring), read and written atomically."""
+    """The files of one search run (see the module docstring)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.config = path / "config.json"
         self.searcher_state = path / "searcher_state.json"
+        self.searcher_journal = path / "searcher_journal.jsonl"
         self.optuna_db = path / "optuna.db"
         self.trials_jsonl = path / "trials.jsonl"
         self.trials_csv = path / "trials.csv"
         self.stats_jsonl = path / "searcher_stats.jsonl"
         self.best_genotype = path / "best_genotype.json"
         self.ray_dir = path / "ray"
+        self._best: TrialRow | None = None
+        self._best_known = False  # whether `_best` reflects the rows on disk
 
     def is_run(self) -> bool:
         """A run is a folder whose ``config.json`` was written by `nas search`."""
         return self.config.is_file()
 
-    def trials(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.trials_jsonl)
-
-    def add_trial(self, row: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Append one child's row (JSONL, CSV) and refresh ``best_genotype.json``; return all rows.
-
-        The JSONL is written first: it is the source of truth, the CSV a view of it.
-        """
-        missing = set(LEADERBOARD_KEYS) ^ set(row)
-        if missing:
-            raise ValueError(f"leaderboard row keys differ from LEADERBOARD_KEYS: {sorted(missing)}")
-        append_jsonl(self.trials_jsonl, row)
-        rows = self.trials()
-        atomic_write_text(self.trials_csv, leaderboard_csv(rows))
-        best = best_trial(rows)
-        if best is not None and best["trial_id"] == row["trial_id"]:
-            atomic_write_text(self.best_genotype, json.dumps(best["genotype"], indent=2) + "\n")
+    def trials(self) -> list[TrialRow]:
+        """Every row, in completion order (reads the whole file: once per run, not per child)."""
+        rows = [TrialRow.from_dict(r) for r in read_jsonl(self.trials_jsonl)]
+        self._best, self._best_known = best(rows), True
         return rows
 
+    def add_trial(self, row: TrialRow) -> None:
+        """Append one child's row and, if it is the new best, rewrite ``best_genotype.json``.
 
-def best_trial(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The completed row with the highest validation accuracy (the earliest on a tie)."""
-    completed = [r for r in rows if r["status"] == "completed" and r["val_accuracy"] is not None]
-    return max(completed, key=lambda r: float(r["val_accuracy"]), default=None)
+        The row is fsynced before anything else learns of the child: ``trials.jsonl`` is the truth a
+        resume reconciles the searcher with. The best so far is kept in memory, so no row is re-read.
+        """
+        if not self._best_known:
+            self.trials()
+        append_jsonl(self.trials_jsonl, row.to_dict())
+        if best([self._best, row]) is row:
+            self._best = row
+            atomic_write_text(self.best_genotype, json.dumps(row.genotype, indent=2) + "\n")
+
+    def append_stats(self, record: Mapping[str, Any]) -> None:
+        """One line of ``searcher_stats.jsonl``; made durable by the searcher's next snapshot."""
+        append_jsonl(self.stats_jsonl, record, sync=False)
+
+    def write_csv(self, rows: Iterable[TrialRow] | None = None) -> None:
+        """Write ``trials.csv`` from ``rows`` (default: the leaderboard): at the end of a run, on demand."""
+        atomic_write_text(self.trials_csv, leaderboard_csv(self.trials() if rows is None else rows))
+
+
+def journaled_ledger(run: RunFolder) -> tuple[set[str], set[str]]:
+    """The ids the searcher was told and those it holds outstanding, from its snapshot and the journal
+    after it, without building the searcher: for checks of a run's history before a resume.
+
+    Reads the format `nas.search.searcher.SearcherCheckpoint` writes: the snapshot's ``ledger`` and
+    ``journal_seq``, then every journal event from that sequence number on.
+    """
+    state = read_json(run.searcher_state) if run.searcher_state.exists() else {}
+    ledger = state.get("ledger", {})
+    told = {str(t) for t in ledger.get("told", [])}
+    outstanding = {str(t) for t in ledger.get("outstanding", {})}
+    start = int(state.get("journal_seq", 0))
+    for event in read_jsonl(run.searcher_journal):
+        if int(event["seq"]) < start:
+            continue
+        if "ask" in event:
+            outstanding.add(str(event["ask"]))
+        else:
+            outstanding.discard(str(event["tell"]))
+            told.add(str(event["tell"]))
+    return told, outstanding
 
 
 # Read side: the integrity of a run's history, checked before a resume (and by `nas report`).
@@ -231,7 +300,7 @@ def read_leaderboard(path: Path) -> tuple[list[dict[str, Any]], str | None]:
                 return rows, line
             raise RunFolderError(f"{path}:{number}: not a JSON object ({_reason(exc)}); {_REPAIR}") from None
         missing = set(LEADERBOARD_KEYS) - set(row) if isinstance(row, dict) else set(LEADERBOARD_KEYS)
-        if missing or row["status"] not in ("completed", "failed", "rejected"):
+        if missing or row["status"] not in get_args(TrialStatus):
             raise RunFolderError(
                 f"{path}:{number}: not a leaderboard row (missing or bad {', '.join(sorted(missing)) or 'status'}); "
                 f"{_REPAIR}"
@@ -285,8 +354,9 @@ def check_history(run: RunFolder) -> str | None:
 
 
 def _ledger_ids(run: RunFolder, *, have_rows: bool) -> tuple[set[str], set[str]]:
-    """Ids of the children the saved searcher state was told, and of those it holds outstanding."""
-    if not run.searcher_state.exists():
+    """Ids of the children the searcher was told, and of those it holds outstanding (its snapshot,
+    if one was written yet, and the journal of asks and tells after it)."""
+    if not run.searcher_state.exists() and not run.searcher_journal.exists():
         if have_rows:
             raise RunFolderError(
                 f"{run.searcher_state} is missing but {run.trials_jsonl.name} holds children: the searcher's "
@@ -294,18 +364,22 @@ def _ledger_ids(run: RunFolder, *, have_rows: bool) -> tuple[set[str], set[str]]
             )
         return set(), set()
     how = "restore it from a backup or start a new run (the searcher's memory cannot be rebuilt)"
+    if run.searcher_state.exists():
+        try:
+            state = json.loads(run.searcher_state.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise RunFolderError(f"{run.searcher_state}: not readable JSON ({_reason(exc)}); {how}") from None
+        ledger = state.get("ledger") if isinstance(state, dict) else None
+        told = ledger.get("told") if isinstance(ledger, dict) else None
+        outstanding = ledger.get("outstanding") if isinstance(ledger, dict) else None
+        if not isinstance(told, list) or not isinstance(outstanding, dict):
+            raise RunFolderError(
+                f"{run.searcher_state}: not a searcher state (no ledger of told children); {how}"
+            )
     try:
-        state = json.loads(run.searcher_state.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise RunFolderError(f"{run.searcher_state}: not readable JSON ({_reason(exc)}); {how}") from None
-    ledger = state.get("ledger") if isinstance(state, dict) else None
-    told = ledger.get("told") if isinstance(ledger, dict) else None
-    outstanding = ledger.get("outstanding") if isinstance(ledger, dict) else None
-    if not isinstance(told, list) or not isinstance(outstanding, dict):
-        raise RunFolderError(
-            f"{run.searcher_state}: not a searcher state (no ledger of told children); {how}"
-        )
-    return {str(t) for t in told}, {str(t) for t in outstanding}
+        return journaled_ledger(run)
+    except (NasError, KeyError, TypeError, ValueError) as exc:
+        raise RunFolderError(f"{run.searcher_journal}: not a searcher journal ({exc}); {how}") from None
 
 
 def _row_from_csv(path: Path, wanted: set[str]) -> dict[str, Any] | None:

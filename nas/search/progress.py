@@ -20,6 +20,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from nas.results.row import TrialRow, best
+
 _LAST = 5
 
 
@@ -27,16 +29,16 @@ class SearchProgress:
     """Counts and the best child so far; ``with progress:`` shows it live unless ``enabled`` is False."""
 
     def __init__(
-        self, *, budget: int, rows: Sequence[Mapping[str, Any]], run_dir: str, console: Console, enabled: bool
+        self, *, budget: int, rows: Sequence[TrialRow], run_dir: str, console: Console, enabled: bool
     ) -> None:
         self.budget = budget
         self.run_dir = run_dir
         self.done_before = len(rows)
         self.done = len(rows)
-        self.failed = sum(r["status"] != "completed" for r in rows)
+        self.failed = sum(r.status != "completed" for r in rows)
         self.running = 0
-        self.best: Mapping[str, Any] | None = None
-        self.last: deque[Mapping[str, Any]] = deque(maxlen=_LAST)
+        self.best: TrialRow | None = None
+        self.last: deque[TrialRow] = deque(maxlen=_LAST)
         for row in rows:
             self._record(row)
         self.started = time.monotonic()
@@ -58,17 +60,14 @@ class SearchProgress:
     def tune_callback(self) -> Callback:
         return _ProgressCallback(self)
 
-    def child_done(self, row: Mapping[str, Any]) -> None:
+    def child_done(self, row: TrialRow) -> None:
         self.done += 1
-        self.failed += row["status"] != "completed"
+        self.failed += row.status != "completed"
         self._record(row)
 
-    def _record(self, row: Mapping[str, Any]) -> None:
+    def _record(self, row: TrialRow) -> None:
         self.last.append(row)
-        accuracy = row["val_accuracy"]
-        completed = row["status"] == "completed" and accuracy is not None
-        if completed and (self.best is None or accuracy > self.best["val_accuracy"]):
-            self.best = row
+        self.best = best([self.best, row])
 
     def eta_s(self) -> float | None:
         """Remaining children times the mean wall time per child finished in this attempt."""
@@ -88,21 +87,21 @@ class SearchProgress:
         best = Text(
             "best: none yet"
             if self.best is None
-            else f"best: {self.best['val_accuracy']:.4f} (trial {self.best['trial_id']}) "
-            f"{genotype_summary(self.best['genotype'])}"
+            else f"best: {self.best.val_accuracy:.4f} (trial {self.best.trial_id}) "
+            f"{genotype_summary(self.best.genotype)}"
         )
         table = Table(box=None, pad_edge=False)
         for column in ("#", "trial", "status", "val_acc", "params", "wall_s", "error"):
             table.add_column(column)
         for row in self.last:
             table.add_row(
-                str(row["index"]),
-                str(row["trial_id"]),
-                row["status"],
-                "-" if row["val_accuracy"] is None else f"{row['val_accuracy']:.4f}",
-                "-" if row["params"] is None else f"{row['params']:,}",
-                "-" if row["wall_s"] is None else f"{row['wall_s']:.1f}",
-                (row["error"] or "")[:60],
+                str(row.index),
+                row.trial_id,
+                row.status,
+                "-" if row.val_accuracy is None else f"{row.val_accuracy:.4f}",
+                "-" if row.params is None else f"{row.params:,}",
+                "-" if row.wall_s is None else f"{row.wall_s:.1f}",
+                (row.error or "")[:60],
             )
         return Group(head, best, table, Text(f"run folder: {self.run_dir}", style="dim"))
 

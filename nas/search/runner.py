@@ -6,8 +6,8 @@ experiment snapshot, which it writes periodically and not in step with our leade
 ``kill -9`` that snapshot may list a child as running that the leaderboard already holds (it would be
 trained twice) or miss one that was started (its proposal would be lost), and it restores the search
 algorithm from Tune's checkpoint rather than from ``searcher_state.json``. Instead the leaderboard
-(``trials.jsonl``) is the truth: ``len(rows)`` children are done, the saved searcher state (written after
-every ask and every tell) says which proposals were issued, and `nas.search.tune_adapter.replay_told` tells
+(``trials.jsonl``) is the truth: ``len(rows)`` children are done, the searcher's snapshot and journal
+(`nas.search.searcher.SearcherCheckpoint`) say which proposals were issued, and `nas.search.tune_adapter.replay_told` tells
 the finished ones and reruns the unfinished ones under their original proposal ids. The new Tuner's
 ``num_samples`` is the budget left, so the run ends with exactly the budgeted children.
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -27,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import ConfigError, NasError
-from nas.results.run_folder import RunFolder, best_trial, read_json, write_json
+from nas.results.row import best
+from nas.results.run_folder import RunFolder, read_json, write_json
 from nas.search.settings import ChildSettings, SearchSettings
 
 if TYPE_CHECKING:
@@ -37,6 +39,24 @@ if TYPE_CHECKING:
     from nas.train.data import CifarData
 
 logger = logging.getLogger(__name__)
+
+TUNE_ENV = {
+    # The run folder keeps every child's row; Tune's own CSV/JSON/TensorBoard logger files would be
+    # more files per child (60,000 at NASNet's 20,000 children) that nothing reads.
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+    # A resume never reads Tune's experiment state (module docstring); by default Tune rewrites it,
+    # every trial included, at least every 10 s. `bench/driver_scale.py` measures both.
+    "TUNE_GLOBAL_CHECKPOINT_S": "600",
+}
+"""Ray Tune settings chosen for searches of thousands of children (set unless the user set them)."""
+
+
+def apply_tune_env() -> None:
+    """Set `TUNE_ENV` (where unset) before a ``Tuner`` is built."""
+    for key, value in TUNE_ENV.items():
+        os.environ.setdefault(key, value)
+    # Without those logger files Tune's end-of-fit result grid warns once per child; we read none of it.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
 
 
 def open_run(settings: SearchSettings) -> RunFolder:
@@ -208,12 +228,9 @@ def _build_searcher(settings: SearchSettings, run: RunFolder) -> Searcher:
 
     space = get_space(settings.space, num_blocks=settings.blocks)
     options: dict[str, Any] = dict(settings.searcher_options)
-    if settings.searcher in ("tpe", "random"):
+    if settings.searcher == "tpe":
         options["storage_path"] = run.optuna_db
-    searcher = create_searcher(settings.searcher, space, seed=settings.seed, **options)
-    if run.searcher_state.exists():
-        searcher.load_state_dict(read_json(run.searcher_state))
-    return searcher
+    return create_searcher(settings.searcher, space, seed=settings.seed, **options)
 
 
 def _build_tracker(settings: SearchSettings, run: RunFolder) -> Tracker:
@@ -273,8 +290,8 @@ class SearchOutcome:
 
 def summarize(run: RunFolder, budget: int, wall_s: float, attempt: int) -> SearchOutcome:
     rows = run.trials()
-    best = best_trial(rows)
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "failed", "rejected")}
+    top = best(rows)
+    counts = {s: sum(r.status == s for r in rows) for s in ("completed", "failed", "rejected")}
     return SearchOutcome(
         run_dir=str(run.path),
         budget=budget,
@@ -282,9 +299,9 @@ def summarize(run: RunFolder, budget: int, wall_s: float, attempt: int) -> Searc
         trials_completed=counts["completed"],
         trials_failed=counts["failed"],
         trials_rejected=counts["rejected"],
-        best_val_accuracy=None if best is None else best["val_accuracy"],
-        best_trial_id=None if best is None else str(best["trial_id"]),
-        best_genotype=str(run.best_genotype) if best is not None else None,
+        best_val_accuracy=None if top is None else top.val_accuracy,
+        best_trial_id=None if top is None else top.trial_id,
+        best_genotype=str(run.best_genotype) if top is not None else None,
         wall_s=wall_s,
         attempt=attempt,
     )
@@ -332,6 +349,7 @@ def run_search(
                 if settings.scheduler == "asha"
                 else None
             )
+            apply_tune_env()
             trainable = tune.with_parameters(train_trial, child=_child_settings(settings))
             tuner = tune.Tuner(
                 tune.with_resources(trainable, {"cpu": settings.cpus_per_trial, "gpu": gpus}),
@@ -364,6 +382,7 @@ def run_search(
             )
             tuner.fit()
     finally:
+        adapter.finish()
         searcher.close()
     outcome = summarize(run, settings.trials, time.perf_counter() - started, attempt)
     tracker.finish(

@@ -13,15 +13,20 @@ module path: ``import nas.search.searcher`` loads neither torch nor optuna.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import math
+import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, get_args
 
 from nas.errors import ConfigError, NasError
+from nas.results.run_folder import append_jsonl, read_json, read_jsonl, sync_file, write_json
 from nas.results.trial import TrialResult, TrialStatus
 from nas.space.genotype import Genotype
 
@@ -165,6 +170,10 @@ class Searcher(ABC):
        included, is the one the uninterrupted searcher would have produced. The state is JSON data.
     5. ``stats()`` whenever a tracker wants numbers; ``close()`` when done.
 
+    A search does not save the state after every call (it is megabytes for ``rl``): `SearcherCheckpoint`
+    saves a snapshot now and then and journals the asks and tells since, and a resume loads the
+    snapshot and redoes the journal through `restore_ask` and `restore_tell`.
+
     Subclasses keep their trial bookkeeping in ``self.ledger`` and wrap their own state with
     `_state_header`/`_load_header` so a state saved by another searcher or for another space is
     refused with a `ConfigError`.
@@ -197,6 +206,24 @@ class Searcher(ABC):
         """Numbers worth tracking; subclasses add their own (e.g. the controller's entropy)."""
         return dict(self.ledger.stats())
 
+    def restore_ask(self, trial_id: str, choices: Sequence[int]) -> Proposal:
+        """Redo a journaled ask after `load_state_dict` of an earlier snapshot.
+
+        A searcher that resumes exactly (call order, point 4) proposes the same child again; one whose
+        history lives outside its state (an Optuna storage) overrides this to only re-record it.
+        """
+        proposal = self.ask()
+        if (proposal.trial_id, proposal.choices) != (trial_id, tuple(choices)):
+            raise ConfigError(
+                f"searcher journal: ask {trial_id} was {list(choices)}, redone it is {proposal.trial_id} "
+                f"{list(proposal.choices)}: the state or the searcher's options differ from the run's"
+            )
+        return proposal
+
+    def restore_tell(self, trial_id: str, result: TrialResult) -> None:
+        """Redo a journaled tell (or tell a leaderboard row the journal missed); see `restore_ask`."""
+        self.tell(trial_id, result)
+
     def close(self) -> None:  # noqa: B027 -- an optional hook, a no-op unless overridden
         """Release external resources (e.g. a storage connection); the default holds none."""
 
@@ -223,13 +250,97 @@ class Searcher(ABC):
         self.ledger.load_state_dict(state["ledger"])
 
 
+class SearcherCheckpoint:
+    """A searcher's state on disk: a snapshot every ``every_tells`` tells or ``every_s`` seconds, and a
+    journal of the asks and tells since it, so a search's cost per child stays flat (issue 14).
+
+    Every event has a sequence number and the snapshot records the first one it does not contain, so
+    a kill between writing a snapshot and emptying the journal replays nothing twice. Asks are fsynced
+    before the child is handed out (a child that may run is never forgotten); tells are flushed and
+    made durable by the next ask's or snapshot's fsync of the same file -- a tell the journal lost is
+    still in ``trials.jsonl``, whence `nas.search.tune_adapter.replay_told` tells it again. A torn last
+    journal line is skipped: it was an ask whose child never started, or such a tell.
+    """
+
+    def __init__(
+        self,
+        state: Path,
+        journal: Path,
+        *,
+        every_tells: int = 100,
+        every_s: float = 60.0,
+        also_sync: Sequence[Path] = (),
+    ) -> None:
+        if every_tells < 1 or every_s <= 0:
+            raise ConfigError(f"snapshot every {every_tells} tells / {every_s} s: both must be positive")
+        self.state = state
+        self.journal = journal
+        self.every_tells = every_tells
+        self.every_s = every_s
+        self.also_sync = tuple(also_sync)  # files appended without fsync, made durable with each snapshot
+        self.seq = 0  # the next event's sequence number
+        self._tells_since = 0
+        self._snapshot_at = time.monotonic()
+
+    def restore(self, searcher: Searcher) -> int:
+        """Load the snapshot (if any) into the fresh ``searcher`` and redo the journal; return the
+        number of journal events redone."""
+        start = 0
+        if self.state.exists():
+            state = read_json(self.state)
+            start = int(state.get("journal_seq", 0))
+            searcher.load_state_dict(state)
+        self.seq = start
+        redone = 0
+        for event in read_jsonl(self.journal):
+            seq = int(event["seq"])
+            if seq < start:
+                continue  # already in the snapshot (a kill fell between the snapshot and the truncation)
+            if seq != self.seq:
+                raise ConfigError(
+                    f"{self.journal}: event {seq} follows {self.seq - 1}; the journal has a gap"
+                )
+            if "ask" in event:
+                searcher.restore_ask(str(event["ask"]), [int(c) for c in event["choices"]])
+            else:
+                searcher.restore_tell(str(event["tell"]), TrialResult(**event["result"]))
+            self.seq += 1
+            redone += 1
+        return redone
+
+    def asked(self, proposal: Proposal) -> None:
+        self._append({"ask": proposal.trial_id, "choices": list(proposal.choices)}, sync=True)
+
+    def told(self, searcher: Searcher, trial_id: str, result: TrialResult) -> None:
+        """Journal a tell just made to ``searcher``; snapshot it if one is due."""
+        self._append({"tell": trial_id, "result": dataclasses.asdict(result)}, sync=False)
+        self._tells_since += 1
+        due = time.monotonic() - self._snapshot_at >= self.every_s
+        if self._tells_since >= self.every_tells or due:
+            self.snapshot(searcher)
+
+    def snapshot(self, searcher: Searcher) -> None:
+        """Write the whole state atomically, then empty the journal (every event is in the snapshot)."""
+        for path in self.also_sync:
+            sync_file(path)
+        write_json(self.state, {**searcher.state_dict(), "journal_seq": self.seq})
+        if self.journal.exists():
+            os.truncate(self.journal, 0)
+        self._tells_since = 0
+        self._snapshot_at = time.monotonic()
+
+    def _append(self, event: dict[str, Any], *, sync: bool) -> None:
+        append_jsonl(self.journal, {"seq": self.seq, **event}, sync=sync)
+        self.seq += 1
+
+
 SearcherFactory = Callable[..., Searcher]
 F = TypeVar("F", bound=SearcherFactory)
 
 SEARCHERS: dict[str, SearcherFactory | str] = {
     "rl": "controllers.rnn_reinforce:RLSearcher",
     "tpe": "controllers.optuna_searchers:TPESearcher",
-    "random": "controllers.optuna_searchers:RandomSearcher",
+    "random": "controllers.random_search:RandomSearcher",
     "evolution": "controllers.evolution:EvolutionSearcher",
 }
 """Name -> factory, or ``"module:attribute"`` resolved on first use (keeps torch/optuna unloaded)."""

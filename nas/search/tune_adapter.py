@@ -4,16 +4,21 @@ Tune asks for configs by its own trial ids and reports results by them; our sear
 ids (`Proposal.trial_id`). The adapter maps one to the other, as Tune's ``OptunaSearch`` maps Tune
 trials to Optuna trials, and keeps the run folder's books in the one order that survives a kill:
 
-1. the child's row is appended to the leaderboard (``trials.jsonl``, the source of truth),
-2. the searcher is told,
-3. its state is saved (``searcher_state.json``) and its stats appended (``searcher_stats.jsonl``).
+1. an ask is journaled (fsynced) before its child is handed to Tune;
+2. a finished child's `TrialRow` is appended to the leaderboard (``trials.jsonl``, the source of truth),
+3. the searcher is told, the tell journaled and its stats appended (``searcher_stats.jsonl``);
+   every K tells or T seconds the searcher's whole state is snapshotted (`SearcherCheckpoint`).
 
-A kill between 1 and 3 leaves a child that the leaderboard has and the saved searcher still holds
-outstanding; `replay_told` tells it from the leaderboard on resume, so nothing is lost or told twice.
-Proposals still outstanding and absent from the leaderboard were running: `pending` reruns them
-(same proposal id and genotype) before the searcher is asked for new ones.
+A resume loads the snapshot and redoes the journal, which brings the searcher to where it was after
+its last journaled event. A kill between 2 and 3 leaves a child that the leaderboard has and the
+searcher still holds outstanding; `replay_told` tells it from the leaderboard, so nothing is lost or
+told twice. Proposals still outstanding and absent from the leaderboard were running: `pending`
+reruns them (same proposal id and genotype) before the searcher is asked for new ones.
 
-``save``/``restore`` write JSON (the searcher's ``state_dict`` and the id map), never a pickle.
+Every step costs the same at child 20,000 as at child 1 (issue 14): appends, never rewrites; the
+best child is kept in memory; the CSV is written by `finish`, at the end of the run.
+
+``save``/``restore`` write JSON (the id map; the searcher's state is the run folder's), never a pickle.
 """
 
 from __future__ import annotations
@@ -26,16 +31,17 @@ from typing import Any
 
 from ray.tune.search import Searcher as TuneSearcher
 
-from nas.results.run_folder import RunFolder, append_jsonl, write_json
-from nas.results.trial import TrialResult, TrialStatus
-from nas.search.searcher import Proposal, Searcher
+from nas.results.row import TrialRow
+from nas.results.run_folder import RunFolder, read_jsonl, write_json
+from nas.results.trial import TrialStatus
+from nas.search.searcher import Proposal, Searcher, SearcherCheckpoint
 from nas.space.genotype import Genotype
 from nas.tracking.base import Tracker
 
 logger = logging.getLogger(__name__)
 
 METRIC = "val_accuracy"
-ChildListener = Callable[[Mapping[str, Any]], None]
+ChildListener = Callable[[TrialRow], None]
 
 
 class TuneSearcherAdapter(TuneSearcher):
@@ -44,6 +50,8 @@ class TuneSearcherAdapter(TuneSearcher):
     ``budget`` is the whole search's number of children; ``done`` how many the leaderboard holds
     already, so `suggest` returns ``FINISHED`` once ``done`` + issued reaches the budget.
     ``trial_metadata`` (the child's size, the searcher, the seed) rides along in every config.
+    ``searcher`` is freshly built: the adapter restores it from the run folder's snapshot and journal.
+    ``snapshot_every``/``snapshot_every_s``: K and T of `SearcherCheckpoint`.
     """
 
     def __init__(
@@ -56,6 +64,8 @@ class TuneSearcherAdapter(TuneSearcher):
         tracker: Tracker,
         listeners: Sequence[ChildListener] = (),
         trial_metadata: Mapping[str, Any] | None = None,
+        snapshot_every: int = 100,
+        snapshot_every_s: float = 60.0,
     ) -> None:
         super().__init__(metric=METRIC, mode="max")
         self.trial_metadata = dict(trial_metadata or {})  # in every config: W&B shows it per child
@@ -65,13 +75,22 @@ class TuneSearcherAdapter(TuneSearcher):
         self.budget = budget
         self.tracker = tracker
         self.listeners = list(listeners)
+        self.checkpoint = SearcherCheckpoint(
+            run.searcher_state,
+            run.searcher_journal,
+            every_tells=snapshot_every,
+            every_s=snapshot_every_s,
+            also_sync=(run.stats_jsonl,),
+        )
+        redone = self.checkpoint.restore(searcher)
         rows = run.trials()
         self.done = len(rows)
         told, self.pending = replay_told(searcher, rows)
-        for row in told:  # their stats lines were lost with the kill
-            self._log_stats(step=int(row["index"]) + 1)
-        if told:
-            write_json(self.run.searcher_state, self.inner.state_dict())
+        logged = read_jsonl(run.stats_jsonl)
+        for step in range(int(logged[-1]["step"]) + 1 if logged else 1, self.done + 1):
+            self._log_stats(step=step)  # the kill came between the row and its stats line
+        if told or redone:
+            self.checkpoint.snapshot(searcher)
         self.proposals: dict[str, Proposal] = {}  # Tune trial id -> the proposal it trains, while it runs
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
@@ -81,8 +100,8 @@ class TuneSearcherAdapter(TuneSearcher):
             proposal = self.pending.pop(0)
         else:
             proposal = self.inner.ask()
-            # Saved at once: a kill before this child ends must rerun it, never re-issue its id.
-            write_json(self.run.searcher_state, self.inner.state_dict())
+            # Journaled at once: a kill before this child ends must rerun it, never re-issue its id.
+            self.checkpoint.asked(proposal)
         self.proposals[trial_id] = proposal
         return {
             **self.trial_metadata,
@@ -107,15 +126,17 @@ class TuneSearcherAdapter(TuneSearcher):
         )
         self.done += 1
         self.run.add_trial(row)
-        self.inner.tell(proposal.trial_id, trial_result(row))
-        self._save_searcher(step=self.done)
+        outcome = row.to_trial_result()
+        self.inner.tell(proposal.trial_id, outcome)
+        self.checkpoint.told(self.inner, proposal.trial_id, outcome)
+        self._log_stats(step=self.done)
         for listener in self.listeners:
             listener(row)
 
-    def _save_searcher(self, *, step: int) -> None:
-        """Save the searcher's state and append its stats after the tell of the ``step``-th child."""
-        write_json(self.run.searcher_state, self.inner.state_dict())
-        self._log_stats(step=step)
+    def finish(self) -> None:
+        """End of a run (or of an attempt): a last snapshot, and ``trials.csv`` from the leaderboard."""
+        self.checkpoint.snapshot(self.inner)
+        self.run.write_csv()
 
     def _log_stats(self, *, step: int) -> None:
         stats = self.inner.stats()
@@ -125,19 +146,21 @@ class TuneSearcherAdapter(TuneSearcher):
             "best_reward": best,
             **{k: v for k, v in stats.items() if k != "best_reward"},
         }
-        append_jsonl(self.run.stats_jsonl, record)
+        self.run.append_stats(record)
         self.tracker.log_searcher(step, stats)
 
     def get_state(self) -> dict[str, Any]:
-        """Tune's experiment checkpoint of this searcher: JSON data, readable and safe to load."""
+        """Tune's experiment checkpoint of this searcher: only the id map, as JSON data.
+
+        Tune saves it at every experiment checkpoint; the searcher's own state (megabytes for ``rl``)
+        is the run folder's snapshot and journal, which a resume reads instead (`nas.search.runner`).
+        """
         return {
-            "searcher_state": self.inner.state_dict(),
             "done": self.done,
             "proposals": {tid: _proposal_to_dict(p) for tid, p in self.proposals.items()},
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self.inner.load_state_dict(state["searcher_state"])
         self.done = int(state["done"])
         self.proposals = {tid: _proposal_from_dict(self.inner, p) for tid, p in state["proposals"].items()}
 
@@ -148,20 +171,18 @@ class TuneSearcherAdapter(TuneSearcher):
         self.set_state(json.loads(Path(checkpoint_path).read_text(encoding="utf-8")))
 
 
-def replay_told(
-    searcher: Searcher, rows: Sequence[Mapping[str, Any]]
-) -> tuple[list[Mapping[str, Any]], list[Proposal]]:
+def replay_told(searcher: Searcher, rows: Sequence[TrialRow]) -> tuple[list[TrialRow], list[Proposal]]:
     """Reconcile a restored searcher with the leaderboard: the rows told now, and the proposals to rerun.
 
     Outstanding proposals that the leaderboard already holds are told now (the kill fell between
-    writing the row and saving the searcher); the others were running when the search stopped.
+    writing the row and journaling the tell); the others were running when the search stopped.
     """
-    by_id = {str(r["trial_id"]): r for r in rows}
-    told: list[Mapping[str, Any]] = []
+    by_id = {r.trial_id: r for r in rows}
+    told: list[TrialRow] = []
     rerun: list[Proposal] = []
     for trial_id, choices in sorted(searcher.ledger.outstanding.items(), key=lambda kv: _id_key(kv[0])):
         if trial_id in by_id:
-            searcher.tell(trial_id, trial_result(by_id[trial_id]))
+            searcher.restore_tell(trial_id, by_id[trial_id].to_trial_result())
             told.append(by_id[trial_id])
         else:
             rerun.append(Proposal(trial_id, choices, searcher.space.decode(choices)))
@@ -175,8 +196,8 @@ def _id_key(trial_id: str) -> tuple[int, str]:
 
 def leaderboard_row(
     proposal: Proposal, result: Mapping[str, Any], *, error: bool, index: int, searcher: str
-) -> dict[str, Any]:
-    """One ``trials.jsonl`` row from the child's last report (`nas.search.runner` defines its fields).
+) -> TrialRow:
+    """The `TrialRow` of a finished child from its last report (`nas.search.runner` defines its fields).
 
     A last report still marked ``running`` means the scheduler (ASHA) stopped the child early: it
     trained, so it counts as completed with the epochs it did.
@@ -190,29 +211,21 @@ def leaderboard_row(
         status = "completed" if raw == "running" else raw  # type: ignore[assignment]
     history = [float(v) for v in result.get("val_accuracy_history", [])]
     best = max(history) if history and status == "completed" else None
-    return {
-        "index": index,
-        "trial_id": proposal.trial_id,
-        "genotype": proposal.genotype.to_dict(),
-        "status": status,
-        "val_accuracy": best,
-        "val_accuracy_history": history,
-        "params": result.get("params"),
-        "mult_adds": result.get("mult_adds"),
-        "wall_s": result.get("wall_s"),
-        "images_per_s": result.get("images_per_s"),
-        "epochs_done": len(history),
-        "error": None if status == "completed" else (reason or "no result reported"),
-        "searcher": searcher,
-    }
-
-
-def trial_result(row: Mapping[str, Any]) -> TrialResult:
-    """What the searcher is told of a leaderboard row; a completed child without accuracy failed."""
-    status = row["status"]
-    if status == "completed" and row["val_accuracy"] is None:
-        status = "failed"
-    return TrialResult(status, row["val_accuracy"], row["params"], row["mult_adds"], row["error"])
+    return TrialRow(
+        index=index,
+        trial_id=proposal.trial_id,
+        genotype=proposal.genotype.to_dict(),
+        status=status,
+        val_accuracy=best,
+        val_accuracy_history=history,
+        params=result.get("params"),
+        mult_adds=result.get("mult_adds"),
+        wall_s=result.get("wall_s"),
+        images_per_s=result.get("images_per_s"),
+        epochs_done=len(history),
+        error=None if status == "completed" else (reason or "no result reported"),
+        searcher=searcher,
+    )
 
 
 def _proposal_to_dict(proposal: Proposal) -> dict[str, Any]:

@@ -1,0 +1,97 @@
+"""One leaderboard row: a finished child as the run folder, the live view and the report see it.
+
+The adapter builds a `TrialRow` when a child finishes, the run folder appends it to ``trials.jsonl``
+(its `to_dict`, keys in `LEADERBOARD_KEYS` order), and everything that reads a leaderboard back -- the
+resume, ``nas report``, the live view, the W&B summary -- reads `TrialRow`s. `best` is the one rule for
+"the best child" all of them share.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, get_args
+
+from nas.errors import NasError
+from nas.results.trial import TrialResult, TrialStatus
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """A finished child: which proposal, its genotype (as JSON data), how it ended, what it measured.
+
+    ``status`` is any `TrialStatus`; ``val_accuracy`` is the best of ``val_accuracy_history`` for a
+    completed child and None otherwise; ``error`` says why a child did not complete.
+    """
+
+    index: int  # completion order within the run, 0-based
+    trial_id: str  # the searcher's proposal id
+    genotype: dict[str, Any]
+    status: TrialStatus
+    val_accuracy: float | None
+    val_accuracy_history: list[float]
+    params: int | None
+    mult_adds: int | None
+    wall_s: float | None
+    images_per_s: float | None
+    epochs_done: int
+    error: str | None
+    searcher: str
+
+    def __post_init__(self) -> None:
+        if self.status not in get_args(TrialStatus):
+            raise NasError(f"leaderboard row {self.index}: unknown status {self.status!r}")
+
+    @property
+    def scored(self) -> bool:
+        """Completed with an accuracy: the rows that compete for `best` and the report's rankings."""
+        return self.status == "completed" and self.val_accuracy is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``trials.jsonl`` object, keys in `LEADERBOARD_KEYS` order."""
+        return {key: getattr(self, key) for key in LEADERBOARD_KEYS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrialRow:
+        """A row read back from ``trials.jsonl``; other keys than `LEADERBOARD_KEYS` are a `NasError`."""
+        if set(data) != set(LEADERBOARD_KEYS):
+            differ = sorted(set(data) ^ set(LEADERBOARD_KEYS))
+            raise NasError(f"leaderboard row keys differ from LEADERBOARD_KEYS: {differ}")
+        return cls(
+            index=int(data["index"]),
+            trial_id=str(data["trial_id"]),
+            genotype=dict(data["genotype"]),
+            status=data["status"],
+            val_accuracy=data["val_accuracy"],
+            val_accuracy_history=[float(v) for v in data["val_accuracy_history"]],
+            params=data["params"],
+            mult_adds=data["mult_adds"],
+            wall_s=data["wall_s"],
+            images_per_s=data["images_per_s"],
+            epochs_done=int(data["epochs_done"]),
+            error=data["error"],
+            searcher=str(data["searcher"]),
+        )
+
+    def to_trial_result(self) -> TrialResult:
+        """What the searcher is told of this row; a completed child without an accuracy failed."""
+        status: TrialStatus = "failed" if self.status == "completed" and not self.scored else self.status
+        return TrialResult(status, self.val_accuracy, self.params, self.mult_adds, self.error)
+
+
+LEADERBOARD_KEYS: tuple[str, ...] = tuple(f.name for f in fields(TrialRow))
+"""Columns of ``trials.jsonl`` / ``trials.csv``, in order: the fields of `TrialRow`."""
+
+
+def best(rows: Iterable[TrialRow | None]) -> TrialRow | None:
+    """The `scored <TrialRow.scored>` row with the highest validation accuracy, the earliest on a tie.
+
+    ``None`` entries are skipped, so a running best is ``best([current, new])``.
+    """
+    top, top_accuracy = None, -math.inf
+    for row in rows:
+        accuracy = row.val_accuracy if row is not None and row.scored else None
+        if accuracy is not None and accuracy > top_accuracy:
+            top, top_accuracy = row, accuracy
+    return top
