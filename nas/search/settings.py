@@ -44,6 +44,14 @@ class SearchSettings:
     wandb: str = "auto"
     wandb_project: str = "nas"
     wandb_entity: str | None = None
+    # Weight sharing (ENAS, `nas.search.weight_sharing`): --epochs are then supernet epochs.
+    weight_sharing: bool = False
+    verify_top: int = 5  # candidates trained as stand-alone children
+    verify_epochs: int = 1  # epochs of each verified child
+    ws_candidates: int = 1000  # architectures scored on the whole validation split
+    ws_controller_steps: int = 30  # searcher updates per epoch (ENAS: 30 x 10 architectures)
+    ws_archs_per_step: int = 10
+    ws_reward_batch: int = 160  # validation images per reward (ENAS: one 160-image minibatch)
 
     def validate(self) -> None:
         """Refuse bad input before Ray starts; each message names the flag."""
@@ -82,6 +90,23 @@ class SearchSettings:
             if not ok:
                 raise ConfigError(message)
         check_searcher_options(self.searcher, self.searcher_options)
+        if self.weight_sharing:  # --weight-sharing's ranges (nas/search/weight_sharing.py)
+            sizes = {
+                "--verify-epochs": self.verify_epochs,
+                "--ws-candidates": self.ws_candidates,
+                "--ws-controller-steps": self.ws_controller_steps,
+                "--ws-archs-per-step": self.ws_archs_per_step,
+                "--ws-reward-batch": self.ws_reward_batch,
+            }
+            for flag, value in sizes.items():
+                if value < 1:
+                    raise ConfigError(f"{flag} must be at least 1, got {value}")
+            if not 0 <= self.verify_top <= self.ws_candidates:
+                raise ConfigError(f"--verify-top must be in 0..--ws-candidates ({self.ws_candidates})")
+            if self.ws_reward_batch > self.val_size:
+                raise ConfigError(
+                    f"--ws-reward-batch {self.ws_reward_batch} exceeds --val-size {self.val_size}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
