@@ -217,7 +217,7 @@ def train_supernet(settings_dict: dict[str, Any], run_dir: str) -> dict[str, Any
     searcher = _stage_searcher(settings, space)
     sampler = PathSampler(searcher, space, settings.seed)
     if paths.checkpoint.exists():
-        state = torch.load(paths.checkpoint, weights_only=True)
+        state = torch.load(paths.checkpoint, weights_only=True, map_location="cpu")
         training.load_state_dict(state["training"])
         sampler.generator.set_state(state["sampler_rng"])
         searcher.load_state_dict(read_json(paths.searcher(training.epoch)))
