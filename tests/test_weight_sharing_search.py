@@ -8,12 +8,11 @@ import math
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from test_search_e2e import NAS, _alive, _descendants, check_leaderboard, nas_search, search_env
+from test_search_e2e import NAS, _wait_for_lines, check_leaderboard, kill_9, nas_search, search_env
 
 from nas.results.report import kendall_tau
 from nas.results.run_folder import read_jsonl
@@ -82,17 +81,8 @@ def test_kill_9_in_the_supernet_stage_then_resume(tmp_path: Path, cifar_dir: Pat
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 400
-        while len(read_jsonl(run_dir / "supernet" / "epochs.jsonl")) < 1:
-            assert proc.poll() is None, f"search exited early: {proc.communicate()[1][-3000:]}"
-            assert time.monotonic() < deadline, "no supernet epoch finished in time"
-            time.sleep(0.2)
-        family = _descendants(proc.pid)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        deadline = time.monotonic() + 30
-        while any(_alive(p) for p in family) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        _wait_for_lines(run_dir / "supernet" / "epochs.jsonl", 1, proc, timeout=400)
+        kill_9(proc)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
