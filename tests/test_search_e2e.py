@@ -136,6 +136,18 @@ def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen[str], timeout: fl
     raise AssertionError(f"{path} did not reach {n} lines in {timeout} s")
 
 
+def kill_9(proc: subprocess.Popen[str]) -> None:
+    """kill -9 the search's process group, then whatever Ray processes of it outlive that (by pid)."""
+    family = _descendants(proc.pid)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in family) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for leftover in filter(_alive, family):  # Ray processes of the killed driver: ours, by pid
+        os.kill(leftover, signal.SIGKILL)
+
+
 @pytest.mark.slow
 def test_kill_9_then_resume_trains_exactly_the_budget(tmp_path: Path, cifar_dir: Path) -> None:
     results = tmp_path / "results"
@@ -154,14 +166,7 @@ def test_kill_9_then_resume_trains_exactly_the_budget(tmp_path: Path, cifar_dir:
     )
     try:
         _wait_for_lines(run_dir / "trials.jsonl", 2, proc, timeout=180)
-        family = _descendants(proc.pid)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        deadline = time.monotonic() + 30
-        while any(_alive(p) for p in family) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        for leftover in filter(_alive, family):  # Ray processes of the killed driver: ours, by pid
-            os.kill(leftover, signal.SIGKILL)
+        kill_9(proc)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

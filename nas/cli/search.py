@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,21 @@ OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("--wandb", str, "W&B mode: auto, online, offline or disabled (default auto)"),
     ("--wandb-project", str, "W&B project (default nas)"),
     ("--wandb-entity", str, "W&B entity"),
+    # --weight-sharing (ENAS; nas/search/weight_sharing.py)
+    (
+        "--verify-top",
+        int,
+        "with --weight-sharing: best candidates trained as stand-alone children (default 5)",
+    ),
+    ("--verify-epochs", int, "with --weight-sharing: epochs per verified child (default 1)"),
+    (
+        "--ws-candidates",
+        int,
+        "with --weight-sharing: architectures scored on the validation split (default 1000)",
+    ),
+    ("--ws-controller-steps", int, "with --weight-sharing: searcher updates per supernet epoch (default 30)"),
+    ("--ws-archs-per-step", int, "with --weight-sharing: architectures per searcher update (default 10)"),
+    ("--ws-reward-batch", int, "with --weight-sharing: validation images per reward (default 160)"),
 )
 """Search settings as flags: name, type, help. `nas submit` forwards the same flags to the cluster."""
 
@@ -94,6 +110,13 @@ def add_search_arguments(parser: argparse.ArgumentParser, *, skip: frozenset[str
         "VALUE is read as JSON, else as a string)",
     )
     parser.add_argument("--download", action="store_true", default=None, help="download CIFAR-10 first")
+    parser.add_argument(
+        "--weight-sharing",
+        action="store_true",
+        default=None,
+        help="ENAS: train one supernet for --epochs, score candidates with its shared weights, then train "
+        "the --verify-top best as children",
+    )
     parser.add_argument("--config", type=Path, help="TOML file of settings (flags given override it)")
 
 
@@ -168,6 +191,9 @@ def resolve_settings(args: argparse.Namespace) -> tuple[Any, bool]:
     from nas.search.settings import SearchSettings, default_run_name
 
     values = settings_values(args)
+    from nas.search.weight_sharing import check_flags
+
+    check_flags(values)
     target: Path | None = None
     if args.resume:
         target = Path(args.resume)
@@ -238,6 +264,16 @@ def run(args: argparse.Namespace) -> int:
         run_folder = open_run(settings)
         settings = dataclasses.replace(settings, data_dir=str(data_dir))  # what the workers read
         console = Console(stderr=True)
+        stage, verifier = None, None
+        if settings.weight_sharing:  # the supernet stage, then its best candidates as the children
+            from nas.search import weight_sharing
+
+            def show(row: Mapping[str, Any]) -> None:
+                if not (args.quiet or args.json):
+                    console.print(weight_sharing.describe_epoch(row, settings.epochs))
+
+            stage = weight_sharing.run_stage(settings, run_folder, on_epoch=show)
+            settings, verifier = weight_sharing.verification(settings, run_folder)
         progress = SearchProgress(
             budget=settings.trials,
             rows=run_folder.trials(),
@@ -248,9 +284,14 @@ def run(args: argparse.Namespace) -> int:
         # Ray's driver threads print worker deaths and the like on stdout; stdout is for our summary.
         with progress, contextlib.redirect_stdout(sys.stderr):
             outcome = run_search(
-                settings, run_folder, listeners=[progress.child_done], callbacks=[progress.tune_callback()]
+                settings,
+                run_folder,
+                listeners=[progress.child_done],
+                callbacks=[progress.tune_callback()],
+                searcher=verifier,
             )
     summary = {**outcome.to_dict(), "resumed": resumed, "searcher": settings.searcher}
+    summary |= stage.to_dict() if stage is not None else {}
     if args.json:
         print(json.dumps(summary))
     else:

@@ -66,6 +66,8 @@ def forwarded_flags(args: argparse.Namespace, *, cwd: Path) -> list[str]:
         argv += ["--config", str((cwd / args.config).resolve())]
     if args.download:
         argv.append("--download")
+    if args.weight_sharing:
+        argv.append("--weight-sharing")
     return argv
 
 

@@ -117,6 +117,45 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return front
 
 
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
+    """Kendall's tau-b of two equally long sequences (ties counted as in scipy.stats.kendalltau);
+    NaN when either is constant. O(n^2) pairs: the hundreds of points a report holds."""
+    if len(x) != len(y):
+        raise ValueError("kendall_tau: sequences of different lengths")
+    concordant = discordant = ties_x = ties_y = 0
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            dx, dy = x[i] - x[j], y[i] - y[j]
+            if dx == 0 and dy == 0:
+                continue
+            if dx == 0:
+                ties_x += 1
+            elif dy == 0:
+                ties_y += 1
+            elif (dx > 0) == (dy > 0):
+                concordant += 1
+            else:
+                discordant += 1
+    denominator = math.sqrt((concordant + discordant + ties_x) * (concordant + discordant + ties_y))
+    return (concordant - discordant) / denominator if denominator else math.nan
+
+
+def shared_weight_pairs(run: Run) -> list[tuple[float, float]]:
+    """(shared-weight score, stand-alone accuracy) of each verified child of a ``--weight-sharing`` run:
+    its whole-validation-split score in ``ws_scores.jsonl`` joined with its leaderboard row."""
+    path = run.path / "ws_scores.jsonl"
+    if not path.is_file():
+        return []
+    scores = {
+        genotype_id(r["genotype"]): float(r["accuracy"]) for r in read_jsonl(path) if r["stage"] == "final"
+    }
+    return [
+        (scores[genotype_id(t.genotype)], _accuracy(t))
+        for t in run.completed()
+        if genotype_id(t.genotype) in scores
+    ]
+
+
 @dataclass(frozen=True)
 class Section:
     """One part of the page, rendered to Markdown and to HTML by the same writer."""
@@ -150,6 +189,11 @@ def write_report(
     sections.append(Section("Search curves", _CURVES_TEXT, images=(_plot_curves(runs, image("curves.png")),)))
     pareto = _plot_pareto(runs, image("pareto.png"))
     sections.append(Section("Accuracy vs cost", _PARETO_TEXT, images=(pareto,) if pareto else ()))
+    shared = _plot_shared_weights(runs, image("shared_weights.png"))
+    if shared is not None:
+        sections.append(
+            Section("Shared-weight score vs stand-alone accuracy", shared[1], images=(shared[0],))
+        )
     for run in runs:
         if run.searcher == RL_SEARCHER and any("op_probs" in s for s in run.stats):
             plot = _plot_controller(run, image(f"{run.name}_controller.png"))
@@ -335,6 +379,35 @@ def _plot_pareto(runs: Sequence[Run], path: Path) -> str | None:
         _style(ax, f"accuracy vs {name.split(' ')[0]}", name, "validation accuracy")
     axes[1].legend(fontsize=8, loc="lower right")
     return _save(fig, path)
+
+
+def _plot_shared_weights(runs: Sequence[Run], path: Path) -> tuple[str, str] | None:
+    """The verified children of ``--weight-sharing`` runs: shared-weight score against the accuracy
+    they reached trained alone, with Kendall's tau (how well the supernet ranks cells; Yu et al. 2020
+    found it near 0 for published weight-sharing searches)."""
+    pairs = {run.label: shared_weight_pairs(run) for run in runs}
+    pairs = {label: p for label, p in pairs.items() if p}
+    if not pairs:
+        return None
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for (label, points), color in zip(pairs.items(), _colors(len(pairs)), strict=True):
+        ax.scatter([x for x, _ in points], [y for _, y in points], s=24, color=color, label=label)
+    everything = [p for points in pairs.values() for p in points]
+    tau = kendall_tau([x for x, _ in everything], [y for _, y in everything])
+    _style(
+        ax,
+        f"Kendall tau = {tau:.2f} over {len(everything)} cells",
+        "shared-weight score",
+        "stand-alone accuracy",
+    )
+    ax.legend(fontsize=8, loc="lower right")
+    text = (
+        f"Each verified child's score under the supernet's shared weights (whole validation split) against "
+        f"its validation accuracy trained alone. Kendall tau {tau:.2f} over {len(everything)} cells "
+        "(1: the supernet ranks cells exactly as training them does; 0: no better than chance)."
+    )
+    return _save(fig, path), text
 
 
 def _plot_controller(run: Run, path: Path) -> str:

@@ -313,8 +313,11 @@ def run_search(
     *,
     listeners: Sequence[ChildListener] = (),
     callbacks: Sequence[Any] = (),
+    searcher: Searcher | None = None,
 ) -> SearchOutcome:
-    """Train the children the budget has left in ``run`` (Ray must be connected; see `connect`)."""
+    """Train the children the budget has left in ``run`` (Ray must be connected; see `connect`).
+
+    ``searcher``: one built by the caller (``--weight-sharing``'s verification list), else the settings'."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
@@ -323,7 +326,7 @@ def run_search(
     started = time.perf_counter()
     attempt = len(list(run.ray_dir.glob("attempt-*"))) + 1 if run.ray_dir.exists() else 1
     tracker = _build_tracker(settings, run)
-    searcher = _build_searcher(settings, run)
+    searcher = _build_searcher(settings, run) if searcher is None else searcher
     adapter = TuneSearcherAdapter(
         searcher,
         searcher_name=settings.searcher,

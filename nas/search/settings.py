@@ -31,6 +31,12 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "max_wait": (1, 7 * 24 * 3600),
     "max_params": (1, None),
     "max_mult_adds": (1, None),
+    "verify_top": (0, 10_000),
+    "verify_epochs": (1, 10_000),
+    "ws_candidates": (1, 1_000_000),
+    "ws_controller_steps": (1, 100_000),
+    "ws_archs_per_step": (1, 100_000),
+    "ws_reward_batch": (1, 10_000_000),
 }
 """Each numeric setting's bounds (inclusive, except those in `OPEN_BELOW`); the cluster and the data
 bound some further once known (`nas.search.runner.check_resources`, `SearchSettings.check_data_size`)."""
@@ -125,6 +131,14 @@ class SearchSettings:
     wandb: str = "auto"
     wandb_project: str = "nas"
     wandb_entity: str | None = None
+    # Weight sharing (ENAS, `nas.search.weight_sharing`): --epochs are then supernet epochs.
+    weight_sharing: bool = False
+    verify_top: int = 5  # candidates trained as stand-alone children
+    verify_epochs: int = 1  # epochs of each verified child
+    ws_candidates: int = 1000  # architectures scored on the whole validation split
+    ws_controller_steps: int = 30  # searcher updates per epoch (ENAS: 30 x 10 architectures)
+    ws_archs_per_step: int = 10
+    ws_reward_batch: int = 160  # validation images per reward (ENAS: one 160-image minibatch)
 
     def validate(self) -> None:
         """Refuse bad input before Ray starts: every field typed and in range, each message naming its
@@ -167,6 +181,13 @@ class SearchSettings:
                 )
         if self.name is not None and (self.name in (".", "..") or "/" in self.name or "\\" in self.name):
             raise ConfigError(f"--name: a run name is a folder name (no / or \\), got {shown(self.name)}")
+        if self.weight_sharing:  # --weight-sharing's cross-checks (nas/search/weight_sharing.py)
+            if self.verify_top > self.ws_candidates:
+                raise ConfigError(f"--verify-top must be in 0..--ws-candidates ({self.ws_candidates})")
+            if self.ws_reward_batch > self.val_size:
+                raise ConfigError(
+                    f"--ws-reward-batch {self.ws_reward_batch} exceeds --val-size {self.val_size}"
+                )
         self.check_searcher_options()
 
     def check_searcher_options(self) -> None:

@@ -1,0 +1,218 @@
+"""Weight sharing (ENAS) against stand-alone children, on this machine, side by side in one run.
+
+Three figures, the CIFAR-10 files and the search's proxy (N=1, C=16 by default, SGD at batch 32,
+lr 0.1; children train one epoch on ``--train-size`` images and are rewarded on ``--val-size`` held out):
+
+1. **Cost**: seconds to score one architecture with shared weights (ENAS's reward: one
+   ``--reward-batch``-image validation minibatch) against seconds to train one stand-alone proxy child.
+2. **Ranking**: Kendall tau between the shared-weight scores (whole validation split) of ``--cells``
+   random cells and their stand-alone proxy accuracies, the supernet trained by RSWS (uniform paths)
+   with seed 0. Published weight-sharing searches are near 0 (Yu et al. 2020, "Evaluating the search
+   phase of NAS"); the goal is >= 0.3.
+3. **Search quality**, Yang et al. 2020's protocol ("NAS evaluation is frustratingly hard"): mean
+   stand-alone accuracy of the top ``--top`` verified cells of ``rl`` (ENAS) and ``random`` (RSWS),
+   per seed, against the mean and std of the ``--cells`` random cells.
+
+Each supernet stage runs `nas.search.weight_sharing.train_supernet` (the Ray task's body) in this
+process, and each child `nas.train.trainer.train_child`: the methods are measured, not the scheduler.
+
+    nice -n 10 python bench/weight_sharing.py            # the full comparison (hours on 2 cores)
+    python bench/weight_sharing.py --quick --json         # a tiny run of every step (minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir", help="CIFAR-10 folder (default: $NAS_DATA_DIR, else ../shared/data/cifar10)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes: every step runs, no figure means much"
+    )
+    parser.add_argument("--N", type=int, default=1)
+    parser.add_argument("--C", type=int, default=16)
+    parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--train-size", type=int, default=2048)
+    parser.add_argument("--val-size", type=int, default=512)
+    parser.add_argument("--epochs", type=int, default=10, help="supernet epochs per search")
+    parser.add_argument("--controller-steps", type=int, default=30)
+    parser.add_argument("--archs-per-step", type=int, default=10)
+    parser.add_argument("--reward-batch", type=int, default=160)
+    parser.add_argument("--candidates", type=int, default=100, help="scored on the whole validation split")
+    parser.add_argument(
+        "--cells", type=int, default=20, help="random cells trained alone (ranking, baseline)"
+    )
+    parser.add_argument("--top", type=int, default=5, help="verified cells per search")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument(
+        "--cost-only",
+        action="store_true",
+        help="only figure 1: score --cells cells with an untrained supernet (same cost) and train 2 alone",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.blocks, args.train_size, args.val_size, args.epochs = 2, 256, 160, 1
+        args.controller_steps, args.archs_per_step, args.candidates = 2, 2, 6
+        args.cells, args.top, args.seeds = 4, 2, 1
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    sys.path.insert(0, str(REPO_ROOT))
+    import numpy as np
+    import torch
+
+    from nas.model.network import NetworkConfig
+    from nas.model.supernet import SuperNetwork
+    from nas.results.report import kendall_tau
+    from nas.search.settings import SearchSettings
+    from nas.search.weight_sharing import Paths, top_candidates, train_supernet
+    from nas.space.genotype import Genotype
+    from nas.train.data import load_cifar10
+    from nas.train.trainer import TrainConfig, train_child
+    from nas.train.weight_sharing import SharedTrainingConfig, SharedWeightTraining
+    from search_spaces import get_space
+
+    data_dir = args.data_dir or str(REPO_ROOT.parent / "shared" / "data" / "cifar10")
+    space = get_space("nasnet", num_blocks=args.blocks)
+    base = SearchSettings(
+        N=args.N, C=args.C, blocks=args.blocks, epochs=args.epochs, data_dir=data_dir, train_size=args.train_size,
+        val_size=args.val_size, weight_sharing=True, ws_candidates=args.candidates,
+        ws_controller_steps=args.controller_steps, ws_archs_per_step=args.archs_per_step,
+        ws_reward_batch=args.reward_batch, verify_top=args.top, wandb="disabled",
+    )  # fmt: skip
+    base.validate()
+    data = load_cifar10(data_dir, train_size=args.train_size, val_size=args.val_size, split_seed=0)
+    child_cfg = TrainConfig(epochs=1, batch_size=base.batch_size, lr=base.lr, seed=0, device="cpu")
+    network = NetworkConfig(N=args.N, C=args.C)
+    cache: dict[str, float] = {}
+    child_s: list[float] = []
+
+    def stand_alone(genotype: Genotype, split_seed: int) -> float:
+        key = f"{split_seed}:{genotype.to_json(indent=None)}"
+        if key not in cache:
+            split = data if split_seed == 0 else load_cifar10(
+                data_dir, train_size=args.train_size, val_size=args.val_size, split_seed=split_seed
+            )  # fmt: skip
+            result = train_child(genotype, network, replace(child_cfg, seed=split_seed), split)
+            child_s.append(result.wall_s)
+            cache[key] = result.val_accuracy or 0.0
+        return cache[key]
+
+    started = time.perf_counter()
+    searches: dict[str, list[dict[str, Any]]] = {"rl": [], "random": []}
+    stage_s: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(0 if args.cost_only else args.seeds):
+            for searcher in ("random", "rl"):
+                run_dir = Path(tmp) / f"{searcher}-s{seed}"
+                settings = replace(base, searcher=searcher, seed=seed)
+                outcome = train_supernet(settings.to_dict(), str(run_dir))
+                stage_s.append(outcome["supernet_wall_s"])
+                verified = [stand_alone(g, seed) for g in top_candidates(run_dir, args.top)]
+                searches[searcher].append(
+                    {"seed": seed, "verified": verified, "mean": statistics.fmean(verified)}
+                )
+        # Ranking and cost: the RSWS supernet of seed 0 scores random cells, which also train alone.
+        torch.manual_seed(0)
+        supernet = SuperNetwork(network, num_blocks=args.blocks, ops=space.ops)
+        cfg = SharedTrainingConfig(
+            epochs=args.epochs, batch_size=base.batch_size, reward_batch=args.reward_batch
+        )
+        training = SharedWeightTraining(supernet, data, cfg, torch.device("cpu"))
+        if not args.cost_only:
+            state = torch.load(Paths(Path(tmp) / "random-s0").checkpoint, weights_only=True)
+            training.load_state_dict(state["training"])
+    rng = np.random.default_rng(12345)
+    cells = [
+        space.decode([int(rng.integers(len(d.choices))) for d in space.decisions]) for _ in range(args.cells)
+    ]
+    score_s: list[float] = []
+    shared: list[float] = []
+    alone: list[float] = []
+    for genotype in cells:
+        t0 = time.perf_counter()
+        training.reward(genotype)
+        score_s.append(time.perf_counter() - t0)
+        if args.cost_only and len(alone) == 2:
+            continue
+        shared.append(training.score(genotype))
+        alone.append(stand_alone(genotype, 0))
+    if args.cost_only:
+        speedup = statistics.fmean(child_s) / statistics.fmean(score_s)
+        cost: dict[str, float] = {
+            "score_s": statistics.fmean(score_s),
+            "child_s": statistics.fmean(child_s),
+            "speedup": speedup,
+        }
+        if args.json:
+            print(json.dumps({"settings": vars(args) | {"data_dir": data_dir}, **cost}))
+            return 0
+        print(f"score one cell, shared weights: {cost['score_s']:.3f} s ({args.reward_batch} val images)")
+        print(
+            f"train one stand-alone proxy child: {cost['child_s']:.1f} s (1 epoch, {args.train_size} images)"
+        )
+        print(f"score_vs_child_speedup: {speedup:.0f}x")
+        return 0
+    tau = kendall_tau(shared, alone)
+    speedup = statistics.fmean(child_s) / statistics.fmean(score_s)
+    random_mean, random_std = statistics.fmean(alone), statistics.pstdev(alone)
+    figures: dict[str, Any] = {
+        "score_s": statistics.fmean(score_s),
+        "child_s": statistics.fmean(child_s),
+        "speedup": speedup,
+        "supernet_stage_s": statistics.fmean(stage_s),
+        "kendall_tau": tau,
+        "cells": args.cells,
+        "random_cells_mean": random_mean,
+        "random_cells_std": random_std,
+        "rl_top_mean": statistics.fmean(s["mean"] for s in searches["rl"]),
+        "random_top_mean": statistics.fmean(s["mean"] for s in searches["random"]),
+        "searches": searches,
+        "wall_s": time.perf_counter() - started,
+    }
+    settings_out = vars(args) | {"data_dir": data_dir}
+    if args.json:
+        print(json.dumps({"settings": settings_out, **figures}))
+        return 0
+    print(f"N={args.N} C={args.C} B={args.blocks}, {args.train_size} train / {args.val_size} val images, "
+          f"{args.epochs} supernet epochs x {args.controller_steps * args.archs_per_step} archs, {args.seeds} seeds")  # fmt: skip
+    print(f"{'':34}{'seconds':>10}")
+    print(
+        f"{'score one cell, shared weights':34}{figures['score_s']:>10.3f}  ({args.reward_batch} val images)"
+    )
+    print(f"{'train one stand-alone proxy child':34}{figures['child_s']:>10.1f}  (1 epoch)")
+    print(f"{'one supernet stage':34}{figures['supernet_stage_s']:>10.1f}")
+    print(
+        f"Kendall tau, shared-weight score vs stand-alone accuracy over {args.cells} random cells: {tau:.3f}"
+    )
+    print("search quality (mean stand-alone val accuracy):")
+    print(f"  {args.cells} random cells: {random_mean:.4f} +- {random_std:.4f}")
+    for name in ("rl", "random"):
+        per_seed = " / ".join(f"{s['mean']:.4f}" for s in searches[name])
+        print(f"  top {args.top} of {name:6} (seeds {per_seed}): {figures[f'{name}_top_mean']:.4f}")
+    print(f"score_vs_child_speedup: {speedup:.0f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
