@@ -7,10 +7,16 @@ import json
 from typing import Any
 
 
-def add_size_arguments(parser: argparse.ArgumentParser, *, default_N: int, default_F: int | None) -> None:
+def add_size_arguments(
+    parser: argparse.ArgumentParser, *, default_N: int | None, default_F: int | None
+) -> None:
     """``--N`` and either ``--F`` (the paper's N @ F) or ``--C`` (channels per block, first stage)."""
     parser.add_argument(
-        "--N", type=int, default=default_N, help=f"normal cells per stage (default {default_N})"
+        "--N",
+        type=int,
+        default=default_N,
+        help="normal cells per stage"
+        + (f" (default {default_N})" if default_N is not None else " (default 2)"),
     )
     size = parser.add_mutually_exclusive_group()
     size.add_argument(

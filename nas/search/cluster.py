@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from urllib.parse import urlparse
@@ -56,3 +57,14 @@ def _check_reachable(address: str) -> None:
         raise NasError(
             f"--address {address}: no Ray cluster reachable there ({exc.strerror or exc})"
         ) from None
+
+
+def quiet_ray_logs() -> None:
+    """Keep Ray's own chatter out of a normal run (``nas -v`` shows it all).
+
+    Ray Tune logs a warning whenever a driver-side step is slow (``The 'callbacks.on_trial_result'
+    operation took 1.851 s``), its experiment bookkeeping at info level, and Ray core its worker
+    and actor life cycle. None of it is about the search's outcome, which the live view and the
+    leaderboard report; Ray's errors still show.
+    """
+    logging.getLogger("ray").setLevel(logging.ERROR)

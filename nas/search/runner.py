@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,6 +105,7 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     from nas.search.tune_adapter import genotype_of
     from nas.train.trainer import TrainConfig, train_child
 
+    started = time.perf_counter()
     data = _cached_data(child.data_dir, child.train_size, child.val_size, child.split_seed)
     train_config = TrainConfig(**child.train)
     history: list[float] = []
@@ -114,6 +115,7 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
         history.append(float(metrics["val_accuracy"]))
         last.clear()
         last.update(metrics, epoch=epoch, status="running", val_accuracy_history=list(history))
+        last["wall_s"] = time.perf_counter() - started  # a child stopped early keeps its time
         if epoch < train_config.epochs:
             tune.report(dict(last))
 
@@ -189,6 +191,7 @@ class SearchOutcome:
     budget: int
     trials_done: int
     trials_completed: int
+    trials_stopped: int
     trials_failed: int
     trials_rejected: int
     best_val_accuracy: float | None
@@ -204,12 +207,13 @@ class SearchOutcome:
 def summarize(run: RunFolder, budget: int, wall_s: float, attempt: int) -> SearchOutcome:
     rows = run.trials()
     best = best_trial(rows)
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "failed", "rejected")}
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "stopped", "failed", "rejected")}
     return SearchOutcome(
         run_dir=str(run.path),
         budget=budget,
         trials_done=len(rows),
         trials_completed=counts["completed"],
+        trials_stopped=counts["stopped"],
         trials_failed=counts["failed"],
         trials_rejected=counts["rejected"],
         best_val_accuracy=None if best is None else best["val_accuracy"],
@@ -226,12 +230,17 @@ def run_search(
     *,
     listeners: Sequence[ChildListener] = (),
     callbacks: Sequence[Any] = (),
+    should_stop: Callable[[], bool] | None = None,
 ) -> SearchOutcome:
-    """Train the children the budget has left in ``run`` (Ray must be connected; see `connect`)."""
+    """Train the children the budget has left in ``run`` (Ray must be connected; see `connect`).
+
+    ``should_stop``, polled by Tune between its steps, ends the search early (the CLI's Ctrl-C):
+    running children are stopped and stay outstanding for ``--resume``.
+    """
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    from nas.search.tune_adapter import METRIC, TuneSearcherAdapter
+    from nas.search.tune_adapter import METRIC, StopWhen, TuneSearcherAdapter
 
     started = time.perf_counter()
     attempt = len(list(run.ray_dir.glob("attempt-*"))) + 1 if run.ray_dir.exists() else 1
@@ -252,6 +261,7 @@ def run_search(
             "blocks": settings.blocks,
             "epochs": settings.epochs,
         },
+        stopping=should_stop,
     )
     remaining = settings.trials - adapter.done
     try:
@@ -277,6 +287,7 @@ def run_search(
                     name=f"attempt-{attempt}",
                     storage_path=str(run.ray_dir.resolve()),
                     failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+                    stop=StopWhen(should_stop) if should_stop is not None else None,
                     callbacks=[*callbacks, *tracker.tune_callbacks()],
                     verbose=0,
                 ),

@@ -13,7 +13,9 @@ outstanding; `replay_told` tells it from the leaderboard on resume, so nothing i
 Proposals still outstanding and absent from the leaderboard were running: `pending` reruns them
 (same proposal id and genotype) before the searcher is asked for new ones.
 
-``save``/``restore`` write JSON (the searcher's ``state_dict`` and the id map), never a pickle.
+``save``/``restore`` write JSON (the searcher's ``state_dict`` and the id map), never a pickle. Tune
+still pickles the adapter itself into its experiment folder; the tracker and the listeners (the live
+view) are held through `nas.tracking.base.DriverLocal`, so that copy carries neither.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from ray.tune.search import Searcher as TuneSearcher
+from ray.tune.stopper import Stopper
 
 from nas.results.run_folder import RunFolder, append_jsonl, write_json
 from nas.results.trial import TrialResult, TrialStatus
 from nas.search.searcher import Proposal, Searcher
 from nas.space.genotype import Genotype
-from nas.tracking.base import Tracker
+from nas.tracking.base import DriverLocal, Tracker
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +59,17 @@ class TuneSearcherAdapter(TuneSearcher):
         tracker: Tracker,
         listeners: Sequence[ChildListener] = (),
         trial_metadata: Mapping[str, Any] | None = None,
+        stopping: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(metric=METRIC, mode="max")
+        self._stopping = DriverLocal(stopping)
         self.trial_metadata = dict(trial_metadata or {})  # in every config: W&B shows it per child
         self.inner = searcher  # not `.searcher`: Tune walks that attribute through wrapping searchers
         self.searcher_name = searcher_name
         self.run = run
         self.budget = budget
-        self.tracker = tracker
-        self.listeners = list(listeners)
+        self._tracker = DriverLocal(tracker)
+        self._listeners = DriverLocal(list(listeners))
         rows = run.trials()
         self.done = len(rows)
         told, self.pending = replay_told(searcher, rows)
@@ -97,6 +102,12 @@ class TuneSearcherAdapter(TuneSearcher):
         if proposal is None:
             logger.warning("Tune trial %s completed but was never suggested by this search", trial_id)
             return
+        stopping = self._stopping.get()
+        if error and stopping is not None and stopping():
+            # Ctrl-C reaches the workers too: a child that dies while the search stops died of the
+            # interrupt, not of its cell. It stays outstanding, and --resume reruns it.
+            logger.info("child %s ended while the search stopped; it reruns on --resume", proposal.trial_id)
+            return
         if error:  # Tune passes no reason; its error.txt sits in the trial's folder
             result = {
                 **(result or {}),
@@ -109,7 +120,7 @@ class TuneSearcherAdapter(TuneSearcher):
         self.run.add_trial(row)
         self.inner.tell(proposal.trial_id, trial_result(row))
         self._save_searcher(step=self.done)
-        for listener in self.listeners:
+        for listener in self._listeners.get() or ():
             listener(row)
 
     def _save_searcher(self, *, step: int) -> None:
@@ -126,7 +137,9 @@ class TuneSearcherAdapter(TuneSearcher):
             **{k: v for k, v in stats.items() if k != "best_reward"},
         }
         append_jsonl(self.run.stats_jsonl, record)
-        self.tracker.log_searcher(step, stats)
+        tracker = self._tracker.get()
+        if tracker is not None:
+            tracker.log_searcher(step, stats)
 
     def get_state(self) -> dict[str, Any]:
         """Tune's experiment checkpoint of this searcher: JSON data, readable and safe to load."""
@@ -146,6 +159,25 @@ class TuneSearcherAdapter(TuneSearcher):
 
     def restore(self, checkpoint_path: str) -> None:
         self.set_state(json.loads(Path(checkpoint_path).read_text(encoding="utf-8")))
+
+
+class StopWhen(Stopper):
+    """A Tune ``Stopper`` that ends the whole experiment once ``should_stop()`` says so (Ctrl-C).
+
+    Tune then stops the running children without telling the search algorithm, so their proposals
+    stay outstanding in ``searcher_state.json`` and ``--resume`` reruns them, and it writes its
+    snapshot. The predicate is held as a `DriverLocal`: Tune pickles the stopper with its experiment.
+    """
+
+    def __init__(self, should_stop: Callable[[], bool]) -> None:
+        self.should_stop = DriverLocal(should_stop)
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        predicate = self.should_stop.get()
+        return predicate is not None and predicate()
 
 
 def replay_told(
@@ -178,18 +210,20 @@ def leaderboard_row(
 ) -> dict[str, Any]:
     """One ``trials.jsonl`` row from the child's last report (`nas.search.runner` defines its fields).
 
-    A last report still marked ``running`` means the scheduler (ASHA) stopped the child early: it
-    trained, so it counts as completed with the epochs it did.
+    A last report still marked ``running`` means the scheduler (ASHA) stopped the child early: it is
+    ``stopped``, with the best accuracy of the epochs it did, and never ranked with completed ones.
     """
     status: TrialStatus
     reason: str | None = result.get("error")
+    history = [float(v) for v in result.get("val_accuracy_history", [])]
     if error:
         status, reason = "failed", reason or "the child's worker died or raised"
     else:
         raw = str(result.get("status", "failed"))
-        status = "completed" if raw == "running" else raw  # type: ignore[assignment]
-    history = [float(v) for v in result.get("val_accuracy_history", [])]
-    best = max(history) if history and status == "completed" else None
+        status = "stopped" if raw == "running" else raw  # type: ignore[assignment]
+    if status == "stopped":
+        reason = f"stopped early by the scheduler after {len(history)} epoch(s)"
+    best = max(history) if history and status in ("completed", "stopped") else None
     return {
         "index": index,
         "trial_id": proposal.trial_id,
@@ -208,7 +242,10 @@ def leaderboard_row(
 
 
 def trial_result(row: Mapping[str, Any]) -> TrialResult:
-    """What the searcher is told of a leaderboard row; a completed child without accuracy failed."""
+    """What the searcher is told of a leaderboard row; a completed child without accuracy failed.
+
+    A stopped child is told as ``stopped`` with the accuracy it reached (see each searcher for what
+    it learns from one)."""
     status = row["status"]
     if status == "completed" and row["val_accuracy"] is None:
         status = "failed"
