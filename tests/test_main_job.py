@@ -245,3 +245,58 @@ def test_a_run_name_with_other_settings_is_one_line_and_exit_2(tmp_path: Path) -
     assert done.returncode == 2 and "seed is 0 there, 5 here" in done.stderr, done.stderr
     done = nas("--resume", str(run_dir), "--trials", "4")
     assert done.returncode == 2 and "already done 8 children" in done.stderr, done.stderr
+
+
+def test_nothing_handed_to_tune_carries_the_live_view_or_a_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tune pickles its search algorithm, callbacks and stopper (``tuner.pkl``); with the live view
+    running and W&B on, each must pickle, and a copy must do nothing outside this driver."""
+    import io
+    from types import SimpleNamespace
+
+    from ray import cloudpickle
+    from rich.console import Console
+
+    from nas.results.run_folder import RunFolder
+    from nas.search.progress import SearchProgress
+    from nas.search.searcher import create_searcher
+    from nas.search.tune_adapter import StopWhen, TuneSearcherAdapter
+    from nas.tracking.base import TrackingConfig
+    from nas.tracking.factory import create_tracker
+    from search_spaces.nasnet import NasnetSpace
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_BASE_URL", UNROUTABLE)
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir()
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    progress = SearchProgress(budget=4, rows=[], run_dir=str(run.path), console=console, mode="live")
+    tracker = create_tracker(TrackingConfig(mode="offline", group="g", dir=run.path), searcher_config={})
+    adapter = TuneSearcherAdapter(
+        create_searcher("rl", NasnetSpace(num_blocks=2), seed=0),
+        searcher_name="rl",
+        run=run,
+        budget=4,
+        tracker=tracker,
+        listeners=[progress.child_done],
+        stopping=lambda: False,
+    )
+    with progress:
+        handed = [adapter, StopWhen(lambda: True), progress.tune_callback(), *tracker.tune_callbacks()]
+        copies = [cloudpickle.loads(cloudpickle.dumps(obj)) for obj in handed]
+        assert progress._live is not None and progress._live.is_started
+    tracker.finish(best_genotype=None)
+    assert "search 0/4 done" in ANSI.sub("", screen.getvalue())
+
+    adapter_copy, stopper_copy, *callbacks = copies
+    assert adapter_copy._tracker.get() is None and adapter_copy._listeners.get() is None
+    assert stopper_copy.stop_all() is False  # the predicate stayed in the driver
+    trial = SimpleNamespace(trial_id="t0", config={"proposal_id": "0"}, error_file=None)
+    for callback in callbacks:  # copies outside the driver are inert
+        callback.on_trial_start(0, [], trial)
+        callback.on_trial_result(0, [], trial, {"val_accuracy": 0.5})
+        callback.on_trial_complete(0, [], trial)
+    assert progress.running == 0
