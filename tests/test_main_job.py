@@ -91,6 +91,15 @@ class Terminal:
         return code, b"".join(self._chunks).decode(errors="replace")
 
 
+def run_nas(
+    argv: list[str], tmp_path: Path, *, timeout: float, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``argv`` as a user runs it from ``tmp_path``, output piped."""
+    return subprocess.run(
+        argv, cwd=tmp_path, env={**user_env(tmp_path), **env}, capture_output=True, text=True, timeout=timeout
+    )
+
+
 def check_run(run_dir: Path, *, trials: int) -> list[dict[str, object]]:
     rows = read_jsonl(run_dir / "trials.jsonl")
     assert len(rows) == trials
@@ -133,14 +142,8 @@ def test_readme_main_command_in_a_terminal_then_train_like_the_search(
 
     # Re-training the found cell as the search trained it lands near its search accuracy.
     best = max((r for r in rows if r["status"] == "completed"), key=lambda r: float(str(r["val_accuracy"])))
-    done = subprocess.run(
-        [NAS, "train", str(run_dir / "best_genotype.json"), "--like", str(run_dir), "--json"],
-        cwd=tmp_path,
-        env=user_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    like = [NAS, "train", str(run_dir / "best_genotype.json"), "--like", str(run_dir), "--json"]
+    done = run_nas(like, tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     trained = json.loads(done.stdout)
     assert abs(trained["val_accuracy"] - float(str(best["val_accuracy"]))) <= 0.05, (trained, best)
@@ -152,9 +155,7 @@ def test_readme_main_command_in_a_terminal_then_train_like_the_search(
 def test_readme_main_command_piped(cifar_dir: Path, tmp_path: Path) -> None:
     argv = readme_main_command(cifar_dir)
     budget = int(argv[argv.index("--trials") + 1])
-    done = subprocess.run(
-        argv, cwd=tmp_path, env=user_env(tmp_path), capture_output=True, text=True, timeout=1500
-    )
+    done = run_nas(argv, tmp_path, timeout=1500)
     assert done.returncode == 0, done.stderr[-4000:]
     assert done.stdout.count("\n") == 1 and f"search done: {budget}/{budget} children" in done.stdout
     # Not a terminal: one plain line per child instead of a redrawn view, and none of Ray's chatter.
@@ -189,18 +190,15 @@ def test_ctrl_c_stops_cleanly_and_resume_and_extend_finish_the_budget(
     assert 2 <= len(before) < 6
     assert all(r["status"] == "completed" for r in before)  # no child is recorded failed by the interrupt
 
-    env = {**user_env(tmp_path), "RAY_AUTH_MODE": "disabled"}
     resume = [NAS, "search", "--resume", str(run_dir), "--json"]
-    done = subprocess.run(resume, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    done = run_nas(resume, tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["trials_done"] == 6
     rows = check_run(run_dir, trials=6)
     assert rows[: len(before)] == before
 
     # A finished search extends with a larger budget; the run's own settings are kept.
-    done = subprocess.run(
-        [*resume, "--trials", "8"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-    )
+    done = run_nas([*resume, "--trials", "8"], tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["trials_done"] == 8
     check_run(run_dir, trials=8)
@@ -212,14 +210,7 @@ def test_default_evolution_mutates_within_sixteen_children(cifar_dir: Path, tmp_
     results = tmp_path / "results"
     args = [*TINY, "--searcher", "evolution", "--trials", "16", "--max-concurrent", "2", "--quiet"]
     args += ["--data-dir", str(cifar_dir), "--results-dir", str(results), "--name", "e"]
-    done = subprocess.run(
-        [NAS, "search", *args],
-        cwd=tmp_path,
-        env=user_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    done = run_nas([NAS, "search", *args], tmp_path, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     state = read_json(results / "e" / "searcher_state.json")
     assert state["num_mutations"] >= 8, state["num_mutations"]
@@ -300,3 +291,18 @@ def test_nothing_handed_to_tune_carries_the_live_view_or_a_lock(
         callback.on_trial_result(0, [], trial, {"val_accuracy": 0.5})
         callback.on_trial_complete(0, [], trial)
     assert progress.running == 0
+
+
+def test_a_found_genotype_is_named_after_its_run(tmp_path: Path, tiny_genotype: object) -> None:
+    from nas.space.genotype import Genotype
+
+    assert isinstance(tiny_genotype, Genotype)
+    run_dir = tmp_path / "results" / "my-run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "best_genotype.json").write_text(tiny_genotype.to_json().replace('"name": "tiny",', ""))
+    assert Genotype.load(run_dir / "best_genotype.json").name is None  # as `nas search` writes it
+    for genotype in (str(run_dir / "best_genotype.json"), str(run_dir)):
+        argv = [NAS, "transfer", "--genotype", genotype, "--dataset", "cifar10", "--N", "1", "--F", "48"]
+        done = run_nas([*argv, "--dry-run"], tmp_path, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("my-run-best 1 @ 48"), done.stdout

@@ -166,7 +166,7 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
-FIXED_ON_RESUME_EXEMPT = RUNTIME_KEYS | {"name", "results_dir", "trials"}
+MAY_DIFFER_ON_RESUME = RUNTIME_KEYS | {"name", "results_dir", "trials"}
 """Settings a command may give for an existing run without them having to match its ``config.json``."""
 
 
@@ -203,7 +203,7 @@ def resolve_settings(args: argparse.Namespace) -> tuple[Any, bool]:
     differ = {
         k: (saved_values[k], v)
         for k, v in values.items()
-        if k not in FIXED_ON_RESUME_EXEMPT and k in saved_values and saved_values[k] != v
+        if k not in MAY_DIFFER_ON_RESUME and k in saved_values and saved_values[k] != v
     }
     explicit = args.resume is not None
     if not explicit and values.get("trials", saved.trials) != saved.trials:
