@@ -129,6 +129,7 @@ def test_readme_main_command_in_a_terminal_then_train_like_the_search(
     assert f"search {budget}/{budget} done" in screen  # the live view was drawn
     assert f"search done: {budget}/{budget} children" in screen
     assert "operation took" not in screen  # Tune's slow-callback warnings: W&B no longer blocks it
+    assert "wandb:" not in screen and "WARNING" not in screen  # W&B and Ray stay quiet
     run_dir = only_run(tmp_path / "results")
     rows = check_run(run_dir, trials=budget)
     assert all(r["wall_s"] is not None for r in rows)
@@ -306,3 +307,20 @@ def test_a_found_genotype_is_named_after_its_run(tmp_path: Path, tiny_genotype: 
         done = run_nas([*argv, "--dry-run"], tmp_path, timeout=120)
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("my-run-best 1 @ 48"), done.stdout
+
+
+@pytest.mark.slow
+def test_train_like_a_run_reproduces_its_childs_accuracy(cifar_dir: Path, tmp_path: Path) -> None:
+    """Same cell, seed, split, sizes and thread count as the search's child: the same accuracy."""
+    args = [*TINY, "--searcher", "random", "--trials", "2", "--max-concurrent", "1", "--quiet"]
+    args += ["--data-dir", str(cifar_dir), "--results-dir", "results", "--name", "l"]
+    assert run_nas([NAS, "search", *args], tmp_path, timeout=600).returncode == 0
+    rows = read_jsonl(tmp_path / "results" / "l" / "trials.jsonl")
+    best = max((r for r in rows if r["status"] == "completed"), key=lambda r: float(r["val_accuracy"]))
+    done = run_nas([NAS, "train", "--like", "results/l", "--json"], tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    trained = json.loads(done.stdout)
+    assert trained["val_accuracy"] == pytest.approx(best["val_accuracy"], abs=0.01), (trained, best)
+    assert trained["params"] == best["params"]
+    done = run_nas([NAS, "train", "--like", "results/nope"], tmp_path, timeout=60)
+    assert done.returncode == 2 and done.stderr.startswith("nas: error: --like: results/nope")

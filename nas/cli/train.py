@@ -108,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
     from nas.train.trainer import train_child
 
     like = _like(args)
+    if "threads" in like:
+        import torch
+
+        torch.set_num_threads(like["threads"])
     genotype = resolve_genotype(args.genotype)
     train_config = _train_config(args, like)
     network_config = _network_config(args, genotype, train_config, like)
@@ -158,7 +162,7 @@ def _like(args: argparse.Namespace) -> dict[str, Any]:
         return {}
     if args.paper_schedule:
         raise ConfigError("--like and --paper-schedule are two different recipes: pick one")
-    search = load_run_settings(args.like)
+    search = load_run_settings(args.like, flag="--like")
     if args.genotype is None:
         args.genotype = str(args.like)
     return {
@@ -172,6 +176,9 @@ def _like(args: argparse.Namespace) -> dict[str, Any]:
         "N": search.N,
         "C": search.C,
         "data_dir": search.data_dir,
+        # Ray runs each child with as many threads as CPUs it was given (OMP_NUM_THREADS): the same
+        # count gives the same float reductions, so the same accuracy on a CPU.
+        "threads": max(1, int(search.cpus_per_trial)),
     }
 
 

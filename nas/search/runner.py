@@ -49,15 +49,15 @@ def open_run(settings: SearchSettings) -> RunFolder:
     return run
 
 
-def load_run_settings(path: Path) -> SearchSettings:
-    """The settings a run was started with; a folder that is not a run is a `NasError`."""
+def load_run_settings(path: Path, *, flag: str = "--resume") -> SearchSettings:
+    """The settings a run was started with; a folder that is not a run is a `NasError` naming ``flag``."""
     run = RunFolder(path)
     if not run.is_run():
-        raise NasError(f"--resume: {path} is not a search run folder (no config.json there)")
+        raise NasError(f"{flag}: {path} is not a search run folder (no config.json there)")
     try:
         return SearchSettings.from_dict(read_json(run.config))
     except (ValueError, TypeError) as exc:
-        raise NasError(f"--resume: {run.config} is not a readable run config ({exc})") from None
+        raise NasError(f"{flag}: {run.config} is not a readable run config ({exc})") from None
 
 
 def check_data(settings: SearchSettings) -> Path:
