@@ -31,7 +31,7 @@ PPO's clipped surrogate (Schulman et al. 2017; NASNet trained with PPO).
 
 Deviation: Adam's lr defaults to 0.01, not ENAS/NASNet's 3.5e-4. Those searches trained ~20,000
 children; at the hundreds a user runs here 3.5e-4 barely moves the policy (``bench/searchers.py``,
-synthetic objective, B=5, 3 seeds: best-so-far 1.03x random search's after 200 children at 3.5e-4,
+synthetic objective, B=5, 3 seeds, batch 10: best-so-far 1.03x random search's after 200 children at 3.5e-4,
 1.49x at 0.01, and 1.88x after 500). Pass ``lr=3.5e-4`` for the papers' setting.
 
 Asynchrony. Only the sampled actions (and, for PPO's ratio, their log-probability under the policy
