@@ -15,7 +15,14 @@ on a NASNet cell; here a mutation re-draws any one decision with more than one c
 both (inputs and ops are decisions) plus the combine step, and never proposes the parent unchanged.
 Failed and rejected children are *discarded* -- they neither join nor age the population -- because
 a zero-reward member would be a dead tournament entry that still pushes a working member out; while
-failures keep the population short, asks stay random until it is full.
+failures keep the population short, asks stay random until it is full. Children a scheduler (ASHA)
+stopped early are discarded too: their accuracy is that of fewer epochs, not comparable with the
+members' in a tournament.
+
+Sizes. Real et al. ran P=100, S=25 for 20,000 children. The defaults here, P=6 and S=3, are sized to
+the main job's 16 children: with two children at a time the population is full after 6 results and
+at least 9 of the 16 children are mutants (a population of 20 would leave all 16 random). Raise both
+with the budget (``--searcher-option population_size=50 --searcher-option sample_size=10``).
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ class EvolutionSearcher(Searcher):
     """Aging evolution with population size P (``population_size``) and sample size S."""
 
     def __init__(
-        self, space: SearchSpace, *, seed: int, population_size: int = 20, sample_size: int = 5
+        self, space: SearchSpace, *, seed: int, population_size: int = 6, sample_size: int = 3
     ) -> None:
         super().__init__(space, seed=seed)
         check_number("evolution population_size", population_size, integer=True, low=2, high=1_000_000)
@@ -58,12 +65,14 @@ class EvolutionSearcher(Searcher):
         self._rng = np.random.default_rng(seed)
         # Oldest first: (choices, reward) of every living member, in the order they joined.
         self._population: list[tuple[tuple[int, ...], float]] = []
+        self.num_mutations = 0  # asks that mutated a tournament winner (the rest were random)
 
     def ask(self) -> Proposal:
         if len(self._population) < self.population_size:
             choices = uniform_choices(self._rng, self._num_choices)
         else:
             choices = self._mutate(self._tournament())
+            self.num_mutations += 1
         return self.ledger.propose(self.space, str(self.ledger.num_asked), choices)
 
     def _tournament(self) -> tuple[int, ...]:
@@ -93,6 +102,7 @@ class EvolutionSearcher(Searcher):
         return {
             **super().stats(),
             "population": float(len(rewards)),
+            "mutations": float(self.num_mutations),
             "population_mean_reward": float(np.mean(rewards)) if rewards else float("nan"),
         }
 
@@ -101,9 +111,11 @@ class EvolutionSearcher(Searcher):
             **self._state_header(),
             "rng": numpy_rng_state(self._rng),
             "population": [[list(choices), reward] for choices, reward in self._population],
+            "num_mutations": self.num_mutations,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self._load_header(state)
         set_numpy_rng_state(self._rng, state["rng"])
         self._population = [(tuple(int(c) for c in choices), float(r)) for choices, r in state["population"]]
+        self.num_mutations = int(state.get("num_mutations", 0))

@@ -18,16 +18,20 @@ Learning. The reward is the child's validation accuracy (NASNet) or its cube (``
 "cubed"``: Zoph & Le 2017, Sec. 4.1, used the cubed maximum validation accuracy of the last 5 epochs),
 minus ``params_penalty`` per million parameters and ``mult_adds_penalty`` per billion mult-adds (a
 soft cost term in the spirit of MnasNet's, Tan et al. 2019); failed and rejected children get
-``failure_reward``.
+``failure_reward``. A child that the scheduler (ASHA) stopped early is rewarded, like a completed
+one, with the accuracy it reached: an under-estimate of the cell, made only of cells that trailed
+their peers at that epoch.
 The advantage subtracts an exponential moving average baseline (decay 0.95, NASNet App. A),
 initialised to the first minibatch's mean reward rather than 0 so the first update is not a blanket
-push towards whatever was sampled. Every ``batch_size`` told children make one Adam update of
+push towards whatever was sampled. Every ``batch_size`` told children (default 4, so the main job's 16
+children make 4 updates; NASNet's 450 workers made minibatches of 20 x 450, a budget no one runs
+here) make one Adam update of
 REINFORCE (Williams 1992) with an entropy bonus; ``ppo=True`` instead runs ``ppo_epochs`` epochs of
 PPO's clipped surrogate (Schulman et al. 2017; NASNet trained with PPO).
 
 Deviation: Adam's lr defaults to 0.01, not ENAS/NASNet's 3.5e-4. Those searches trained ~20,000
 children; at the hundreds a user runs here 3.5e-4 barely moves the policy (``bench/searchers.py``,
-synthetic objective, B=5, 3 seeds: best-so-far 1.03x random search's after 200 children at 3.5e-4,
+synthetic objective, B=5, 3 seeds, batch 10: best-so-far 1.03x random search's after 200 children at 3.5e-4,
 1.49x at 0.01, and 1.88x after 500). Pass ``lr=3.5e-4`` for the papers' setting.
 
 Asynchrony. Only the sampled actions (and, for PPO's ratio, their log-probability under the policy
@@ -180,7 +184,7 @@ class RLSearcher(Searcher):
         seed: int,
         hidden_size: int = 100,
         lr: float = 0.01,
-        batch_size: int = 10,
+        batch_size: int = 4,
         temperature: float = 5.0,
         tanh_constant: float | None = 2.5,
         entropy_weight: float = 1e-4,
@@ -267,7 +271,7 @@ class RLSearcher(Searcher):
 
     def _reward(self, result: TrialResult) -> float:
         reward = shaped_reward(result, failure_reward=self.failure_reward)
-        if result.status != "completed":
+        if result.status not in ("completed", "stopped") or result.reward is None:
             return reward
         if self.reward_transform == "cubed":
             reward = reward**3

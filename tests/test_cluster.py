@@ -148,6 +148,7 @@ def test_submit_runs_the_search_as_a_job(head: Head, tmp_path: Path, cifar_dir: 
     followed = _nas(head, "submit", "--address", head.jobs, "--logs", job, "--follow", cwd=tmp_path)
     assert followed.returncode == 0, followed.stdout[-3000:] + followed.stderr[-3000:]
     assert "search done: 2/2 children" in followed.stdout
+    assert "[2/2] child " in followed.stdout  # a job's log is no terminal: a line per child, no live view
     status = _nas(head, "submit", "--address", head.jobs, "--status", job, "--json", cwd=tmp_path)
     assert json.loads(status.stdout)["status"] == "SUCCEEDED"
     _check_run(run_dir, 2)

@@ -83,6 +83,12 @@ def test_report_over_two_runs(runs: list[Path]) -> None:
         assert genotype_id(top["genotype"]) in first_row
         assert len([line for line in section.splitlines() if re.match(r"\| \d+ \|", line)]) == len(completed)
     assert out["best"]["val_accuracy"] == best_overall
+    # One numbering of children: the command line names the best child as report.md does.
+    line = nas("report", *map(str, runs)).stdout.splitlines()[0]
+    child = re.search(r"child (\S+):", line)
+    assert child is not None and child.group(1) == str(out["best"]["trial_id"]), line
+    best_run = runs[0].parent / out["best"]["run"]
+    assert f"Best: child {out['best']['trial_id']} " in md.split(f"## {best_run.name} (")[1]
 
     page = (report_dir / "index.html").read_text()
     refs = re.findall(r'(?:src|href)="([^"]+)"', page)

@@ -42,6 +42,9 @@ def check_leaderboard(run_dir: Path, *, trials: int, searcher: str) -> list[dict
             assert row["params"] > 0 and row["mult_adds"] > 0 and row["wall_s"] > 0
             assert len(row["val_accuracy_history"]) == row["epochs_done"] == 1
             assert row["error"] is None
+        elif row["status"] == "stopped":  # by ASHA: the accuracy of fewer epochs, kept apart
+            assert row["val_accuracy"] == max(row["val_accuracy_history"]) and row["wall_s"] > 0
+            assert "stopped early" in row["error"]
         else:
             assert row["status"] in ("failed", "rejected") and row["val_accuracy"] is None
             assert row["error"]
@@ -225,7 +228,7 @@ def test_diverging_children_are_failed_rows_and_the_search_finishes(tmp_path: Pa
         *args, "--data-dir", str(cifar_dir), "--results-dir", str(results), "--name", "f", cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "2/2 children (0 completed, 2 failed, 0 rejected)" in done.stdout
+    assert "2/2 children (0 completed, 0 stopped early, 2 failed, 0 rejected)" in done.stdout
     rows = check_leaderboard(results / "f", trials=2, searcher="evolution")
     assert all(r["status"] == "failed" and "non-finite loss" in r["error"] for r in rows)
     assert all(r["params"] > 0 for r in rows)  # built and trained, then diverged
@@ -233,7 +236,8 @@ def test_diverging_children_are_failed_rows_and_the_search_finishes(tmp_path: Pa
 
 @pytest.mark.slow
 def test_config_file_with_flag_overrides_and_asha(tmp_path: Path, cifar_dir: Path) -> None:
-    """Settings from a TOML file, a flag over it; ASHA may stop children after their first epoch."""
+    """Settings from a TOML file, a flag over it; ASHA may stop children after their first epoch, and
+    those are ``stopped``, never ranked with the completed ones."""
     config = tmp_path / "search.toml"
     config.write_text(
         'searcher = "random"\ntrials = 9\nepochs = 2\nscheduler = "asha"\nmax_concurrent = 2\n'
@@ -253,11 +257,20 @@ def test_config_file_with_flag_overrides_and_asha(tmp_path: Path, cifar_dir: Pat
         "random",
     )
     rows = read_jsonl(results / "c" / "trials.jsonl")
-    assert len(rows) == 4 and json.loads(done.stdout)["trials_done"] == 4
+    summary = json.loads(done.stdout)
+    assert len(rows) == 4 and summary["trials_done"] == 4
     for row in rows:
-        assert row["status"] == "completed"
-        assert 1 <= row["epochs_done"] == len(row["val_accuracy_history"]) <= 2
-        assert row["val_accuracy"] == max(row["val_accuracy_history"])
+        assert row["status"] in ("completed", "stopped")
+        assert (
+            row["epochs_done"]
+            == len(row["val_accuracy_history"])
+            == (2 if row["status"] == "completed" else 1)
+        )
+        assert row["val_accuracy"] == max(row["val_accuracy_history"]) and row["wall_s"] > 0
+    assert summary["trials_stopped"] == sum(r["status"] == "stopped" for r in rows)
+    completed = [r for r in rows if r["status"] == "completed"]
+    best = max(completed, key=lambda r: r["val_accuracy"])
+    assert summary["best_val_accuracy"] == best["val_accuracy"]  # a stopped child is never the best
 
 
 def test_unknown_setting_in_config_file_is_exit_2(tmp_path: Path) -> None:

@@ -318,3 +318,71 @@ def test_resume_requires_a_fresh_searcher() -> None:
     searcher.ask()
     with pytest.raises(ConfigError, match="fresh"):
         searcher.load_state_dict(state)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_stopped_children_are_counted_apart_and_never_the_best(case: str) -> None:
+    """A child a scheduler stopped early is told as ``stopped`` with the accuracy it reached."""
+    searcher = make(case)
+    for i in range(12):
+        proposal = searcher.ask()
+        result = TrialResult("stopped", 0.9) if i % 2 else TrialResult("completed", 0.4)
+        searcher.tell(proposal.trial_id, result)
+    stats = searcher.stats()
+    assert (stats["num_stopped"], stats["num_completed"]) == (6, 6)
+    assert stats["best_reward"] == 0.4  # a fewer-epoch accuracy is never the search's best
+
+
+def test_what_each_searcher_learns_from_a_stopped_child(tmp_path: Path) -> None:
+    rl = make("rl", batch_size=2)
+    for reward in (0.1, 0.7):
+        rl.tell(rl.ask().trial_id, TrialResult("stopped", reward))
+    assert rl.stats()["mean_reward"] == pytest.approx(0.4)  # its accuracy so far, as the reward
+
+    evolution = make("evolution")
+    evolution.tell(evolution.ask().trial_id, TrialResult("stopped", 0.9))
+    assert evolution.stats()["population"] == 0  # not comparable in a tournament: discarded
+
+    tpe = make("tpe", storage_path=tmp_path / "optuna.db")
+    first, second = tpe.ask(), tpe.ask()
+    tpe.tell(first.trial_id, TrialResult("stopped", 0.3, params=123))
+    tpe.tell(second.trial_id, TrialResult("completed", 0.5, params=456, mult_adds=789))
+    tpe.close()
+    study = optuna.load_study(study_name="nas", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    pruned, complete = study.trials
+    assert (pruned.state, pruned.value) == (optuna.trial.TrialState.PRUNED, 0.3)
+    assert (complete.state, complete.value) == (optuna.trial.TrialState.COMPLETE, 0.5)
+    # optuna-dashboard shows the objective by name and each trial with our id and outcome
+    assert study.metric_names == ["val_accuracy"]
+    assert pruned.user_attrs == {"trial_id": first.trial_id, "status": "stopped", "params": 123}
+    assert complete.user_attrs == {
+        "trial_id": second.trial_id,
+        "status": "completed",
+        "params": 456,
+        "mult_adds": 789,
+    }
+
+
+def _concurrent_search(searcher: Searcher, children: int, slots: int) -> None:
+    """Tune's order with ``slots`` children at a time: ask to fill the slots, tell the oldest, ask."""
+    running: list[Proposal] = []
+    asked = 0
+    while asked < children or running:
+        while asked < children and len(running) < slots:
+            running.append(searcher.ask())
+            asked += 1
+        done = running.pop(0)
+        searcher.tell(done.trial_id, TrialResult("completed", 0.1 + 0.01 * int(done.trial_id)))
+
+
+def test_default_settings_teach_within_the_main_jobs_budget() -> None:
+    """16 children, two at a time (the README's main job on 2 cores), default options."""
+    space = NasnetSpace()
+    rl = create_searcher("rl", space, seed=0)
+    _concurrent_search(rl, 16, 2)
+    assert rl.stats()["updates"] >= 3
+    evolution = create_searcher("evolution", space, seed=0)
+    _concurrent_search(evolution, 16, 2)
+    assert evolution.state_dict()["num_mutations"] >= 8
+    tpe = create_searcher("tpe", space, seed=0)
+    assert tpe.n_startup_trials <= 16 // 4  # type: ignore[attr-defined]

@@ -2,8 +2,13 @@
 
 Settings come from the defaults of `nas.search.settings.SearchSettings`, then a ``--config`` TOML file (keys are
 the flag names with underscores), then the flags given on the command line. A run lives in
-``<results-dir>/<name>/``; ``--resume RUN_DIR`` (or the same command with the same ``--name``) continues
-it with the settings it was started with, except the runtime ones in `RUNTIME_KEYS`.
+``<results-dir>/<name>/``; ``--resume RUN_DIR`` (or the same command again, same ``--name``) continues
+it with the settings it was started with, except the runtime ones in `RUNTIME_KEYS` and ``--trials``
+(a larger budget extends a finished search). A setting given that differs from the run's own is a
+one-line error, never silently ignored.
+
+Ctrl-C stops the running children (they stay outstanding and rerun on ``--resume``), keeps the run
+folder consistent, and exits 130 with the command that resumes; a second Ctrl-C quits at once.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +32,12 @@ from nas.errors import ConfigError
 OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("--space", str, "search space (default nasnet)"),
     ("--searcher", str, "rl, tpe, random or evolution (default rl)"),
-    ("--trials", int, "children to train in all, counting those a resumed run has done (default 8)"),
+    (
+        "--trials",
+        int,
+        "children to train in all, counting those a resumed run has done; with --resume, a larger "
+        "budget extends a finished search (default 16)",
+    ),
     ("--epochs", int, "epochs per child (default 1)"),
     ("--N", int, "normal cells per stage of a child (default 1)"),
     ("--C", int, "channels per block in a child's first stage (default 8)"),
@@ -58,7 +69,12 @@ OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("--scheduler", str, "fifo or asha (early stopping, default fifo)"),
     ("--max-params", int, "reject children with more parameters"),
     ("--max-mult-adds", int, "reject children with more mult-adds"),
-    ("--name", str, "run name (default <searcher>-s<seed>-<time>); an existing run of that name resumes"),
+    (
+        "--name",
+        str,
+        "run name (default <searcher>-s<seed>-<time>); an existing run of that name resumes if the "
+        "settings given match its own, else it is an error",
+    ),
     ("--results-dir", str, "root of the run folders (default results/)"),
     ("--wandb", str, "W&B mode: auto, online, offline or disabled (default auto)"),
     ("--wandb-project", str, "W&B project (default nas)"),
@@ -106,8 +122,10 @@ def add_search_arguments(parser: argparse.ArgumentParser, *, skip: frozenset[str
         "--searcher-option",
         action="append",
         metavar="KEY=VALUE",
-        help="a searcher constructor option, e.g. lr=0.01, ppo=true, population_size=10 (repeatable; "
-        "VALUE is read as JSON, else as a string)",
+        help="a searcher constructor option (repeatable; VALUE is read as JSON, else as a string). "
+        "Defaults, sized so the default 16 children teach every searcher: rl batch_size=4 (a controller "
+        "update per 4 children), lr=0.01; evolution population_size=6, sample_size=3; tpe "
+        "n_startup_trials=4",
     )
     parser.add_argument("--download", action="store_true", default=None, help="download CIFAR-10 first")
     parser.add_argument(
@@ -183,16 +201,25 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
+MAY_DIFFER_ON_RESUME = RUNTIME_KEYS | {"name", "results_dir", "trials"}
+"""Settings a command may give for an existing run without them having to match its ``config.json``."""
+
+
 def resolve_settings(args: argparse.Namespace) -> tuple[Any, bool]:
-    """The run's `SearchSettings` (name filled in) and whether it resumes an existing run."""
+    """The run's `SearchSettings` (name filled in) and whether it resumes an existing run.
+
+    An existing run continues with its own settings. Settings given on this command (flags or
+    ``--config``) must match them, except the runtime ones and ``--trials``: a mismatch is a
+    `ConfigError` that names each setting, never a silent resume with the old values. ``--trials``
+    may change only with an explicit ``--resume``, and never below the children already done.
+    """
     from nas.cli.common import check_output_dir
     from nas.results.run_folder import RunFolder, check_history, read_run_config
     from nas.search.runner import load_run_settings
     from nas.search.settings import SearchSettings, default_run_name
-
-    values = settings_values(args)
     from nas.search.weight_sharing import check_flags
 
+    values = settings_values(args)
     check_flags(values)
     target: Path | None = None
     if args.resume:
@@ -214,9 +241,32 @@ def resolve_settings(args: argparse.Namespace) -> tuple[Any, bool]:
     if run_folder.is_run():
         read_run_config(run_folder)  # unreadable, not JSON, not an object: one line, before Ray
     saved = load_run_settings(target)
+    saved_values = saved.to_dict()
+    differ = {
+        k: (saved_values[k], v)
+        for k, v in values.items()
+        if k not in MAY_DIFFER_ON_RESUME and k in saved_values and saved_values[k] != v
+    }
+    explicit = args.resume is not None
+    if not explicit and values.get("trials", saved.trials) != saved.trials:
+        differ["trials"] = (saved.trials, values["trials"])
+    if differ:
+        what = "; ".join(f"{k} is {old!r} there, {new!r} here" for k, (old, new) in differ.items())
+        hint = (
+            "start a new run with another --name"
+            if explicit
+            else f"pick another --name, or continue it with `nas search --resume {target}"
+            + (f" --trials {values['trials']}`" if "trials" in differ else "`")
+        )
+        raise ConfigError(f"run {target} exists with other settings ({what}): {hint}")
     runtime = {k: v for k, v in values.items() if k in RUNTIME_KEYS}
     overrides = {"name": target.name, "results_dir": str(target.parent), **runtime}
-    settings = SearchSettings.from_dict({**saved.to_dict(), **overrides})
+    if explicit and "trials" in values:
+        done = len(run_folder.trials())
+        if values["trials"] < done:
+            raise ConfigError(f"--trials {values['trials']}: run {target} has already done {done} children")
+        overrides["trials"] = values["trials"]
+    settings = SearchSettings.from_dict({**saved_values, **overrides})
     settings.validate()
     repaired = check_history(run_folder)
     if repaired:
@@ -240,17 +290,16 @@ def training_images(folder: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from nas.cli.common import ray_output_to
-    from nas.search.cluster import connect
-    from nas.search.progress import SearchProgress
-    from nas.search.runner import check_data, check_resources, open_run, run_search
+    from nas.search.cluster import quiet_ray_logs
+    from nas.search.runner import check_data
 
     settings, resumed = resolve_settings(args)
     data_dir = check_data(settings)
     settings.check_data_size(training_images(data_dir))
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    if not args.verbose:
+        quiet_ray_logs()
     assert settings.name is not None
     run_path = Path(settings.results_dir) / settings.name
     quiet_ray = (
@@ -259,28 +308,63 @@ def run(args: argparse.Namespace) -> int:
         else contextlib.nullcontext()
     )
     with quiet_ray:
-        connect(settings.address)
-        check_resources(settings)
-        run_folder = open_run(settings)
-        settings = dataclasses.replace(settings, data_dir=str(data_dir))  # what the workers read
-        console = Console(stderr=True)
-        stage, verifier = None, None
-        if settings.weight_sharing:  # the supernet stage, then its best candidates as the children
-            from nas.search import weight_sharing
+        return _search(args, settings, resumed, data_dir)
 
-            def show(row: Mapping[str, Any]) -> None:
-                if not (args.quiet or args.json):
-                    console.print(weight_sharing.describe_epoch(row, settings.epochs))
 
-            stage = weight_sharing.run_stage(settings, run_folder, on_epoch=show)
-            settings, verifier = weight_sharing.verification(settings, run_folder)
-        progress = SearchProgress(
-            budget=settings.trials,
-            rows=run_folder.trials(),
-            run_dir=str(run_folder.path),
-            console=console,
-            enabled=not (args.quiet or args.json),
-        )
+def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Path) -> int:
+    """Connect, check resources, run the stage(s) with the live view and Ctrl-C handling; print the
+    summary. Under ``--json`` it runs with Ray's own output sent to the run's ``driver.log``."""
+    import signal
+    import threading
+
+    from rich.console import Console
+
+    from nas.results.run_folder import read_json, write_json
+    from nas.search.cluster import connect
+    from nas.search.progress import SearchProgress, view_mode
+    from nas.search.runner import check_resources, open_run, run_search, summarize
+
+    connect(settings.address)
+    check_resources(settings)
+    run_folder = open_run(settings)
+    saved = read_json(run_folder.config)
+    if saved.get("trials") != settings.trials:  # `--resume --trials N` extends the run's budget
+        write_json(run_folder.config, {**saved, "trials": settings.trials})
+    settings = dataclasses.replace(settings, data_dir=str(data_dir))  # what the workers read
+    console = Console(stderr=True)
+    stage, verifier = None, None
+    if settings.weight_sharing:  # the supernet stage, then its best candidates as the children
+        from nas.search import weight_sharing
+
+        def show(row: Mapping[str, Any]) -> None:
+            if not (args.quiet or args.json):
+                console.print(weight_sharing.describe_epoch(row, settings.epochs))
+
+        stage = weight_sharing.run_stage(settings, run_folder, on_epoch=show)
+        settings, verifier = weight_sharing.verification(settings, run_folder)
+    progress = SearchProgress(
+        budget=settings.trials,
+        rows=run_folder.trials(),
+        run_dir=str(run_folder.path),
+        console=console,
+        mode=view_mode(console, quiet=args.quiet or args.json),
+    )
+
+    # Ctrl-C: the first asks Tune to stop the running children (they stay outstanding and rerun on
+    # --resume) and returns here; a second raises KeyboardInterrupt at once. Tune's own handler,
+    # which would print `Tuner.restore(...)` and let the command exit 0, is switched off.
+    interrupted = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        progress.stop_requested()
+
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    started = time.perf_counter()
+    try:
         # Ray's driver threads print worker deaths and the like on stdout; stdout is for our summary.
         with progress, contextlib.redirect_stdout(sys.stderr):
             outcome = run_search(
@@ -289,18 +373,29 @@ def run(args: argparse.Namespace) -> int:
                 listeners=[progress.child_done],
                 callbacks=[progress.tune_callback()],
                 searcher=verifier,
+                should_stop=interrupted.is_set,
             )
-    summary = {**outcome.to_dict(), "resumed": resumed, "searcher": settings.searcher}
+    except KeyboardInterrupt:
+        interrupted.set()
+        outcome = summarize(run_folder, settings.trials, time.perf_counter() - started, 0)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    stopped = interrupted.is_set() and outcome.trials_done < outcome.budget
+    summary = {**outcome.to_dict(), "resumed": resumed, "searcher": settings.searcher, "interrupted": stopped}
     summary |= stage.to_dict() if stage is not None else {}
     if args.json:
         print(json.dumps(summary))
     else:
         best = "none" if outcome.best_val_accuracy is None else f"{outcome.best_val_accuracy:.4f}"
         print(
-            f"search done: {outcome.trials_done}/{outcome.budget} children "
-            f"({outcome.trials_completed} completed, {outcome.trials_failed} failed, "
-            f"{outcome.trials_rejected} rejected), best val_accuracy {best}, {outcome.wall_s:.0f} s, "
-            f"run folder {outcome.run_dir}",
+            f"search {'interrupted' if stopped else 'done'}: {outcome.trials_done}/{outcome.budget} children "
+            f"({outcome.trials_completed} completed, {outcome.trials_stopped} stopped early, "
+            f"{outcome.trials_failed} failed, {outcome.trials_rejected} rejected), best val_accuracy {best}, "
+            f"{outcome.wall_s:.0f} s, run folder {outcome.run_dir}",
             file=sys.stdout,
         )
+    if stopped:
+        sys.stdout.flush()
+        print(f"nas: interrupted; resume with: nas search --resume {run_folder.path}", file=sys.stderr)
+        return 130
     return 0

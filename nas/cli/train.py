@@ -3,6 +3,14 @@
 Used for a quick look at a genotype and for the final evaluation of a found cell. ``--paper-schedule``
 selects NASNet's CIFAR-10 recipe (`nas.train.recipes.PAPER_SCHEDULE`). NASNet-A's CIFAR model is ``--N 6 --F 768`` (18 normal cells). Flags given
 explicitly override the schedule's values.
+
+Without either, the defaults are `nas.train.trainer.TrainConfig`'s short proxy: 10 epochs, batch 128,
+lr 0.05 (cosine), SGD with Nesterov momentum 0.9, weight decay 3e-4, gradient clip 5, at N=2, C=16 and
+NASNet's 5,000 held-out validation images. A search's children train otherwise (one epoch, batch
+32, lr 0.1, N=1, C=8, 2,048 images, 512 held out), so re-training a found cell with the defaults
+does not reproduce its search accuracy. ``--like results/<run>`` takes that run's proxy instead: its
+N, C, epochs, batch size, lr, image counts, seed and the same train/validation split; the genotype
+defaults to the run's ``best_genotype.json``. Flags given explicitly still override.
 """
 
 from __future__ import annotations
@@ -42,10 +50,24 @@ def add_parser(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("genotype", help="a genotype JSON file or a published cell's name (e.g. nasnet-a)")
+    parser.add_argument(
+        "genotype",
+        nargs="?",
+        help="a genotype JSON file, a search's run folder (its best genotype) or a published cell's "
+        "name (e.g. nasnet-a); default with --like: that run's best genotype",
+    )
     parser.add_argument("--dataset", choices=("cifar10",), default="cifar10")
-    add_size_arguments(parser, default_N=2, default_F=None)  # NetworkConfig's default size: 2 @ C=16
-    train = parser.add_argument_group("training (defaults: a short proxy, or --paper-schedule)")
+    add_size_arguments(parser, default_N=None, default_F=None)  # default 2 @ C=16, or --like's
+    train = parser.add_argument_group(
+        "training (defaults: a short proxy of 10 epochs, batch 128, lr 0.05; or --like, or --paper-schedule)"
+    )
+    train.add_argument(
+        "--like",
+        type=Path,
+        metavar="RUN_DIR",
+        help="train as that search trained its children: its N, C, epochs, batch size, lr, image "
+        "counts, seed and train/validation split",
+    )
     train.add_argument("--paper-schedule", action="store_true", help="NASNet's final CIFAR-10 recipe")
     train.add_argument("--epochs", type=integer(1, 100_000))
     train.add_argument("--max-steps", type=integer(1, None), help="stop after this many optimizer steps")
@@ -89,16 +111,27 @@ def run(args: argparse.Namespace) -> int:
     from nas.train.data import load_cifar10
     from nas.train.trainer import train_child
 
+    like = _like(args)
+    if "threads" in like:
+        import torch
+
+        torch.set_num_threads(like["threads"])
     genotype = resolve_genotype(args.genotype)
-    train_config = _train_config(args)
-    network_config = _network_config(args, genotype, train_config)
+    train_config = _train_config(args, like)
+    network_config = _network_config(args, genotype, train_config, like)
     check_network_size(genotype, network_config)
     out = check_output_dir(
         args.out
         or Path("results", "train", f"{_name(args.genotype, genotype)}-{datetime.now():%Y%m%d-%H%M%S}"),
         "--out",
     )
-    data = load_cifar10(args.data_dir, val_size=args.val_size, with_test=True, download=args.download)
+    data = load_cifar10(
+        args.data_dir if args.data_dir is not None else like.get("data_dir"),
+        val_size=train_config.val_size,
+        split_seed=like.get("split_seed", 0),
+        with_test=True,
+        download=args.download,
+    )
     _check_sizes(train_config, len(data.train))
     out.mkdir(parents=True, exist_ok=True)
     result = train_child(
@@ -123,11 +156,46 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.status == "completed" else 1
 
 
-def _train_config(args: argparse.Namespace) -> TrainConfig:
-    """Explicit flags, else the paper schedule's value when asked for, else `TrainConfig`'s default."""
+def _like(args: argparse.Namespace) -> dict[str, Any]:
+    """``--like RUN_DIR``: that search's child settings as `TrainConfig`/network/data values; fills in
+    ``args.genotype`` with the run's best genotype when none was given."""
+    from nas.errors import ConfigError
+    from nas.search.runner import load_run_settings
+
+    if args.like is None:
+        if args.genotype is None:
+            raise ConfigError(
+                "a genotype is required (a JSON file, a run folder or a published name), or --like"
+            )
+        return {}
+    if args.paper_schedule:
+        raise ConfigError("--like and --paper-schedule are two different recipes: pick one")
+    search = load_run_settings(args.like, flag="--like")
+    if args.genotype is None:
+        args.genotype = str(args.like)
+    return {
+        "epochs": search.epochs,
+        "batch_size": search.batch_size,
+        "lr": search.lr,
+        "seed": search.seed,
+        "train_size": search.train_size,
+        "val_size": search.val_size,
+        "split_seed": search.seed,  # the children's data split (`nas.search.runner._child_settings`)
+        "N": search.N,
+        "C": search.C,
+        "data_dir": search.data_dir,
+        # Ray runs each child with as many threads as CPUs it was given (OMP_NUM_THREADS): the same
+        # count gives the same float reductions, so the same accuracy on a CPU.
+        "threads": max(1, int(search.cpus_per_trial)),
+    }
+
+
+def _train_config(args: argparse.Namespace, like: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Explicit flags, else ``--like``'s or the paper schedule's value, else `TrainConfig`'s default."""
     from nas.train.trainer import TrainConfig
 
     values = dict(PAPER_SCHEDULE) if args.paper_schedule else {}
+    values |= {k: v for k, v in (like or {}).items() if k in {f.name for f in fields(TrainConfig)}}
     for f in fields(TrainConfig):
         given = getattr(args, f.name, None)
         if given is not None:
@@ -135,14 +203,20 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def _network_config(args: argparse.Namespace, genotype: Genotype, train: TrainConfig) -> NetworkConfig:
+def _network_config(
+    args: argparse.Namespace, genotype: Genotype, train: TrainConfig, like: dict[str, Any]
+) -> NetworkConfig:
     from nas.model.network import NetworkConfig
 
-    sizes: dict[str, Any] = {"dataset": args.dataset, "N": args.N, "auxiliary": train.aux_weight > 0}
+    sizes: dict[str, Any] = {"dataset": args.dataset, "auxiliary": train.aux_weight > 0}
+    N = args.N if args.N is not None else like.get("N")
+    if N is not None:
+        sizes["N"] = N
     if args.F is not None:
         return NetworkConfig.from_filters(genotype, args.F, **sizes)
-    if args.C is not None:
-        sizes["C"] = args.C
+    C = args.C if args.C is not None else like.get("C")
+    if C is not None:
+        sizes["C"] = C
     return NetworkConfig(**sizes)
 
 

@@ -248,7 +248,17 @@ def _best(runs: Sequence[Run]) -> dict[str, Any]:
 
 
 def _summary_section(runs: Sequence[Run]) -> Section:
-    header = ("run", "searcher", "seed", "children", "completed", "failed", "rejected", "best val acc")
+    header = (
+        "run",
+        "searcher",
+        "seed",
+        "children",
+        "completed",
+        "stopped early",
+        "failed",
+        "rejected",
+        "best val acc",
+    )
     rows = [header]
     for run in runs:
         statuses = [t.status for t in run.trials]
@@ -260,6 +270,7 @@ def _summary_section(runs: Sequence[Run]) -> Section:
                 str(run.config.get("seed", "")),
                 str(len(run.trials)),
                 str(len(ranked)),
+                str(statuses.count("stopped")),
                 str(statuses.count("failed")),
                 str(statuses.count("rejected")),
                 _pct(_accuracy(ranked[0])) if ranked else "-",
@@ -278,12 +289,12 @@ def _run_section(run: Run, top: int, image: Callable[[str], Path]) -> Section:
     best = ranked[0]
     genotype = Genotype.from_dict(best.genotype)
     cells = draw_genotype(genotype, image(f"{run.name}_best_cells.png"))
-    header = ("rank", "child", "trial", "val acc", "params", "mult-adds", "wall time", "genotype id")
+    header = ("rank", "child", "finished #", "val acc", "params", "mult-adds", "wall time", "genotype id")
     rows = [header] + [
         (
             str(rank),
-            str(t.index),
             t.trial_id,
+            str(t.index),
             _pct(_accuracy(t)),
             _millions(t.params),
             _millions(t.mult_adds),
@@ -292,10 +303,20 @@ def _run_section(run: Run, top: int, image: Callable[[str], Path]) -> Section:
         )
         for rank, t in enumerate(ranked[:top], start=1)
     ]
+    stopped = sum(t.status == "stopped" for t in run.trials)
     text = (
-        f"{len(ranked)} of {len(run.trials)} children completed. Best: child {best.index} "
+        f"{len(ranked)} of {len(run.trials)} children completed"
+        + (
+            f" ({stopped} more were stopped early by the scheduler; their fewer-epoch accuracies are "
+            "not ranked)"
+            if stopped
+            else ""
+        )
+        + f". Best: child {best.trial_id} "
         f"(genotype {genotype_id(best.genotype)}), {_pct(_accuracy(best))} validation accuracy. "
-        f"Top {min(top, len(ranked))} children below, then the best child's cells."
+        f"Top {min(top, len(ranked))} children below (child: the searcher's trial id, as in "
+        "trials.jsonl, the live view and `nas report`; finished #: the order they finished in), then "
+        "the best child's cells."
     )
     return Section(run.label, text, table=tuple(rows), images=(cells.as_posix(),))
 
@@ -418,10 +439,12 @@ def _plot_controller(run: Run, path: Path) -> str:
     fig, (ax_ops, ax_ent) = plt.subplots(1, 2, figsize=(12, 4.5))
     ops = sorted({op for s in stats for op in s["op_probs"]})
     for color, op in zip(_colors(len(ops)), ops, strict=True):
-        ax_ops.plot(steps, [s["op_probs"].get(op, math.nan) for s in stats], color=color, label=op)
+        ax_ops.plot(
+            steps, [s["op_probs"].get(op, math.nan) for s in stats], color=color, label=op, marker="o", ms=3
+        )
     ax_ops.legend(fontsize=7, ncol=2)
     _style(ax_ops, f"op probabilities: {run.label}", "controller update", "probability")
-    ax_ent.plot(steps, [s.get("entropy", math.nan) for s in stats], color="tab:purple")
+    ax_ent.plot(steps, [s.get("entropy", math.nan) for s in stats], color="tab:purple", marker="o", ms=3)
     _style(ax_ent, "policy entropy (nats, summed over decisions)", "controller update", "entropy")
     return _save(fig, path)
 

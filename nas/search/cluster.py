@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from urllib.parse import urlparse
@@ -68,3 +69,14 @@ def gpus_per_task(requested: float | None) -> float:
     if requested is not None:
         return requested
     return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0  # type: ignore[no-untyped-call]
+
+
+def quiet_ray_logs() -> None:
+    """Keep Ray's own chatter out of a normal run (``nas -v`` shows it all).
+
+    Ray Tune logs a warning whenever a driver-side step is slow (``The 'callbacks.on_trial_result'
+    operation took 1.851 s``), its experiment bookkeeping at info level, and Ray core its worker
+    and actor life cycle. None of it is about the search's outcome, which the live view and the
+    leaderboard report; Ray's errors still show.
+    """
+    logging.getLogger("ray").setLevel(logging.ERROR)

@@ -86,10 +86,9 @@ def project_root() -> Path | None:
 
 
 def search_entrypoint(search_args: Sequence[str], *, python: str = "python") -> str:
-    """The job's shell command: ``nas search`` on the cluster it runs on, no live view."""
+    """The job's shell command: ``nas search`` on the cluster it runs on. A job's output is no
+    terminal, so its log gets one line per finished child (``nas submit --logs --follow``)."""
     argv = [python, "-m", "nas.cli.main", "search", *search_args, "--address", "auto"]
-    if "--json" not in search_args and "--quiet" not in search_args:
-        argv.append("--quiet")
     return shlex.join(argv)
 
 

@@ -1,9 +1,16 @@
-"""The live view of a search in the terminal: budget, running children, best so far, the last few.
+"""What a search shows while it runs: a live view in a terminal, one line per child elsewhere.
 
 Tune reports to the driver through callbacks; `SearchProgress.tune_callback` counts children starting
 and stopping, and the adapter hands each finished child's leaderboard row to `SearchProgress.child_done`.
-The view is a rich ``Live`` redrawn twice a second, so a long child still shows its elapsed time.
-With ``--quiet`` nothing is drawn (the command prints one final line).
+
+- In a terminal the view is a rich ``Live`` redrawn twice a second (budget, running children, best so
+  far, the last few children, time left), so a long child still shows its elapsed time.
+- Anywhere else (output piped or redirected to a file, a Ray job's log) a redrawn view would be
+  noise, so each finished child is one plain line on stderr.
+- With ``--quiet`` or ``--json`` nothing is shown (the command prints one final line or object).
+
+The view lives in the driver and is never pickled: Tune pickles its callbacks into the experiment
+folder, so the callback reaches the view through a `nas.tracking.base.DriverLocal`.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from ray.tune import Callback
 from rich.console import Console, Group
@@ -21,34 +28,56 @@ from rich.table import Table
 from rich.text import Text
 
 from nas.results.row import TrialRow, best
+from nas.tracking.base import DriverLocal
 
 _LAST = 5
+ViewMode = Literal["live", "lines", "off"]
+
+
+def view_mode(console: Console, *, quiet: bool) -> ViewMode:
+    """``live`` in a terminal, ``lines`` elsewhere, ``off`` when asked to be quiet."""
+    if quiet:
+        return "off"
+    return "live" if console.is_terminal and not console.is_dumb_terminal else "lines"
 
 
 class SearchProgress:
-    """Counts and the best child so far; ``with progress:`` shows it live unless ``enabled`` is False."""
+    """Counts and the best child so far; ``with progress:`` shows them as ``mode`` says."""
 
     def __init__(
-        self, *, budget: int, rows: Sequence[TrialRow], run_dir: str, console: Console, enabled: bool
+        self,
+        *,
+        budget: int,
+        rows: Sequence[TrialRow],
+        run_dir: str,
+        console: Console,
+        mode: ViewMode,
     ) -> None:
         self.budget = budget
         self.run_dir = run_dir
+        self.console = console
+        self.mode = mode
         self.done_before = len(rows)
         self.done = len(rows)
-        self.failed = sum(r.status != "completed" for r in rows)
+        self.counts: dict[str, int] = {}
         self.running = 0
+        self.stopping = False
         self.best: TrialRow | None = None
         self.last: deque[TrialRow] = deque(maxlen=_LAST)
         for row in rows:
             self._record(row)
         self.started = time.monotonic()
         self._live = (
-            Live(console=console, get_renderable=self.render, refresh_per_second=2) if enabled else None
+            Live(console=console, get_renderable=self.render, refresh_per_second=2, transient=False)
+            if mode == "live"
+            else None
         )
 
     def __enter__(self) -> SearchProgress:
         if self._live is not None:
             self._live.start()
+        elif self.mode == "lines":
+            self._line(f"search: {self.done}/{self.budget} children done, run folder {self.run_dir}")
         return self
 
     def __exit__(
@@ -62,12 +91,32 @@ class SearchProgress:
 
     def child_done(self, row: TrialRow) -> None:
         self.done += 1
-        self.failed += row.status != "completed"
         self._record(row)
+        if self.mode == "lines":
+            self._line(self._child_line(row))
+
+    def stop_requested(self) -> None:
+        """Ctrl-C was pressed: say that running children are being stopped."""
+        self.stopping = True
+        if self.mode == "lines":
+            self._line("stopping: ending the running children (Ctrl-C again to quit at once)")
 
     def _record(self, row: TrialRow) -> None:
         self.last.append(row)
+        self.counts[row.status] = self.counts.get(row.status, 0) + 1
         self.best = best([self.best, row])
+
+    def _line(self, text: str) -> None:
+        self.console.print(Text(text), soft_wrap=True)
+
+    def _child_line(self, row: TrialRow) -> str:
+        accuracy = "" if row.val_accuracy is None else f" val_acc {row.val_accuracy:.4f}"
+        wall = "" if row.wall_s is None else f" {row.wall_s:.1f} s"
+        why = f" ({row.error})" if row.error else ""
+        top = "none" if self.best is None else f"{self.best.val_accuracy:.4f} (child {self.best.trial_id})"
+        return (
+            f"[{self.done}/{self.budget}] child {row.trial_id} {row.status}{accuracy}{wall}{why}; best {top}"
+        )
 
     def eta_s(self) -> float | None:
         """Remaining children times the mean wall time per child finished in this attempt."""
@@ -79,19 +128,24 @@ class SearchProgress:
     def render(self) -> Group:
         elapsed = time.monotonic() - self.started
         eta = self.eta_s()
+        counts = ", ".join(
+            f"{n} {status}" for status, n in sorted(self.counts.items()) if status != "completed"
+        )
         head = Text.assemble(
             ("search ", "bold"),
-            f"{self.done}/{self.budget} done, {self.running} running, {self.failed} failed/rejected  ",
+            f"{self.done}/{self.budget} done{f' ({counts})' if counts else ''}, {self.running} running  ",
             f"elapsed {_clock(elapsed)}  ETA {_clock(eta) if eta is not None else '?'}",
         )
+        if self.stopping:
+            head.append("  stopping (Ctrl-C again to quit at once)", style="bold yellow")
         best = Text(
             "best: none yet"
             if self.best is None
-            else f"best: {self.best.val_accuracy:.4f} (trial {self.best.trial_id}) "
+            else f"best: {self.best.val_accuracy:.4f} (child {self.best.trial_id}) "
             f"{genotype_summary(self.best.genotype)}"
         )
         table = Table(box=None, pad_edge=False)
-        for column in ("#", "trial", "status", "val_acc", "params", "wall_s", "error"):
+        for column in ("#", "child", "status", "val_acc", "params", "wall_s", "error"):
             table.add_column(column)
         for row in self.last:
             table.add_row(
@@ -110,16 +164,21 @@ class _ProgressCallback(Callback):
     """Tune's side of the view: how many children are running right now."""
 
     def __init__(self, progress: SearchProgress) -> None:
-        self.progress = progress
+        self.progress = DriverLocal(progress)
+
+    def _add_running(self, delta: int) -> None:
+        progress = self.progress.get()
+        if progress is not None:
+            progress.running = max(progress.running + delta, 0)
 
     def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        self.progress.running += 1
+        self._add_running(1)
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        self.progress.running = max(self.progress.running - 1, 0)
+        self._add_running(-1)
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        self.progress.running = max(self.progress.running - 1, 0)
+        self._add_running(-1)
 
 
 def genotype_summary(genotype: Mapping[str, Any]) -> str:

@@ -22,14 +22,15 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
-from nas.errors import ConfigError, NasError
+from nas.errors import ConfigError, NasError, describe
 from nas.results.row import best
 from nas.results.run_folder import RunFolder, read_json, write_json
+from nas.results.trial import TrialStatus
 from nas.search.settings import ChildSettings, SearchSettings
 
 if TYPE_CHECKING:
@@ -69,15 +70,15 @@ def open_run(settings: SearchSettings) -> RunFolder:
     return run
 
 
-def load_run_settings(path: Path) -> SearchSettings:
-    """The settings a run was started with; a folder that is not a run is a `NasError`."""
+def load_run_settings(path: Path, *, flag: str = "--resume") -> SearchSettings:
+    """The settings a run was started with; a folder that is not a run is a `NasError` naming ``flag``."""
     run = RunFolder(path)
     if not run.is_run():
-        raise NasError(f"--resume: {path} is not a search run folder (no config.json there)")
+        raise NasError(f"{flag}: {path} is not a search run folder (no config.json there)")
     try:
         return SearchSettings.from_dict(read_json(run.config))
     except (ValueError, TypeError) as exc:
-        raise NasError(f"--resume: {run.config} is not a readable run config ({exc})") from None
+        raise NasError(f"{flag}: {run.config} is not a readable run config ({exc})") from None
 
 
 def check_data(settings: SearchSettings) -> Path:
@@ -176,6 +177,7 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     from nas.search.tune_adapter import genotype_of
     from nas.train.trainer import TrainConfig, train_child
 
+    started = time.perf_counter()
     try:
         data = _cached_data(child.data_dir, child.train_size, child.val_size, child.split_seed)
         train_config = TrainConfig(**child.train)
@@ -189,6 +191,7 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
         history.append(float(metrics["val_accuracy"]))
         last.clear()
         last.update(metrics, epoch=epoch, status="running", val_accuracy_history=list(history))
+        last["wall_s"] = time.perf_counter() - started  # a child stopped early keeps its time
         if epoch < train_config.epochs:
             tune.report(dict(last))
 
@@ -210,10 +213,13 @@ def _report_failure(config: Mapping[str, Any], exc: Exception) -> None:
     """Report a child that could not start as failed, with its exception's first line as the reason."""
     from ray import tune
 
-    lines = str(exc).strip().splitlines()
-    reason = f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
     tune.report(
-        {"status": "failed", "error": reason, "val_accuracy": 0.0, "proposal_id": config["proposal_id"]}
+        {
+            "status": "failed",
+            "error": describe(exc),
+            "val_accuracy": 0.0,
+            "proposal_id": config["proposal_id"],
+        }
     )
 
 
@@ -276,6 +282,7 @@ class SearchOutcome:
     budget: int
     trials_done: int
     trials_completed: int
+    trials_stopped: int
     trials_failed: int
     trials_rejected: int
     best_val_accuracy: float | None
@@ -291,12 +298,13 @@ class SearchOutcome:
 def summarize(run: RunFolder, budget: int, wall_s: float, attempt: int) -> SearchOutcome:
     rows = run.trials()
     top = best(rows)
-    counts = {s: sum(r.status == s for r in rows) for s in ("completed", "failed", "rejected")}
+    counts = {s: sum(r.status == s for r in rows) for s in get_args(TrialStatus)}
     return SearchOutcome(
         run_dir=str(run.path),
         budget=budget,
         trials_done=len(rows),
         trials_completed=counts["completed"],
+        trials_stopped=counts["stopped"],
         trials_failed=counts["failed"],
         trials_rejected=counts["rejected"],
         best_val_accuracy=None if top is None else top.val_accuracy,
@@ -314,14 +322,18 @@ def run_search(
     listeners: Sequence[ChildListener] = (),
     callbacks: Sequence[Any] = (),
     searcher: Searcher | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> SearchOutcome:
     """Train the children the budget has left in ``run`` (Ray must be connected; see `connect`).
 
-    ``searcher``: one built by the caller (``--weight-sharing``'s verification list), else the settings'."""
+    ``searcher``: one built by the caller (``--weight-sharing``'s verification list), else the
+    settings'. ``should_stop``, polled by Tune between its steps, ends the search early (the CLI's
+    Ctrl-C): running children are stopped and stay outstanding for ``--resume``.
+    """
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    from nas.search.tune_adapter import METRIC, TuneSearcherAdapter
+    from nas.search.tune_adapter import METRIC, StopWhen, TuneSearcherAdapter
 
     started = time.perf_counter()
     attempt = len(list(run.ray_dir.glob("attempt-*"))) + 1 if run.ray_dir.exists() else 1
@@ -342,6 +354,7 @@ def run_search(
             "blocks": settings.blocks,
             "epochs": settings.epochs,
         },
+        stopping=should_stop,
     )
     remaining = settings.trials - adapter.done
     try:
@@ -368,6 +381,7 @@ def run_search(
                     name=f"attempt-{attempt}",
                     storage_path=str(run.ray_dir.resolve()),
                     failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+                    stop=StopWhen(should_stop) if should_stop is not None else None,
                     callbacks=[
                         *callbacks,
                         *tracker.tune_callbacks(),

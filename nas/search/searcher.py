@@ -72,12 +72,16 @@ class SearchSpace(Protocol):
 
 
 def shaped_reward(result: TrialResult, *, failure_reward: float) -> float:
-    """The reward to learn from: the accuracy of a completed child, else ``failure_reward``.
+    """The reward to learn from: the accuracy of a completed child, the accuracy a ``stopped`` child
+    reached when the scheduler stopped it, else ``failure_reward``.
 
     A failed or rejected child must still move a policy-gradient controller away from what it
     proposed; silently dropping it would leave the probability of a crashing architecture untouched.
+    A stopped child's accuracy is that of fewer epochs, so it under-rates the cell; ASHA stops only
+    children that trail their peers at that epoch, so the under-rating points the same way as its
+    rank (Li et al. 2020, ASHA).
     """
-    if result.status == "completed" and result.reward is not None:
+    if result.status in ("completed", "stopped") and result.reward is not None:
         return result.reward
     return failure_reward
 
@@ -150,7 +154,9 @@ class TrialLedger:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.outstanding = {str(k): tuple(int(c) for c in v) for k, v in state["outstanding"].items()}
         self.num_asked = int(state["num_asked"])
-        self.counts = {str(k): int(v) for k, v in state["counts"].items()}
+        # States saved before a status existed lack its count.
+        self.counts = {status: 0 for status in get_args(TrialStatus)}
+        self.counts.update({str(k): int(v) for k, v in state["counts"].items()})
         self.best_reward = state["best_reward"]
         self._told = {str(t) for t in state["told"]}
 
@@ -164,7 +170,8 @@ class Searcher(ABC):
     2. ``ask()`` any number of times: each returns a `Proposal` with a fresh ``trial_id``. Several
        may be outstanding at once (one per worker).
     3. ``tell(trial_id, result)`` once per proposal, in any order. Telling an id that is not
-       outstanding raises `UnknownTrialError`. Failed and rejected children are told too.
+       outstanding raises `UnknownTrialError`. Failed, rejected and stopped children are told too
+       (each searcher's docstring says what it learns from a stopped one).
     4. ``state_dict()`` at any point between calls; ``load_state_dict(state)`` into a fresh searcher
        built with the same arguments resumes *exactly*: the continued ask/tell sequence, RNG states
        included, is the one the uninterrupted searcher would have produced. The state is JSON data.

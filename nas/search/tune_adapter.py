@@ -19,6 +19,9 @@ Every step costs the same at child 20,000 as at child 1 (issue 14): appends, nev
 best child is kept in memory; the CSV is written by `finish`, at the end of the run.
 
 ``save``/``restore`` write JSON (the id map; the searcher's state is the run folder's), never a pickle.
+``save``/``restore`` write JSON (the searcher's ``state_dict`` and the id map), never a pickle. Tune
+still pickles the adapter itself into its experiment folder; the tracker and the listeners (the live
+view) are held through `nas.tracking.base.DriverLocal`, so that copy carries neither.
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from ray.tune.search import Searcher as TuneSearcher
+from ray.tune.stopper import Stopper
 
 from nas.results.row import TrialRow
 from nas.results.run_folder import RunFolder, read_jsonl, write_json
 from nas.results.trial import TrialStatus
 from nas.search.searcher import Proposal, Searcher, SearcherCheckpoint
 from nas.space.genotype import Genotype
-from nas.tracking.base import Tracker
+from nas.tracking.base import DriverLocal, Tracker
 
 logger = logging.getLogger(__name__)
 
@@ -66,15 +70,17 @@ class TuneSearcherAdapter(TuneSearcher):
         trial_metadata: Mapping[str, Any] | None = None,
         snapshot_every: int = 100,
         snapshot_every_s: float = 60.0,
+        stopping: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(metric=METRIC, mode="max")
+        self._stopping = DriverLocal(stopping)
         self.trial_metadata = dict(trial_metadata or {})  # in every config: W&B shows it per child
         self.inner = searcher  # not `.searcher`: Tune walks that attribute through wrapping searchers
         self.searcher_name = searcher_name
         self.run = run
         self.budget = budget
-        self.tracker = tracker
-        self.listeners = list(listeners)
+        self._tracker = DriverLocal(tracker)
+        self._listeners = DriverLocal(list(listeners))
         self.checkpoint = SearcherCheckpoint(
             run.searcher_state,
             run.searcher_journal,
@@ -116,6 +122,12 @@ class TuneSearcherAdapter(TuneSearcher):
         if proposal is None:
             logger.warning("Tune trial %s completed but was never suggested by this search", trial_id)
             return
+        stopping = self._stopping.get()
+        if error and stopping is not None and stopping():
+            # Ctrl-C reaches the workers too: a child that dies while the search stops died of the
+            # interrupt, not of its cell. It stays outstanding, and --resume reruns it.
+            logger.info("child %s ended while the search stopped; it reruns on --resume", proposal.trial_id)
+            return
         if error:  # Tune passes no reason; its error.txt sits in the trial's folder
             result = {
                 **(result or {}),
@@ -130,7 +142,7 @@ class TuneSearcherAdapter(TuneSearcher):
         self.inner.tell(proposal.trial_id, outcome)
         self.checkpoint.told(self.inner, proposal.trial_id, outcome)
         self._log_stats(step=self.done)
-        for listener in self.listeners:
+        for listener in self._listeners.get() or ():
             listener(row)
 
     def finish(self) -> None:
@@ -147,7 +159,9 @@ class TuneSearcherAdapter(TuneSearcher):
             **{k: v for k, v in stats.items() if k != "best_reward"},
         }
         self.run.append_stats(record)
-        self.tracker.log_searcher(step, stats)
+        tracker = self._tracker.get()
+        if tracker is not None:
+            tracker.log_searcher(step, stats)
 
     def get_state(self) -> dict[str, Any]:
         """Tune's experiment checkpoint of this searcher: only the id map, as JSON data.
@@ -169,6 +183,25 @@ class TuneSearcherAdapter(TuneSearcher):
 
     def restore(self, checkpoint_path: str) -> None:
         self.set_state(json.loads(Path(checkpoint_path).read_text(encoding="utf-8")))
+
+
+class StopWhen(Stopper):
+    """A Tune ``Stopper`` that ends the whole experiment once ``should_stop()`` says so (Ctrl-C).
+
+    Tune then stops the running children without telling the search algorithm, so their proposals
+    stay outstanding in ``searcher_state.json`` and ``--resume`` reruns them, and it writes its
+    snapshot. The predicate is held as a `DriverLocal`: Tune pickles the stopper with its experiment.
+    """
+
+    def __init__(self, should_stop: Callable[[], bool]) -> None:
+        self.should_stop = DriverLocal(should_stop)
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        predicate = self.should_stop.get()
+        return predicate is not None and predicate()
 
 
 def replay_told(searcher: Searcher, rows: Sequence[TrialRow]) -> tuple[list[TrialRow], list[Proposal]]:
@@ -199,18 +232,20 @@ def leaderboard_row(
 ) -> TrialRow:
     """The `TrialRow` of a finished child from its last report (`nas.search.runner` defines its fields).
 
-    A last report still marked ``running`` means the scheduler (ASHA) stopped the child early: it
-    trained, so it counts as completed with the epochs it did.
+    A last report still marked ``running`` means the scheduler (ASHA) stopped the child early: it is
+    ``stopped``, with the best accuracy of the epochs it did, and never ranked with completed ones.
     """
     status: TrialStatus
     reason: str | None = result.get("error")
+    history = [float(v) for v in result.get("val_accuracy_history", [])]
     if error:
         status, reason = "failed", reason or "the child's worker died or raised"
     else:
         raw = str(result.get("status", "failed"))
-        status = "completed" if raw == "running" else raw  # type: ignore[assignment]
-    history = [float(v) for v in result.get("val_accuracy_history", [])]
-    best = max(history) if history and status == "completed" else None
+        status = "stopped" if raw == "running" else raw  # type: ignore[assignment]
+    if status == "stopped":
+        reason = f"stopped early by the scheduler after {len(history)} epoch(s)"
+    best = max(history) if history and status in ("completed", "stopped") else None
     return TrialRow(
         index=index,
         trial_id=proposal.trial_id,

@@ -18,6 +18,7 @@ N, what the paper's F means, and the networks the paper reports (`PaperNetwork`)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -286,12 +287,27 @@ def macro_for(genotype: Genotype) -> Macro:
 
 
 def resolve_genotype(arg: str) -> Genotype:
-    """A published cell by name (``nasnet-a``, ...) or a genotype JSON file."""
+    """A published cell by name (``nasnet-a``, ...), a genotype JSON file, or a search's run folder
+    (its ``best_genotype.json``).
+
+    A genotype saved without a name is named after where it came from, so every command shows and
+    files it under a name: ``<run>-best`` for a run's best genotype, else the file's stem.
+    """
     if arg.lower() in PUBLISHED:
         return PUBLISHED[arg.lower()]
     path = Path(arg)
+    if path.is_dir():
+        if not (path / "best_genotype.json").is_file():
+            raise GenotypeError(
+                f"{arg}: a folder without best_genotype.json (no search run, or no child completed)"
+            )
+        path = path / "best_genotype.json"
     if not path.exists():
         raise GenotypeError(
             f"{arg!r} is neither a genotype file nor a published cell ({', '.join(PUBLISHED)})"
         )
-    return Genotype.load(path)
+    genotype = Genotype.load(path)
+    if genotype.name is None:
+        name = f"{path.resolve().parent.name}-best" if path.name == "best_genotype.json" else path.stem
+        genotype = dataclasses.replace(genotype, name=name)
+    return genotype

@@ -11,9 +11,11 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from nas.errors import ConfigError
+
+T = TypeVar("T")
 
 MODES = ("auto", "online", "offline", "disabled")
 
@@ -65,3 +67,25 @@ class NullTracker:
 
     def finish(self, *, best_genotype: Path | None, artifacts: Sequence[Path] = ()) -> None:
         return None
+
+
+class DriverLocal(Generic[T]):
+    """A reference to an object of the driver process that never travels: it pickles to an empty one.
+
+    Ray Tune pickles what it is handed -- the search algorithm and the callbacks go into the
+    experiment's ``tuner.pkl`` when the ``Tuner`` is built, and into its snapshots -- while a live
+    terminal view holds locks, threads and the terminal itself, and a W&B writer holds a thread and
+    its runs. Callbacks reach such objects through a ``DriverLocal``: in the driver `get` returns the
+    object; a copy unpickled anywhere else returns None, and the callback does nothing there.
+    """
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj: T | None) -> None:
+        self._obj = obj
+
+    def get(self) -> T | None:
+        return self._obj
+
+    def __reduce__(self) -> tuple[type[DriverLocal[T]], tuple[None]]:
+        return (DriverLocal, (None,))

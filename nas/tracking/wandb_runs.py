@@ -1,12 +1,21 @@
-"""W&B tracking: one run per child (through Ray Tune's W&B callback) and one for the searcher.
+"""W&B tracking: one run per child and one for the searcher, all written from the driver.
 
 All runs of a search share one W&B *group* (the search's run name), so the W&B UI shows the
 controller's learning curve beside the children it proposed, as in Zoph et al. (2018), Fig. 5.
 
+Children are logged by a Tune callback that only *enqueues* each event; one thread of the driver
+(`_ChildRunWriter`) opens, logs and finishes the children's runs. Ray's own ``WandbLoggerCallback``
+started two Ray actors per child (a queue and a logging process) and waited on them inside Tune's
+loop: on 2 CPU cores each result cost Tune 1-2 s (``The 'callbacks.on_trial_result' operation took
+1.851 s``). Here a hook costs microseconds (``bench/wandb_callback.py`` measures both), no process
+is started per child, and the callback reaches the writer through a `DriverLocal`, so the copy Tune
+pickles into its experiment folder carries no thread.
+
 Only this module imports wandb, so a search with tracking disabled never pays its import time
 (about a second) nor starts its service process. Everything is written under
 ``TrackingConfig.dir`` (``<dir>/wandb/offline-run-*`` when offline); offline runs are uploaded
-later with ``wandb sync``.
+later with ``wandb sync``. W&B prints nothing (``silent``, no console capture): the CLI owns the
+terminal.
 
 No call may hang or prompt: ``auto`` resolves to offline without ``WANDB_API_KEY``, offline
 runs never touch the network, and an online searcher run that cannot reach the server within
@@ -19,34 +28,61 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import queue
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import wandb
-from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
+from ray.tune import Callback
 
 from nas.errors import ConfigError, NasError
-from nas.tracking.base import TrackingConfig
+from nas.tracking.base import DriverLocal, TrackingConfig
 
 logger = logging.getLogger(__name__)
 
 #: Seconds an online ``wandb.init`` may wait for the server before we fall back to offline.
 ONLINE_INIT_TIMEOUT_S = 30.0
 
+#: Seconds `WandbTracker.finish` waits for the children's runs to be written.
+CHILDREN_FLUSH_TIMEOUT_S = 120.0
+
 #: Final-report fields of a child that belong in its W&B config (they describe the network).
 CHILD_CONFIG_KEYS = ("params", "mult_adds")
 
-#: Final-report fields that are strings, which Ray's callback would drop from the log.
+#: Final-report fields that are strings, kept in the run's summary.
 CHILD_SUMMARY_KEYS = ("status", "error")
+
+#: Tune's bookkeeping in every result: not the child's metrics.
+_TUNE_KEYS = frozenset(
+    {
+        "config",
+        "done",
+        "should_checkpoint",
+        "timestamp",
+        "pid",
+        "training_iteration",
+        "time_this_iter_s",
+        "time_since_restore",
+        "iterations_since_restore",
+        "timesteps_since_restore",
+        "checkpoint_dir_name",
+        "date",
+        "hostname",
+        "node_ip",
+        "trial_id",
+        "experiment_tag",
+    }
+)
 
 
 def _settings(mode: str) -> dict[str, Any]:
     """``wandb.init`` settings for every run of a search.
 
-    ``silent`` and ``console="off"`` because the CLI owns the terminal (and Ray would forward
-    each child's banner to it); no git or code capture because a search is not a script run.
+    ``silent`` and ``console="off"`` because the CLI owns the terminal; no git or code capture
+    because a search is not a script run.
     """
     return {
         "silent": True,
@@ -57,67 +93,131 @@ def _settings(mode: str) -> dict[str, Any]:
     }
 
 
-class _ChildLoggingActor(_WandbLoggingActor):
-    """Ray's per-trial logging actor, plus the child's summary.
+class _ChildRunWriter:
+    """One driver thread that writes every child's run, so Tune's loop never waits on W&B.
 
-    Ray logs every numeric result key per step but drops strings, so a child's ``status`` and
-    failure reason would be lost; and W&B's default summary is the last value, while a search
-    ranks children by their best accuracy. Both go into the run summary here.
+    Events arrive in order per child (start, results, end) through one queue. A child's run logs
+    each numeric result key per step, puts ``params``/``mult_adds`` into its config, and keeps the
+    child's status, failure reason, final and best accuracy in its summary (a search ranks children
+    by their best accuracy, while W&B's default summary is the last value).
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._best_accuracy = -math.inf
+    def __init__(self, config: TrackingConfig, mode: str) -> None:
+        self.config = config
+        self.mode = mode
+        self._queue: queue.Queue[tuple[str, str, Any] | None] = queue.Queue()
+        self._runs: dict[str, Any] = {}
+        self._best: dict[str, float] = {}
+        self._thread = threading.Thread(target=self._work, name="wandb-children", daemon=True)
+        self._thread.start()
 
-    def _handle_result(self, result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        log, config_update = super()._handle_result(result)
-        summary = {key: result[key] for key in CHILD_SUMMARY_KEYS if key in result}
+    def submit(self, event: str, key: str, payload: Any) -> None:
+        self._queue.put((event, key, payload))
+
+    def close(self, timeout: float = CHILDREN_FLUSH_TIMEOUT_S) -> None:
+        """Write what is queued, finish the runs still open (children stopped by Ctrl-C), stop."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.warning("W&B: children's runs still being written after %.0f s; leaving them", timeout)
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            event, key, payload = item
+            try:
+                getattr(self, f"_{event}")(key, payload)
+            except Exception as exc:  # tracking must never end a search
+                logger.warning("W&B: could not log %s of child %s: %s", event, key, exc)
+        for key in list(self._runs):
+            self._end(key, {"status": "interrupted", "error": "the search stopped before this child ended"})
+
+    def _start(self, key: str, payload: Mapping[str, Any]) -> None:
+        if key in self._runs:
+            return
+        self._runs[key] = wandb.init(
+            project=self.config.project,
+            entity=self.config.entity,
+            group=self.config.group,
+            job_type="child",
+            name=payload["name"],
+            dir=str(self.config.dir),
+            mode=_wandb_mode(self.mode),
+            config=dict(payload["config"]),
+            settings=wandb.Settings(**_settings(self.mode)),
+            reinit="create_new",
+        )
+
+    def _result(self, key: str, result: Mapping[str, Any]) -> None:
+        run = self._runs.get(key)
+        if run is None:
+            return
+        config = {k: result[k] for k in CHILD_CONFIG_KEYS if result.get(k) is not None}
+        if config:
+            run.config.update(config, allow_val_change=True)
+        metrics = {
+            k: float(v)
+            for k, v in result.items()
+            if k not in _TUNE_KEYS
+            and k not in CHILD_CONFIG_KEYS
+            and isinstance(v, (int, float))
+            and not isinstance(v, bool)
+        }
+        if metrics:
+            step = result.get("training_iteration")
+            run.log(metrics, step=int(step) if isinstance(step, int) else None)
+        summary = {k: result[k] for k in CHILD_SUMMARY_KEYS if k in result}
         accuracy = result.get("val_accuracy")
         if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool):
-            self._best_accuracy = max(self._best_accuracy, float(accuracy))
+            best = max(self._best.get(key, -math.inf), float(accuracy))
+            self._best[key] = best
             summary["final_val_accuracy"] = float(accuracy)
-            summary["best_val_accuracy"] = self._best_accuracy
+            summary["best_val_accuracy"] = best
         if summary:
-            self._wandb.run.summary.update(summary)
-        return log, config_update
+            run.summary.update(summary)
+
+    def _end(self, key: str, summary: Mapping[str, Any] | None) -> None:
+        run = self._runs.pop(key, None)
+        self._best.pop(key, None)
+        if run is None:
+            return
+        if summary:
+            run.summary.update(dict(summary))
+        run.finish()
 
 
-class ChildLoggerCallback(WandbLoggerCallback):
-    """Ray's `WandbLoggerCallback` with the child summary, no API-key demand offline, and a
-    summary for trials Ray itself saw fail (a crash or a kill, which never sends a final report).
+class ChildLoggerCallback(Callback):
+    """Tune's side of the children's runs: hands each event to the driver's `_ChildRunWriter`.
 
-    Each trial's ``config`` (the genotype JSON, ``N``, ``C``, searcher, seed...) becomes the W&B
-    config as Ray does it; ``params`` and ``mult_adds`` from the final report join it.
+    Each trial's ``config`` (the genotype JSON, ``N``, ``C``, searcher, seed...) becomes its run's
+    config; a child that Ray saw fail (a crash or a kill, which never sends a final report) gets
+    status ``error`` and the last line of its traceback.
     """
 
-    # Ray reads this class attribute (a list) to send these result keys to the config.
-    AUTO_CONFIG_KEYS = [*WandbLoggerCallback.AUTO_CONFIG_KEYS, *CHILD_CONFIG_KEYS]  # noqa: RUF012
-    _logger_actor_cls = _ChildLoggingActor
+    def __init__(self, writer: _ChildRunWriter) -> None:
+        self.writer = DriverLocal(writer)
 
-    def __init__(self, *, project: str, group: str, mode: str, entity: str | None, dir: Path) -> None:
-        super().__init__(
-            project=project,
-            group=group,
-            mode=mode,
-            entity=entity,
-            dir=str(dir),
-            job_type="child",
-            # The actor is a fresh process per trial; this only silences a deprecation warning.
-            reinit="finish_previous",
-            settings=_settings(mode),
-        )
-        self._mode = mode
+    def _submit(self, event: str, trial: Any, payload: Any) -> None:
+        writer = self.writer.get()
+        if writer is not None:
+            writer.submit(event, str(trial.trial_id), payload)
 
-    def setup(self, *args: Any, **kwargs: Any) -> None:
-        # Ray's setup insists on an API key unless $WANDB_MODE says offline; our mode is explicit
-        # and project and group are always given, so offline there is nothing to set up.
-        if self._mode == "online":
-            super().setup(*args, **kwargs)  # type: ignore[no-untyped-call]
+    def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        writer = self.writer.get()
+        group = writer.config.group if writer is not None else ""
+        name = f"{group}-child-{trial.config.get('proposal_id', trial.trial_id)}"
+        config = {k: v for k, v in trial.config.items() if isinstance(v, (str, int, float, bool, type(None)))}
+        self._submit("start", trial, {"name": name, "config": config})
 
-    def log_trial_end(self, trial: Any, failed: bool = False) -> None:
-        if failed and trial in self._trial_queues:
-            self.log_trial_result(0, trial, {"status": "error", "error": _trial_error(trial)})
-        super().log_trial_end(trial, failed=failed)
+    def on_trial_result(
+        self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any
+    ) -> None:
+        self._submit("result", trial, dict(result))
+
+    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._submit("end", trial, None)
+
+    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._submit("end", trial, {"status": "error", "error": _trial_error(trial)})
 
 
 def _trial_error(trial: Any) -> str:
@@ -187,21 +287,15 @@ class WandbTracker:
     """The W&B `nas.tracking.base.Tracker`: the searcher run lives in the driver from construction on."""
 
     def __init__(self, config: TrackingConfig, *, searcher_config: Mapping[str, Any]) -> None:
-        # Absolute, because Ray's logging actors chdir into the trial folder before `wandb.init`.
         self.config = dataclasses.replace(config, dir=config.dir.resolve())
         self.run, self.mode = _init_run(self.config, job_type="searcher", run_config=searcher_config)
+        self._children: _ChildRunWriter | None = None
         logger.info("W&B %s: searcher run %s in %s", self.mode, self.run.id, self.config.dir / "wandb")
 
     def tune_callbacks(self) -> list[Any]:
-        return [
-            ChildLoggerCallback(
-                project=self.config.project,
-                group=self.config.group,
-                mode=self.mode,
-                entity=self.config.entity,
-                dir=self.config.dir,
-            )
-        ]
+        if self._children is None:
+            self._children = _ChildRunWriter(self.config, self.mode)
+        return [ChildLoggerCallback(self._children)]
 
     def log_searcher(self, step: int, stats: Mapping[str, Any]) -> None:
         self.run.log(_series(stats), step=step)
@@ -214,6 +308,9 @@ class WandbTracker:
         are referenced where they are (in the run folder) instead of copied to W&B's staging
         folder in the home directory, so an offline search writes nothing outside ``config.dir``.
         """
+        if self._children is not None:
+            self._children.close()
+            self._children = None
         diagrams = []
         if best_genotype is not None and best_genotype.is_file():
             from nas.space.diagram import draw_genotype
