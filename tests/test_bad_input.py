@@ -85,7 +85,7 @@ SHOW = [
     (["show", "{name_list}"], "name: expected a string, got [0, 1, 2"),
     (["show", "{genotype_list}"], "expected a JSON object"),
     (["show", "{binary}"], "cannot read genotype file"),
-    (["show", "{dir}"], "cannot read genotype file"),
+    (["show", "{dir}"], "a folder without best_genotype.json"),
     (["show", "nasnet-a", "--dataset", "imagenet", "--F", "7"], "not realizable"),
     (["show", "no-such-cell"], "neither a genotype file nor a published cell"),
 ]

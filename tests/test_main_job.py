@@ -224,7 +224,15 @@ def test_a_run_name_with_other_settings_is_one_line_and_exit_2(tmp_path: Path) -
     run_dir.mkdir(parents=True)
     saved = SearchSettings(searcher="random", trials=8, name="x", results_dir=str(tmp_path / "results"))
     (run_dir / "config.json").write_text(json.dumps(saved.to_dict()))
-    (run_dir / "trials.jsonl").write_text("".join(json.dumps({"index": i}) + "\n" for i in range(8)))
+    from nas.results.row import TrialRow
+    from nas.space.published import PUBLISHED
+
+    genotype = PUBLISHED["nasnet-a"].to_dict()
+    rows = [
+        TrialRow(i, str(i), genotype, "completed", 0.1, [0.1], 1, 1, 1.0, 1.0, 1, None, "random").to_dict()
+        for i in range(8)
+    ]
+    (run_dir / "trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     base = [NAS, "search", "--results-dir", str(tmp_path / "results"), "--quiet"]
 
     def nas(*args: str) -> subprocess.CompletedProcess[str]:

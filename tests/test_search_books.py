@@ -178,7 +178,13 @@ def _report(status: str = "completed", history: tuple[float, ...] = (0.25, 0.5))
     ("report", "error", "status", "accuracy", "reason"),
     [
         (_report(), False, "completed", 0.5, None),
-        (_report("running", (0.25,)), False, "completed", 0.25, None),  # stopped early by ASHA
+        (
+            _report("running", (0.25,)),
+            False,
+            "stopped",
+            0.25,
+            "stopped early by the scheduler after 1 epoch(s)",
+        ),
         ({**_report("rejected", ()), "error": "too big"}, False, "rejected", None, "too big"),
         (_report("failed", (0.25,)), False, "failed", None, "no result reported"),
         ({}, True, "failed", None, "the child's worker died or raised"),

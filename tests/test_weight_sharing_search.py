@@ -110,7 +110,7 @@ def test_kill_9_in_the_supernet_stage_then_resume(tmp_path: Path, cifar_dir: Pat
             "--verify-top must be in 0..--ws",
         ),
         (["--weight-sharing", "--ws-reward-batch", "600", "--val-size", "512"], "exceeds --val-size 512"),
-        (["--weight-sharing", "--ws-archs-per-step", "0"], "--ws-archs-per-step must be at least 1"),
+        (["--weight-sharing", "--ws-archs-per-step", "0"], "--ws-archs-per-step must be >= 1"),
     ],
 )
 def test_bad_flag_combinations_are_one_line_errors(
