@@ -510,8 +510,8 @@ def test_waiting_for_resources_is_bounded_and_a_child_reports_its_real_failure(
         run = open_run(failing)
         outcome = run_search(failing, run)
         (row,) = run.trials()
-        assert outcome.trials_failed == 1 and row["status"] == "failed"
-        assert row["error"].startswith("ConfigError: batch_size: 512 exceeds the 256 training images")
+        assert outcome.trials_failed == 1 and row.status == "failed"
+        assert row.error is not None and row.error.startswith("ConfigError: batch_size: 512 exceeds the 256 training images")
     finally:
         ray.shutdown()
 
