@@ -189,8 +189,9 @@ def write_report(
     sections.append(Section("Search curves", _CURVES_TEXT, images=(_plot_curves(runs, image("curves.png")),)))
     pareto = _plot_pareto(runs, image("pareto.png"))
     sections.append(Section("Accuracy vs cost", _PARETO_TEXT, images=(pareto,) if pareto else ()))
-    shared = _plot_shared_weights(runs, image("shared_weights.png"))
-    if shared is not None:
+    shared = _plot_shared_weights(runs, out_dir / IMAGES_DIR / "shared_weights.png")
+    if shared is not None:  # only --weight-sharing runs have the figure
+        image("shared_weights.png")
         sections.append(
             Section("Shared-weight score vs stand-alone accuracy", shared[1], images=(shared[0],))
         )
