@@ -79,4 +79,6 @@ def quiet_ray_logs() -> None:
     and actor life cycle. None of it is about the search's outcome, which the live view and the
     leaderboard report; Ray's errors still show.
     """
+    import ray  # noqa: F401  # importing Ray configures its "ray" logger: quiet it after, not before
+
     logging.getLogger("ray").setLevel(logging.ERROR)
