@@ -74,7 +74,8 @@ def test_weight_sharing_search_verifies_its_best_candidates(
 def test_kill_9_in_the_supernet_stage_then_resume(tmp_path: Path, cifar_dir: Path) -> None:
     results = tmp_path / "results"
     run_dir = results / "k"
-    args = [*WS, "--searcher", "rl", "--epochs", "4", "--quiet", "--data-dir", str(cifar_dir)]
+    epochs = 12  # enough that a loaded or an idle machine alike is still in the supernet stage at the kill
+    args = [*WS, "--searcher", "rl", "--epochs", str(epochs), "--quiet", "--data-dir", str(cifar_dir)]
     args += ["--results-dir", str(results), "--name", "k"]
     proc = subprocess.Popen(
         [NAS, "search", *args], cwd=tmp_path, env=search_env(), text=True,
@@ -87,16 +88,16 @@ def test_kill_9_in_the_supernet_stage_then_resume(tmp_path: Path, cifar_dir: Pat
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     killed_at = len(read_jsonl(run_dir / "supernet" / "epochs.jsonl"))
-    assert 1 <= killed_at < 4 and not (run_dir / "trials.jsonl").exists()
+    assert 1 <= killed_at < epochs and not (run_dir / "trials.jsonl").exists()
 
     done = nas_search("--resume", str(run_dir), "--json", cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["resumed"] is True
-    check_run(run_dir, searcher="rl", epochs=4)
+    check_run(run_dir, searcher="rl", epochs=epochs)
 
     again = nas_search("--resume", str(run_dir), "--json", cwd=tmp_path, timeout=600)  # all done: no work
     assert again.returncode == 0, again.stderr[-3000:]
-    check_run(run_dir, searcher="rl", epochs=4)
+    check_run(run_dir, searcher="rl", epochs=epochs)
 
 
 @pytest.mark.parametrize(
