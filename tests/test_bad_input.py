@@ -511,7 +511,9 @@ def test_waiting_for_resources_is_bounded_and_a_child_reports_its_real_failure(
         outcome = run_search(failing, run)
         (row,) = run.trials()
         assert outcome.trials_failed == 1 and row.status == "failed"
-        assert row.error is not None and row.error.startswith("ConfigError: batch_size: 512 exceeds the 256 training images")
+        assert row.error is not None and row.error.startswith(
+            "ConfigError: batch_size: 512 exceeds the 256 training images"
+        )
     finally:
         ray.shutdown()
 

@@ -334,6 +334,5 @@ def verification(settings: SearchSettings, run: RunFolder) -> tuple[SearchSettin
 
     space = get_space(settings.space, num_blocks=settings.blocks)
     verifier = VerifyList(space, seed=settings.seed, genotypes=top_candidates(run.path, settings.verify_top))
-    if run.searcher_state.exists():
-        verifier.load_state_dict(read_json(run.searcher_state))
+    # Its state is restored by the Tune adapter, from the run's snapshot and journal, like any searcher's.
     return replace(settings, trials=len(verifier.genotypes), epochs=settings.verify_epochs), verifier
