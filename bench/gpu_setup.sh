@@ -28,7 +28,7 @@ LIMIT_MIB=64
 # One version of each, the ones this project's CPU environment runs (a second version of a package
 # would stop the --no-deps install there). Present on the GPU image already, so not carried: click,
 # filelock, msgpack, packaging, protobuf, pyyaml, requests, pandas, pyarrow, fsspec, numpy, tqdm,
-# attrs, markupsafe, typing-extensions, aiohttp, grpcio (see /work/.library/device/KINDS.md).
+# attrs, markupsafe, typing-extensions, aiohttp, grpcio (the GPU image's package list, as the device tool documents it).
 RAY=ray==2.60.0
 WHEELS=(
     jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1  # ray
