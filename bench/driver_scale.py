@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -73,7 +73,14 @@ def instant_result(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def make_adapter(
-    run_dir: Path, searcher: str, *, budget: int, blocks: int = 5, seed: int = 0, snapshot_every: int = 100
+    run_dir: Path,
+    searcher: str,
+    *,
+    budget: int,
+    blocks: int = 5,
+    seed: int = 0,
+    snapshot_every: int = 100,
+    listeners: Sequence[Callable[[Any], None]] = (),
 ) -> TuneSearcherAdapter:
     """A fresh searcher restored from ``run_dir`` (if it holds a run) behind the adapter, as `nas search` builds it."""
     run = RunFolder(run_dir)
@@ -86,6 +93,7 @@ def make_adapter(
         run=run,
         budget=budget,
         tracker=NullTracker(),
+        listeners=listeners,
         snapshot_every=snapshot_every,
     )
 
@@ -217,10 +225,14 @@ def bench_ray(folder: Path, *, children: int, window: int, ours: bool) -> dict[s
     with _unset_env(TUNE_ENV):
         if ours:
             apply_tune_env()
-        adapter = make_adapter(folder, "evolution", budget=children)
         marks = [(time.perf_counter(), 0.0)]
+        adapter = make_adapter(
+            folder,
+            "evolution",
+            budget=children,
+            listeners=[lambda row: marks.append((time.perf_counter(), books.seconds))],
+        )
         books = _Clock(adapter, ("suggest", "on_trial_complete"))
-        adapter.listeners.append(lambda row: marks.append((time.perf_counter(), books.seconds)))
         tuner = tune.Tuner(
             tune.with_resources(_trivial_trainable, {"cpu": 1}),
             tune_config=tune.TuneConfig(
@@ -289,12 +301,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 concurrency=args.concurrency,
                 seconds=args.tpe_seconds if name == "tpe" else None,
             )
-            if not args.json:
-                _print_searcher(name, results["searchers"][name])
+            _print_searcher(name, results["searchers"][name], file=sys.stderr if args.json else sys.stdout)
         if not args.no_ray:
             from nas.search.cluster import connect
 
             os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local instance: no token prompt
             connect(None)
             for label in ("ray_defaults", "ours"):
                 results["ray"][label] = bench_ray(
@@ -303,8 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     window=args.window // 2,
                     ours=label == "ours",
                 )
-                if not args.json:
-                    _print_ray(label, results["ray"][label])
+                _print_ray(label, results["ray"][label], file=sys.stderr if args.json else sys.stdout)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     results["load_avg_end"] = os.getloadavg()[0]
@@ -320,22 +331,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _print_searcher(name: str, r: Mapping[str, Any]) -> None:
+def _print_searcher(name: str, r: Mapping[str, Any], file: TextIO) -> None:
     e, late, w, n = r["early"], r["late"], r["window"], r["children"]
     print(
         f"{name:<10} children {n:>6}  ms/child 1-{w}: books {e['books_ms']:6.2f} searcher {e['searcher_ms']:7.2f}"
         f"  | {n - w + 1}-{n}: books {late['books_ms']:6.2f} searcher {late['searcher_ms']:7.2f}"
         f"  | books late/early {r['late_over_early_books']:.2f}  finish {r['finish_s']:.2f} s"
-        f"  resume {r['resume_s']:.2f} s  RSS {r['rss_mb']:.0f} MB  state {r['state_mb']:.2f} MB"
+        f"  resume {r['resume_s']:.2f} s  RSS {r['rss_mb']:.0f} MB  state {r['state_mb']:.2f} MB",
+        file=file,
+        flush=True,
     )
 
 
-def _print_ray(label: str, r: Mapping[str, Any]) -> None:
+def _print_ray(label: str, r: Mapping[str, Any], file: TextIO) -> None:
     e, late, w, n = r["early"], r["late"], r["window"], r["children"]
     print(
         f"ray {label:<13} children {n:>5}  ms/child 1-{w}: total {e['total_ms']:6.1f} (ray {e['ray_ms']:6.1f},"
         f" ours {e['ours_ms']:5.2f})  | {n - w + 1}-{n}: total {late['total_ms']:6.1f} (ray {late['ray_ms']:6.1f},"
-        f" ours {late['ours_ms']:5.2f})  | late/early {r['late_over_early_total']:.2f}  wall {r['wall_s']:.0f} s"
+        f" ours {late['ours_ms']:5.2f})  | late/early {r['late_over_early_total']:.2f}  wall {r['wall_s']:.0f} s",
+        file=file,
+        flush=True,
     )
 
 

@@ -119,7 +119,7 @@ fi
 step 0_env 30 bash -c '(nvidia-smi || echo "no nvidia-smi") && "$PY" bench/gpu_steps.py env "$WORK/0_env.json"'
 
 # --- 1: the CUDA tests -------------------------------------------------------------------------------
-step 1_pytest_gpu 100 "$PY" -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py --junitxml="$WORK/1_pytest_gpu.xml"
+step 1_pytest_gpu 100 "$PY" -m pytest -m gpu -q -p no:cacheprovider tests/train/test_gpu.py --junitxml="$WORK/1_pytest_gpu.xml"
 
 # --- 2: child training throughput --------------------------------------------------------------------
 if ((DRY)); then

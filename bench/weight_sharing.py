@@ -1,6 +1,6 @@
 """Weight sharing (ENAS) against stand-alone children, on this machine, side by side in one run.
 
-Three figures, the CIFAR-10 files and the search's proxy (N=1, C=16 by default, SGD at batch 32,
+Three figures, the CIFAR-10 files and the search's proxy (N=1, C=8 by default, SGD at batch 32,
 lr 0.1; children train one epoch on ``--train-size`` images and are rewarded on ``--val-size`` held out):
 
 1. **Cost**: seconds to score one architecture with shared weights (ENAS's reward: one
@@ -36,6 +36,11 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def log(line: str) -> None:
+    """Progress on stderr (stdout holds the figures): a run of hours shows where it is."""
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -47,7 +52,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="tiny sizes: every step runs, no figure means much"
     )
     parser.add_argument("--N", type=int, default=1)
-    parser.add_argument("--C", type=int, default=16)
+    parser.add_argument("--C", type=int, default=8, help="the search's proxy: N=1, C=8")
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--train-size", type=int, default=2048)
     parser.add_argument("--val-size", type=int, default=512)
@@ -58,6 +63,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--candidates", type=int, default=100, help="scored on the whole validation split")
     parser.add_argument(
         "--cells", type=int, default=20, help="random cells trained alone (ranking, baseline)"
+    )
+    parser.add_argument(
+        "--child-epochs", type=int, default=1, help="epochs of a stand-alone child (the search's default: 1)"
     )
     parser.add_argument("--top", type=int, default=5, help="verified cells per search")
     parser.add_argument("--seeds", type=int, default=2)
@@ -102,20 +110,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     base.validate()
     data = load_cifar10(data_dir, train_size=args.train_size, val_size=args.val_size, split_seed=0)
-    child_cfg = TrainConfig(epochs=1, batch_size=base.batch_size, lr=base.lr, seed=0, device="cpu")
+    child_cfg = TrainConfig(
+        epochs=args.child_epochs, batch_size=base.batch_size, lr=base.lr, seed=0, device="cpu"
+    )
     network = NetworkConfig(N=args.N, C=args.C)
     cache: dict[str, float] = {}
     child_s: list[float] = []
 
-    def stand_alone(genotype: Genotype, split_seed: int) -> float:
-        key = f"{split_seed}:{genotype.to_json(indent=None)}"
+    def stand_alone(genotype: Genotype) -> float:
+        """The cell trained alone on the split of seed 0: every verified and random cell alike."""
+        key = genotype.to_json(indent=None)
         if key not in cache:
-            split = data if split_seed == 0 else load_cifar10(
-                data_dir, train_size=args.train_size, val_size=args.val_size, split_seed=split_seed
-            )  # fmt: skip
-            result = train_child(genotype, network, replace(child_cfg, seed=split_seed), split)
+            result = train_child(genotype, network, child_cfg, data)
             child_s.append(result.wall_s)
             cache[key] = result.val_accuracy or 0.0
+            log(f"child {len(child_s)}: {cache[key]:.4f} in {result.wall_s:.1f} s")
         return cache[key]
 
     started = time.perf_counter()
@@ -128,7 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings = replace(base, searcher=searcher, seed=seed)
                 outcome = train_supernet(settings.to_dict(), str(run_dir))
                 stage_s.append(outcome["supernet_wall_s"])
-                verified = [stand_alone(g, seed) for g in top_candidates(run_dir, args.top)]
+                log(f"{searcher} seed {seed}: supernet stage {outcome['supernet_wall_s']:.0f} s")
+                # Verified on the baseline's split (seed 0), like with like: only the search's seed varies
+                verified = [stand_alone(g) for g in top_candidates(run_dir, args.top)]
                 searches[searcher].append(
                     {"seed": seed, "verified": verified, "mean": statistics.fmean(verified)}
                 )
@@ -156,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cost_only and len(alone) == 2:
             continue
         shared.append(training.score(genotype))
-        alone.append(stand_alone(genotype, 0))
+        alone.append(stand_alone(genotype))
     if args.cost_only:
         speedup = statistics.fmean(child_s) / statistics.fmean(score_s)
         cost: dict[str, float] = {
@@ -169,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         print(f"score one cell, shared weights: {cost['score_s']:.3f} s ({args.reward_batch} val images)")
         print(
-            f"train one stand-alone proxy child: {cost['child_s']:.1f} s (1 epoch, {args.train_size} images)"
+            f"train one stand-alone proxy child: {cost['child_s']:.1f} s "
+            f"({args.child_epochs} epoch(s), {args.train_size} images)"
         )
         print(f"score_vs_child_speedup: {speedup:.0f}x")
         return 0
@@ -200,7 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{'score one cell, shared weights':34}{figures['score_s']:>10.3f}  ({args.reward_batch} val images)"
     )
-    print(f"{'train one stand-alone proxy child':34}{figures['child_s']:>10.1f}  (1 epoch)")
+    print(
+        f"{'train one stand-alone proxy child':34}{figures['child_s']:>10.1f}  ({args.child_epochs} epoch(s))"
+    )
     print(f"{'one supernet stage':34}{figures['supernet_stage_s']:>10.1f}")
     print(
         f"Kendall tau, shared-weight score vs stand-alone accuracy over {args.cells} random cells: {tau:.3f}"

@@ -1,16 +1,21 @@
 """Running the `nas` command in tests as a user runs it: the installed console script, in a subprocess.
 
-One helper for every test file (``from nas_cli import nas``), and the tiny search flags the
+One helper for every test file (``from tests.nas_cli import nas``), and the tiny search flags the
 end-to-end tests share: children of N=1, C=4, B=2 on 256 images for one epoch train in seconds.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from nas.results.run_folder import LEADERBOARD_KEYS, read_jsonl
+from nas.space.genotype import Genotype
 
 NAS = str(Path(sys.executable).with_name("nas"))
 """The console script installed beside this interpreter (the README's ``.venv/bin/nas``)."""
@@ -40,3 +45,45 @@ def nas(
         timeout=timeout,
         check=False,
     )
+
+
+def nas_search(
+    *args: str,
+    cwd: Path,
+    data: Path | None = None,
+    results: Path | None = None,
+    name: str | None = None,
+    timeout: float = 240,
+) -> subprocess.CompletedProcess[str]:
+    """``nas search ARGS... [--data-dir DATA] [--results-dir RESULTS] [--name NAME]``, captured."""
+    flags = {"--data-dir": data, "--results-dir": results, "--name": name}
+    extra = [str(x) for flag, value in flags.items() if value is not None for x in (flag, value)]
+    return nas("search", *args, *extra, cwd=cwd, timeout=timeout)
+
+
+def check_leaderboard(run_dir: Path, *, trials: int, searcher: str) -> list[dict[str, Any]]:
+    """Rows are complete, ids unique, numbers from real training; returns the rows."""
+    rows = read_jsonl(run_dir / "trials.jsonl")
+    assert len(rows) == trials
+    assert [r["index"] for r in rows] == list(range(trials))
+    assert len({r["trial_id"] for r in rows}) == trials
+    for row in rows:
+        assert tuple(row) == LEADERBOARD_KEYS
+        assert row["searcher"] == searcher
+        Genotype.from_dict(row["genotype"])
+        if row["status"] == "completed":
+            assert 0.0 < row["val_accuracy"] <= 1.0
+            assert row["params"] > 0 and row["mult_adds"] > 0 and row["wall_s"] > 0
+            assert len(row["val_accuracy_history"]) == row["epochs_done"] == 1
+            assert row["error"] is None
+        elif row["status"] == "stopped":  # by ASHA: the accuracy of fewer epochs, kept apart
+            assert row["val_accuracy"] == max(row["val_accuracy_history"]) and row["wall_s"] > 0
+            assert "stopped early" in row["error"]
+        else:
+            assert row["status"] in ("failed", "rejected") and row["val_accuracy"] is None
+            assert row["error"]
+    csv_lines = (run_dir / "trials.csv").read_text().splitlines()
+    assert len(csv_lines) == trials + 1
+    assert len(read_jsonl(run_dir / "searcher_stats.jsonl")) == trials
+    json.loads((run_dir / "searcher_state.json").read_text())
+    return rows

@@ -17,7 +17,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("nas.errors",),
+    ("nas.errors", "nas.registry"),  # what every layer may use
     ("nas.ops",),  # the primitives' registry: the vocabulary genotypes are written in
     ("nas.space",),  # genotypes as data
     ("nas.model",),  # networks built from genotypes
@@ -30,7 +30,15 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 """Lowest first. Packages on one line are peers and may import each other (without a cycle)."""
 
-NO_INTEGRATIONS = ("nas.errors", "nas.ops", "nas.space", "nas.model", "nas.results", "nas.train")
+NO_INTEGRATIONS = (
+    "nas.errors",
+    "nas.registry",
+    "nas.ops",
+    "nas.space",
+    "nas.model",
+    "nas.results",
+    "nas.train",
+)
 """Layers that must run without Ray, W&B and Optuna (the trainer reports through a callback)."""
 INTEGRATIONS = ("ray", "wandb", "optuna")
 

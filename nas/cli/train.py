@@ -24,15 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas.cli.common import (
-    add_json_argument,
-    add_size_arguments,
-    check_network_size,
-    check_output_dir,
-    integer,
-    print_json,
-    real,
-)
+from nas.cli import common
 from nas.train.recipes import PAPER_SCHEDULE
 
 if TYPE_CHECKING:
@@ -57,7 +49,7 @@ def add_parser(subparsers: Any) -> None:
         "name (e.g. nasnet-a); default with --like: that run's best genotype",
     )
     parser.add_argument("--dataset", choices=("cifar10",), default="cifar10")
-    add_size_arguments(parser, default_N=None, default_F=None)  # default 2 @ C=16, or --like's
+    common.add_size_arguments(parser, default_N=None, default_F=None)  # default 2 @ C=16, or --like's
     train = parser.add_argument_group(
         "training (defaults: a short proxy of 10 epochs, batch 128, lr 0.05; or --like, or --paper-schedule)"
     )
@@ -69,27 +61,33 @@ def add_parser(subparsers: Any) -> None:
         "counts, seed and train/validation split",
     )
     train.add_argument("--paper-schedule", action="store_true", help="NASNet's final CIFAR-10 recipe")
-    train.add_argument("--epochs", type=integer(1, 100_000))
-    train.add_argument("--max-steps", type=integer(1, None), help="stop after this many optimizer steps")
-    train.add_argument("--batch-size", type=integer(1, 1 << 20))
+    train.add_argument("--epochs", type=common.integer(1, 100_000))
     train.add_argument(
-        "--lr", type=real(0, None, low_open=True), help="initial learning rate (cosine decay per step)"
+        "--max-steps", type=common.integer(1, None), help="stop after this many optimizer steps"
     )
-    train.add_argument("--weight-decay", type=real(0, 1))
-    train.add_argument("--grad-clip", type=real(0, 1e6, low_open=True), help="gradient-norm clip")
-    train.add_argument("--cutout", type=integer(0, 32), help="cutout square side in pixels (0: off)")
-    train.add_argument("--aux-weight", type=real(0, 100), help="auxiliary head loss weight (0: no aux head)")
+    train.add_argument("--batch-size", type=common.integer(1, 1 << 20))
     train.add_argument(
-        "--drop-path", dest="drop_path_prob", type=real(0, 0.99), help="final drop path probability"
+        "--lr", type=common.real(0, None, low_open=True), help="initial learning rate (cosine decay per step)"
     )
-    train.add_argument("--label-smoothing", type=real(0, 1))
+    train.add_argument("--weight-decay", type=common.real(0, 1))
+    train.add_argument("--grad-clip", type=common.real(0, 1e6, low_open=True), help="gradient-norm clip")
+    train.add_argument("--cutout", type=common.integer(0, 32), help="cutout square side in pixels (0: off)")
     train.add_argument(
-        "--train-size", type=integer(1, 10_000_000), help="train on this many images of the train split"
+        "--aux-weight", type=common.real(0, 100), help="auxiliary head loss weight (0: no aux head)"
     )
     train.add_argument(
-        "--val-size", type=integer(1, 10_000_000), help="images held out of the training batches"
+        "--drop-path", dest="drop_path_prob", type=common.real(0, 0.99), help="final drop path probability"
     )
-    train.add_argument("--seed", type=integer(0, 2**32 - 1))
+    train.add_argument("--label-smoothing", type=common.real(0, 1))
+    train.add_argument(
+        "--train-size",
+        type=common.integer(1, 10_000_000),
+        help="train on this many images of the train split",
+    )
+    train.add_argument(
+        "--val-size", type=common.integer(1, 10_000_000), help="images held out of the training batches"
+    )
+    train.add_argument("--seed", type=common.integer(0, 2**32 - 1))
     train.add_argument("--device", choices=("auto", "cpu", "cuda"))
     train.add_argument(
         "--amp",
@@ -102,7 +100,7 @@ def add_parser(subparsers: Any) -> None:
     io.add_argument("--data-dir", help="CIFAR-10 folder (default: $NAS_DATA_DIR)")
     io.add_argument("--download", action="store_true", help="download CIFAR-10 into --data-dir first")
     io.add_argument("--out", type=Path, help="output folder (default: results/train/<genotype>-<time>)")
-    add_json_argument(io)
+    common.add_json_argument(io)
     parser.set_defaults(run=run)
 
 
@@ -119,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
     genotype = resolve_genotype(args.genotype)
     train_config = _train_config(args, like)
     network_config = _network_config(args, genotype, train_config, like)
-    check_network_size(genotype, network_config)
-    out = check_output_dir(
+    common.check_network_size(genotype, network_config)
+    out = common.check_output_dir(
         args.out
         or Path("results", "train", f"{_name(args.genotype, genotype)}-{datetime.now():%Y%m%d-%H%M%S}"),
         "--out",
@@ -150,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     }
     (out / "result.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     if args.json:
-        print_json({**{k: record[k] for k in JSON_KEYS}, "error": result.error, "out": str(out)})
+        common.print_json({**{k: record[k] for k in JSON_KEYS}, "error": result.error, "out": str(out)})
     else:
         _print_summary(result, out)
     return 0 if result.status == "completed" else 1

@@ -16,16 +16,7 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas.cli.common import (
-    add_json_argument,
-    add_size_arguments,
-    check_network_size,
-    check_output_dir,
-    integer,
-    print_json,
-    ray_output_to,
-    real,
-)
+from nas.cli import common
 from nas.tracking.base import MODES
 from nas.train.recipes import IMAGENET_RECIPE, PAPER_SCHEDULE
 
@@ -47,40 +38,46 @@ def add_parser(sub: Any) -> None:
         "--genotype", required=True, help="results/<run>/best_genotype.json or a published cell"
     )
     parser.add_argument("--dataset", choices=("imagenet", "cifar10"), default="imagenet")
-    add_size_arguments(parser, default_N=4, default_F=None)
+    common.add_size_arguments(parser, default_N=4, default_F=None)
     parser.add_argument(
-        "--image-size", type=integer(1, 4096), help="training crop (default 224 for ImageNet; 331 for large)"
+        "--image-size",
+        type=common.integer(1, 4096),
+        help="training crop (default 224 for ImageNet; 331 for large)",
     )
     train = parser.add_argument_group("training (defaults: the dataset's recipe)")
-    train.add_argument("--epochs", type=integer(1, 100_000))
+    train.add_argument("--epochs", type=common.integer(1, 100_000))
     train.add_argument(
-        "--batch-size", type=integer(1, 1 << 20), help="per worker; the global batch is this times --workers"
+        "--batch-size",
+        type=common.integer(1, 1 << 20),
+        help="per worker; the global batch is this times --workers",
     )
     train.add_argument(
-        "--lr", type=real(0, None, low_open=True), help="base learning rate, for the global batch"
+        "--lr", type=common.real(0, None, low_open=True), help="base learning rate, for the global batch"
     )
     train.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
     train.add_argument("--schedule", choices=("cosine", "exponential"), help="default: by optimizer")
     train.add_argument(
-        "--warmup-epochs", type=real(0, 100_000), default=0.0, help="linear learning-rate warm-up"
+        "--warmup-epochs", type=common.real(0, 100_000), default=0.0, help="linear learning-rate warm-up"
     )
-    train.add_argument("--weight-decay", type=real(0, 1))
+    train.add_argument("--weight-decay", type=common.real(0, 1))
     train.add_argument(
-        "--drop-path", dest="drop_path_prob", type=real(0, 0.99), help="final ScheduledDropPath prob"
+        "--drop-path", dest="drop_path_prob", type=common.real(0, 0.99), help="final ScheduledDropPath prob"
     )
-    train.add_argument("--grad-clip", type=real(0, 1e6, low_open=True))
-    train.add_argument("--cutout", type=integer(0, 32), help="CIFAR-10 only: cutout square side")
-    train.add_argument("--seed", type=integer(0, 2**32 - 1), default=0)
+    train.add_argument("--grad-clip", type=common.real(0, 1e6, low_open=True))
+    train.add_argument("--cutout", type=common.integer(0, 32), help="CIFAR-10 only: cutout square side")
+    train.add_argument("--seed", type=common.integer(0, 2**32 - 1), default=0)
     cluster = parser.add_argument_group("workers")
-    cluster.add_argument("--workers", type=integer(1, 4096), default=1, help="Ray Train workers (DDP ranks)")
+    cluster.add_argument(
+        "--workers", type=common.integer(1, 4096), default=1, help="Ray Train workers (DDP ranks)"
+    )
     cluster.add_argument(
         "--gpus-per-worker",
-        type=real(0, 1024),
+        type=common.real(0, 1024),
         help="default: 1 when the cluster has GPUs, else 0 (CPU, gloo)",
     )
     cluster.add_argument(
         "--cpus-per-worker",
-        type=real(0, 1 << 20, low_open=True),
+        type=common.real(0, 1 << 20, low_open=True),
         default=1.0,
         help="also sizes each data loader",
     )
@@ -101,7 +98,7 @@ def add_parser(sub: Any) -> None:
     )
     tracking.add_argument("--wandb-project", default="nas")
     tracking.add_argument("--wandb-entity")
-    add_json_argument(parser)
+    common.add_json_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -133,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         if args.C is not None
         else NetworkConfig.from_filters(genotype, args.F or _DEFAULT_F[args.dataset], **fields)
     )
-    check_network_size(genotype, network)
+    common.check_network_size(genotype, network)
     if args.dry_run:
         summary = network_summary(genotype, network)
         _emit(
@@ -161,9 +158,11 @@ def run(args: argparse.Namespace) -> int:
         cpus_per_worker=args.cpus_per_worker,
         address=args.address,
     )
-    out = check_output_dir(args.out or _default_out(args.genotype, genotype), "--out")
+    out = common.check_output_dir(args.out or _default_out(args.genotype, genotype), "--out")
     quiet_ray = (
-        ray_output_to(out / "driver.log", kept_if=out / "ray") if args.json else contextlib.nullcontext()
+        common.ray_output_to(out / "driver.log", kept_if=out / "ray")
+        if args.json
+        else contextlib.nullcontext()
     )
     with quiet_ray:  # under --json, Ray's and the workers' lines go to the log, not stderr
         record = run_transfer(config, cluster, out, resume=args.resume)
@@ -185,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _emit(args: argparse.Namespace, summary: dict[str, Any], line: str) -> None:
     if args.json:
-        print_json(summary)
+        common.print_json(summary)
     else:
         size = f"{summary['N']} @ {summary['F']} (C={summary['C']}, {summary['image_size']}px)"
         print(f"{summary['genotype']} {size}: {line}")

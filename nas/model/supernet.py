@@ -16,7 +16,7 @@ factorized-reduced first (as in the stand-alone cell and ENAS's ``_fixed_combine
 Deviations from the stand-alone child (`nas.model.cell.NASCell`, `nas.model.network.NASNetwork`):
 - The cell output is C channels (the projection above), not k * C; the classifier reads C of the
   last stage. Everything before the projection (preprocessing, ops, combines, loose ends) has the
-  stand-alone child's shapes (``tests/test_supernet.py`` checks it).
+  stand-alone child's shapes (``tests/model/test_supernet.py`` checks it).
 - In a reduction cell a slot holds two instances of every op: stride 2 for the cell inputs and
   stride 1 for the earlier blocks, as the stand-alone child strides. (ENAS instead reduces the cell
   inputs first and runs stride-1 ops; keeping the child's strides makes the verified child the

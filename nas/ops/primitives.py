@@ -23,6 +23,7 @@ from torch import nn
 
 from nas.errors import GenotypeError
 from nas.ops import blocks
+from nas.registry import add
 
 OpFactory = Callable[[int, int, bool], nn.Module]
 
@@ -32,13 +33,7 @@ OPS: dict[str, OpFactory] = {}
 def register_op(name: str) -> Callable[[OpFactory], OpFactory]:
     """Register a factory under ``name``; a second registration of the same name is a bug."""
 
-    def decorator(factory: OpFactory) -> OpFactory:
-        if name in OPS:
-            raise ValueError(f"op {name!r} is already registered")
-        OPS[name] = factory
-        return factory
-
-    return decorator
+    return lambda factory: add(OPS, "op", name, factory)
 
 
 def create_op(name: str, C: int, stride: int, affine: bool = True) -> nn.Module:

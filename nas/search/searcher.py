@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, get_args
 
 from nas.errors import ConfigError, NasError
+from nas.registry import add
 from nas.results.run_folder import append_jsonl, read_json, read_jsonl, sync_file, write_json
 from nas.results.trial import TrialResult, TrialStatus
 from nas.space.genotype import Genotype
@@ -356,13 +357,7 @@ SEARCHERS: dict[str, SearcherFactory | str] = {
 def register_searcher(name: str) -> Callable[[F], F]:
     """Class decorator adding a searcher under ``name``; a name is never silently replaced."""
 
-    def decorator(factory: F) -> F:
-        if name in SEARCHERS:
-            raise ValueError(f"searcher {name!r} is already registered")
-        SEARCHERS[name] = factory
-        return factory
-
-    return decorator
+    return lambda factory: add(SEARCHERS, "searcher", name, factory)
 
 
 def _resolve(name: str) -> SearcherFactory:

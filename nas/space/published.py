@@ -1,7 +1,7 @@
 """Published cells and the networks their papers built from them, as named data.
 
 Each cell is transcribed from its authors' own code; the source and every deliberate deviation sit in
-a comment beside the data, and ``tests/test_published.py`` checks the wiring against the authors'
+a comment beside the data, and ``tests/space/test_published.py`` checks the wiring against the authors'
 encodings. Indices follow DARTS: 0 is h_{i-2}, 1 is h_{i-1}, 2.. the blocks. The TF references
 (NASNet, AmoebaNet, PNASNet) number the other way round (their state 0 is h_{i-1}, appended first by
 ``_cell_base``), so 0 and 1 are swapped on transcription; a TF cell concatenates every state its
@@ -13,7 +13,7 @@ first ImageNet stem cell feeds the raw stem conv to its h_{i-2} ops, we project 
 
 Beside each cell sits its paper's macro structure (`Macro`): the stem, how stage cell counts relate to
 N, what the paper's F means, and the networks the paper reports (`PaperNetwork`), which
-``nas show <cell> --preset ...`` builds and ``tests/test_published.py`` checks against the paper.
+``nas show <cell> --preset ...`` builds and ``tests/space/test_published.py`` checks against the paper.
 """
 
 from __future__ import annotations
@@ -271,7 +271,7 @@ MACROS: dict[str, Macro] = {
                 params=4.6e6,
                 code_params=3.894e6,
                 note="the released final script builds 3.89M params (counted from micro_child.py "
-                "in tests/test_published.py), not the paper's 4.6M; ours is compared with the script",
+                "in tests/space/test_published.py), not the paper's 4.6M; ours is compared with the script",
             )
         },
     ),

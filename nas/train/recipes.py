@@ -1,4 +1,4 @@
-"""The published training recipes, as data: `TrainConfig`/`TransferConfig` field values.
+"""The training recipes: the fields both configs share (`Recipe`), and the published values, as data.
 
 NASNet's CIFAR-10 recipe (TF-slim ``nets/nasnet/nasnet.py``: notes above ``cifar_config`` and
 ``nasnet_cifar_arg_scope``): 600 epochs at batch 32, learning rate 0.025 with one cosine period,
@@ -9,7 +9,27 @@ with keep probability 0.6 (so ``drop_path_prob`` 0.4), plus 16-pixel cutout as i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What the child trainer (`TrainConfig`) and the transfer (`TransferConfig`) both set: SGD with
+    momentum, its regularisers and the seed. Defaults are the search's short proxy, not a paper's."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.05  # DARTS's 0.025 at batch 64, scaled linearly to 128
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    label_smoothing: float = 0.0
+    grad_clip: float | None = 5.0
+    aux_weight: float = 0.0
+    drop_path_prob: float = 0.0
+    cutout: int = 0
+    seed: int = 0
+
 
 PAPER_SCHEDULE: dict[str, Any] = {
     "epochs": 600,

@@ -37,6 +37,7 @@ from nas.results.trial import TrialResult, TrialStatus
 from nas.space.genotype import Genotype
 from nas.train.data import IMAGE_SHAPE, AugmentedBatches, CifarData, Split, normalize
 from nas.train.loop import LossSettings, topk_counts, train_epoch
+from nas.train.recipes import Recipe
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class Reporter(Protocol):
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Recipe):
     """How to train a child. Defaults are a short search proxy, not the papers' final schedule.
 
     ``max_steps`` caps the optimizer steps (the cosine schedule then ends there). ``train_size`` and
@@ -71,19 +72,8 @@ class TrainConfig:
     per op. Large transfer networks keep bf16 (`nas.transfer.ray_train`).
     """
 
-    epochs: int = 10
     max_steps: int | None = None
-    batch_size: int = 128
-    lr: float = 0.05  # DARTS's 0.025 at batch 64, scaled linearly to 128
-    momentum: float = 0.9
     nesterov: bool = True
-    weight_decay: float = 3e-4
-    label_smoothing: float = 0.0
-    grad_clip: float | None = 5.0
-    aux_weight: float = 0.0
-    drop_path_prob: float = 0.0
-    cutout: int = 0
-    seed: int = 0
     device: str = "auto"
     amp: bool = False  # bf16 autocast; off by default: slower for NASNet children (see below)
     channels_last: bool | None = None

@@ -41,6 +41,7 @@ from nas.model.counting import count_mult_adds, count_params
 from nas.model.network import NASNetwork, NetworkConfig, build_network
 from nas.space.genotype import Genotype
 from nas.train.loop import LossSettings, topk_counts, train_epoch
+from nas.train.recipes import Recipe
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,8 @@ RMSPROP_EPS = 1.0  # NASNet's epsilon, large on purpose: it damps the first step
 TOPK = (1, 5)
 
 
-@dataclass(frozen=True)
-class TransferConfig:
+@dataclass(frozen=True, kw_only=True)
+class TransferConfig(Recipe):
     """Everything a worker needs; plain data so Ray can ship it as ``train_loop_config``.
 
     ``batch_size`` is per worker (the global batch is ``batch_size * workers``); scale ``lr`` with
@@ -67,21 +68,11 @@ class TransferConfig:
     genotype: dict[str, Any]
     network: dict[str, Any]
     data_dir: str
-    epochs: int = 250
-    batch_size: int = 128
-    lr: float = 0.1
+    aux_weight: float = 0.4  # NASNet's auxiliary head, on in every transfer
     optimizer: str = "sgd"
     schedule: str | None = None
-    momentum: float = 0.9
-    weight_decay: float = 3e-5
     warmup_epochs: float = 0.0
-    label_smoothing: float = 0.1
-    aux_weight: float = 0.4
-    drop_path_prob: float = 0.0
-    grad_clip: float | None = 10.0
-    cutout: int = 0
     loader_workers: int = 2
-    seed: int = 0
     split_seed: int = 0
 
     def __post_init__(self) -> None:

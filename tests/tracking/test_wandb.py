@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wandb_files import RunFile
-from wandb_files import read_run as _read_run
 
 from nas.space.genotype import Genotype
 from nas.tracking.base import TrackingConfig
 from nas.tracking.factory import create_tracker
+from tests.wandb_files import RunFile
+from tests.wandb_files import read_run as _read_run
 
 pytestmark = pytest.mark.slow
 

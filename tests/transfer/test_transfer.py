@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from wandb_files import read_run
 
 from nas.cli.main import main
 from nas.space.genotype import Genotype
+from tests.wandb_files import read_run
 
 CLASSES = 3
 TRAIN_PER_CLASS = 32

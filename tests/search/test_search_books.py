@@ -27,7 +27,7 @@ from nas.search.searcher import SearcherCheckpoint, create_searcher
 from nas.search.tune_adapter import leaderboard_row, replay_told
 from search_spaces.nasnet import NasnetSpace
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SMALL = NasnetSpace(num_blocks=2)
 
 

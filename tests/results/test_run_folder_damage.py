@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_errors import assert_one_line_error
 
 from nas.cli.main import main
 from nas.results.run_folder import RunFolder, check_history, read_json, write_json
@@ -27,10 +26,11 @@ from nas.search.searcher import Searcher, create_searcher
 from nas.search.settings import SearchSettings
 from nas.search.tune_adapter import leaderboard_row, replay_told
 from search_spaces import get_space
+from tests.cli_errors import assert_one_line_error
 
 BLOCKS = 2
 NAS = [sys.executable, "-m", "nas.cli"]
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _searcher() -> Searcher:

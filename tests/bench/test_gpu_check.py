@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "bench" / "gpu_check.sh"
 CPU_STEPS = ("0_env", "1_pytest_gpu", "2a_child_training", "3a_proxy_default", "3b_proxy_N2",
              "4_search_gpus_0", "5_transfer")  # fmt: skip

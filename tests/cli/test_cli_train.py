@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from nas_cli import nas
 
 from nas.cli.main import build_parser
 from nas.cli.train import JSON_KEYS, _train_config
 from nas.model.network import NetworkConfig, build_network
 from nas.space.published import resolve_genotype
 from nas.train.recipes import PAPER_SCHEDULE
+from tests.nas_cli import nas
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _nas(*args: str | Path) -> subprocess.CompletedProcess[str]:

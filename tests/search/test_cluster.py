@@ -9,7 +9,6 @@ run with it; token authentication is off on both sides (``RAY_AUTH_MODE=disabled
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -25,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from nas_cli import TINY_SEARCH, nas
 
 from nas.results.run_folder import read_jsonl
 from nas.space.genotype import Genotype
+from tests.nas_cli import TINY_SEARCH, nas
+from tests.processes import descendants, kill_family
 
 BIN = Path(sys.executable).parent
 TINY = [*TINY_SEARCH, "--max-concurrent", "2"]
@@ -51,20 +51,6 @@ def _free_ports(n: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
-
-
-def _descendants(pid: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -98,15 +84,13 @@ def head() -> Iterator[Head]:
                 time.sleep(1)
         yield Head(gcs=f"127.0.0.1:{gcs}", jobs=url, env=env)
     finally:
-        family = _descendants(proc.pid)
+        family = descendants(proc.pid)
         proc.send_signal(signal.SIGTERM)  # `ray start --block` stops what it started
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-        for pid in family:  # workers and job drivers that outlived it: ours, by pid
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_family(family)  # workers and job drivers that outlived it: ours, by pid
         log.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
 

@@ -1,6 +1,6 @@
 """Cells and networks: every published cell trains in its paper's layout, N @ F arithmetic.
 
-The published networks' sizes against their papers are in tests/test_published.py."""
+The published networks' sizes against their papers are in tests/space/test_published.py."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ pytestmark = [
 
 CHANCE = 0.1
 PROXY = TrainConfig(epochs=3, batch_size=64, lr=0.1, device="cuda", seed=0, amp=True)  # bf16 on purpose
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -10,49 +10,14 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from nas_cli import NAS, TINY_SEARCH, nas, search_env
 
-from nas.results.run_folder import LEADERBOARD_KEYS, read_jsonl
+from nas.results.run_folder import read_jsonl
 from nas.space.genotype import Genotype
-
-TINY = TINY_SEARCH
-
-
-def nas_search(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return nas("search", *args, cwd=cwd, timeout=timeout)
-
-
-def check_leaderboard(run_dir: Path, *, trials: int, searcher: str) -> list[dict[str, Any]]:
-    """Rows are complete, ids unique, numbers from real training; returns the rows."""
-    rows = read_jsonl(run_dir / "trials.jsonl")
-    assert len(rows) == trials
-    assert [r["index"] for r in rows] == list(range(trials))
-    assert len({r["trial_id"] for r in rows}) == trials
-    for row in rows:
-        assert tuple(row) == LEADERBOARD_KEYS
-        assert row["searcher"] == searcher
-        Genotype.from_dict(row["genotype"])
-        if row["status"] == "completed":
-            assert 0.0 < row["val_accuracy"] <= 1.0
-            assert row["params"] > 0 and row["mult_adds"] > 0 and row["wall_s"] > 0
-            assert len(row["val_accuracy_history"]) == row["epochs_done"] == 1
-            assert row["error"] is None
-        elif row["status"] == "stopped":  # by ASHA: the accuracy of fewer epochs, kept apart
-            assert row["val_accuracy"] == max(row["val_accuracy_history"]) and row["wall_s"] > 0
-            assert "stopped early" in row["error"]
-        else:
-            assert row["status"] in ("failed", "rejected") and row["val_accuracy"] is None
-            assert row["error"]
-    csv_lines = (run_dir / "trials.csv").read_text().splitlines()
-    assert len(csv_lines) == trials + 1
-    assert len(read_jsonl(run_dir / "searcher_stats.jsonl")) == trials
-    json.loads((run_dir / "searcher_state.json").read_text())
-    return rows
+from tests.nas_cli import NAS, TINY_SEARCH, check_leaderboard, nas_search, search_env
+from tests.processes import kill_9, wait_for_lines
 
 
 @pytest.mark.slow
@@ -60,22 +25,11 @@ def check_leaderboard(run_dir: Path, *, trials: int, searcher: str) -> list[dict
 def test_search_trains_children_and_writes_the_run_folder(
     searcher: str, tmp_path: Path, cifar_dir: Path
 ) -> None:
-    results = tmp_path / "results"
-    args = [*TINY, "--searcher", searcher, "--trials", "4", "--max-concurrent", "2", "--seed", "1"]
-    done = nas_search(
-        *args,
-        "--data-dir",
-        str(cifar_dir),
-        "--results-dir",
-        str(results),
-        "--name",
-        "s",
-        "--json",
-        cwd=tmp_path,
-    )
+    args = [*TINY_SEARCH, "--searcher", searcher, "--trials", "4", "--max-concurrent", "2", "--seed", "1"]
+    done = nas_search(*args, "--json", data=cifar_dir, results=tmp_path, name="s", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
-    run_dir = results / "s"
+    run_dir = tmp_path / "s"
     assert summary["run_dir"] == str(run_dir) and summary["trials_done"] == 4
     rows = check_leaderboard(run_dir, trials=4, searcher=searcher)
     completed = [r for r in rows if r["status"] == "completed"]
@@ -92,70 +46,21 @@ def test_search_trains_children_and_writes_the_run_folder(
 
 @pytest.mark.slow
 def test_rejected_children_are_recorded_and_the_search_finishes(tmp_path: Path, cifar_dir: Path) -> None:
-    results = tmp_path / "results"
-    args = [*TINY, "--searcher", "random", "--trials", "3", "--max-params", "10", "--quiet"]
-    done = nas_search(
-        *args, "--data-dir", str(cifar_dir), "--results-dir", str(results), "--name", "r", cwd=tmp_path
-    )
+    args = [*TINY_SEARCH, "--searcher", "random", "--trials", "3", "--max-params", "10", "--quiet"]
+    done = nas_search(*args, data=cifar_dir, results=tmp_path, name="r", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("\n") == 1 and "3/3 children" in done.stdout
-    rows = check_leaderboard(results / "r", trials=3, searcher="random")
+    rows = check_leaderboard(tmp_path / "r", trials=3, searcher="random")
     assert {r["status"] for r in rows} == {"rejected"}
     assert all("param" in r["error"] for r in rows)
-    assert not (results / "r" / "best_genotype.json").exists()
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every live process below ``pid``, from /proc (Ray's gcs_server, raylet, workers, ...)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").exists() and " Z " not in Path(f"/proc/{pid}/stat").read_text()
-
-
-def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen[str], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if len(read_jsonl(path)) >= n:
-            return
-        assert proc.poll() is None, f"search exited early: {proc.communicate()[1][-3000:]}"
-        time.sleep(0.2)
-    raise AssertionError(f"{path} did not reach {n} lines in {timeout} s")
-
-
-def kill_9(proc: subprocess.Popen[str]) -> None:
-    """kill -9 the search's process group, then whatever Ray processes of it outlive that (by pid)."""
-    family = _descendants(proc.pid)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    deadline = time.monotonic() + 30
-    while any(_alive(p) for p in family) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    for leftover in filter(_alive, family):  # Ray processes of the killed driver: ours, by pid
-        os.kill(leftover, signal.SIGKILL)
+    assert not (tmp_path / "r" / "best_genotype.json").exists()
 
 
 @pytest.mark.slow
 def test_kill_9_then_resume_trains_exactly_the_budget(tmp_path: Path, cifar_dir: Path) -> None:
     results = tmp_path / "results"
     run_dir = results / "k"
-    args = [*TINY, "--searcher", "rl", "--trials", "6", "--max-concurrent", "2", "--max-failures", "0"]
+    args = [*TINY_SEARCH, "--searcher", "rl", "--trials", "6", "--max-concurrent", "2", "--max-failures", "0"]
     args += ["--quiet"]
     args += ["--data-dir", str(cifar_dir), "--results-dir", str(results), "--name", "k"]
     proc = subprocess.Popen(
@@ -168,7 +73,7 @@ def test_kill_9_then_resume_trains_exactly_the_budget(tmp_path: Path, cifar_dir:
         start_new_session=True,
     )
     try:
-        _wait_for_lines(run_dir / "trials.jsonl", 2, proc, timeout=180)
+        wait_for_lines(run_dir / "trials.jsonl", 2, proc, timeout=180)
         kill_9(proc)
     finally:
         if proc.poll() is None:
@@ -204,7 +109,7 @@ def test_bad_input_is_one_line_and_exit_2(
 ) -> None:
     data = [] if "--data-dir" in args else ["--data-dir", str(cifar_dir)]
     done = nas_search(  # the subprocess timeout bounds it: bad input must fail before Ray starts
-        *TINY, *data, *args, "--results-dir", str(tmp_path), "--quiet", cwd=tmp_path, timeout=60
+        *TINY_SEARCH, *data, *args, "--results-dir", str(tmp_path), "--quiet", cwd=tmp_path, timeout=60
     )
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
@@ -222,14 +127,11 @@ def test_resume_of_a_folder_that_is_not_a_run_is_exit_2(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_diverging_children_are_failed_rows_and_the_search_finishes(tmp_path: Path, cifar_dir: Path) -> None:
     """A learning rate of 1e9 makes every child's loss non-finite: each is a failed row with its reason."""
-    results = tmp_path / "results"
-    args = [*TINY, "--searcher", "evolution", "--trials", "2", "--lr", "1e9", "--quiet"]
-    done = nas_search(
-        *args, "--data-dir", str(cifar_dir), "--results-dir", str(results), "--name", "f", cwd=tmp_path
-    )
+    args = [*TINY_SEARCH, "--searcher", "evolution", "--trials", "2", "--lr", "1e9", "--quiet"]
+    done = nas_search(*args, data=cifar_dir, results=tmp_path, name="f", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2/2 children (0 completed, 0 stopped early, 2 failed, 0 rejected)" in done.stdout
-    rows = check_leaderboard(results / "f", trials=2, searcher="evolution")
+    rows = check_leaderboard(tmp_path / "f", trials=2, searcher="evolution")
     assert all(r["status"] == "failed" and "non-finite loss" in r["error"] for r in rows)
     assert all(r["params"] > 0 for r in rows)  # built and trained, then diverged
 

@@ -6,17 +6,19 @@ import json
 from pathlib import Path
 
 import pytest
-from nas_cli import nas
 
+from nas.cli.main import main
 from nas.space.published import PUBLISHED
+from tests.cli_errors import assert_one_line_error
+from tests.nas_cli import nas
 
 
-def test_show_imagenet_mobile_prints_paper_figures() -> None:
-    proc = nas("show", "nasnet-a", "--dataset", "imagenet", "--N", "4", "--F", "1056")
+def test_show_imagenet_mobile_prints_paper_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    proc = nas("show", "nasnet-a", "--dataset", "imagenet", "--N", "4", "--F", "1056")  # the console script
     assert proc.returncode == 0, proc.stderr
     assert "5.29M params" in proc.stdout and "557.7M mult-adds" in proc.stdout
-    proc = nas("show", "nasnet-a", "--dataset", "imagenet", "--N", "4", "--F", "1056", "--json")
-    data = json.loads(proc.stdout)
+    assert main(["show", "nasnet-a", "--dataset", "imagenet", "--N", "4", "--F", "1056", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
     assert data["C"] == 44 and abs(data["params"] - 5.3e6) < 0.05 * 5.3e6
     assert abs(data["mult_adds"] - 564e6) < 0.05 * 564e6
 
@@ -48,10 +50,10 @@ def _bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
 
 
 @pytest.mark.parametrize("case", range(10))
-def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: int) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, case: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In this process: the same `main` the console script runs (`tests/cli/test_bad_input.py` runs
+    some as real processes)."""
     args, message = _bad_inputs(tmp_path)[case]
-    proc = nas(*args)
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert_one_line_error(main(args), capsys.readouterr().err, message)

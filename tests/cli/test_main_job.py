@@ -24,7 +24,7 @@ import pytest
 
 from nas.results.run_folder import read_json, read_jsonl
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 NAS = str(BIN / "nas")
 UNROUTABLE = "http://127.0.0.1:9"
@@ -302,7 +302,10 @@ def test_nothing_handed_to_tune_carries_the_live_view_or_a_lock(
     assert progress.running == 0
 
 
-def test_a_found_genotype_is_named_after_its_run(tmp_path: Path, tiny_genotype: object) -> None:
+def test_a_found_genotype_is_named_after_its_run(
+    tmp_path: Path, tiny_genotype: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nas.cli.main import main
     from nas.space.genotype import Genotype
 
     assert isinstance(tiny_genotype, Genotype)
@@ -311,10 +314,10 @@ def test_a_found_genotype_is_named_after_its_run(tmp_path: Path, tiny_genotype: 
     (run_dir / "best_genotype.json").write_text(tiny_genotype.to_json().replace('"name": "tiny",', ""))
     assert Genotype.load(run_dir / "best_genotype.json").name is None  # as `nas search` writes it
     for genotype in (str(run_dir / "best_genotype.json"), str(run_dir)):
-        argv = [NAS, "transfer", "--genotype", genotype, "--dataset", "cifar10", "--N", "1", "--F", "48"]
-        done = run_nas([*argv, "--dry-run"], tmp_path, timeout=120)
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.startswith("my-run-best 1 @ 48"), done.stdout
+        argv = ["transfer", "--genotype", genotype, "--dataset", "cifar10", "--N", "1", "--F", "48"]
+        assert main([*argv, "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("my-run-best 1 @ 48"), out
 
 
 @pytest.mark.slow

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_search_e2e import NAS, _wait_for_lines, check_leaderboard, kill_9, nas_search, search_env
 
 from nas.results.report import kendall_tau
 from nas.results.run_folder import read_jsonl
+from tests.nas_cli import NAS, check_leaderboard, nas_search, search_env
+from tests.processes import kill_9, wait_for_lines
 
 WS = ["--weight-sharing", "--space", "nasnet", "--N", "1", "--C", "4", "--blocks", "2"]
 WS += ["--train-size", "64", "--val-size", "64", "--batch-size", "32", "--wandb", "disabled"]
@@ -51,23 +52,20 @@ def check_run(run_dir: Path, *, searcher: str, epochs: int) -> None:
 def test_weight_sharing_search_verifies_its_best_candidates(
     searcher: str, tmp_path: Path, cifar_dir: Path
 ) -> None:
-    results = tmp_path / "results"
-    done = nas_search(
-        *WS, "--searcher", searcher, "--epochs", "2", "--seed", "1", "--data-dir", str(cifar_dir),
-        "--results-dir", str(results), "--name", "w", "--json", cwd=tmp_path, timeout=600,
-    )  # fmt: skip
+    args = [*WS, "--searcher", searcher, "--epochs", "2", "--seed", "1", "--json"]
+    done = nas_search(*args, data=cifar_dir, results=tmp_path, name="w", cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert summary["trials_done"] == 2 and summary["supernet_epochs"] == 2
     assert summary["candidates_scored"] >= 2 and 0.0 <= summary["best_ws_score"] <= 1.0
-    check_run(results / "w", searcher=searcher, epochs=2)
+    check_run(tmp_path / "w", searcher=searcher, epochs=2)
     if searcher == "rl":  # the report's scatter of shared-weight score vs stand-alone accuracy
         report = subprocess.run(
-            [NAS, "report", str(results / "w"), "--json"], capture_output=True, text=True, timeout=300
+            [NAS, "report", str(tmp_path / "w"), "--json"], capture_output=True, text=True, timeout=300
         )
         assert report.returncode == 0, report.stderr[-3000:]
         assert "report_images/shared_weights.png" in json.loads(report.stdout)["images"]
-        assert "Kendall tau" in (results / "w" / "report.md").read_text()
+        assert "Kendall tau" in (tmp_path / "w" / "report.md").read_text()
 
 
 @pytest.mark.slow
@@ -82,7 +80,7 @@ def test_kill_9_in_the_supernet_stage_then_resume(tmp_path: Path, cifar_dir: Pat
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     try:
-        _wait_for_lines(run_dir / "supernet" / "epochs.jsonl", 1, proc, timeout=400)
+        wait_for_lines(run_dir / "supernet" / "epochs.jsonl", 1, proc, timeout=400)
         kill_9(proc)
     finally:
         if proc.poll() is None:
@@ -117,9 +115,7 @@ def test_kill_9_in_the_supernet_stage_then_resume(tmp_path: Path, cifar_dir: Pat
 def test_bad_flag_combinations_are_one_line_errors(
     args: list[str], message: str, tmp_path: Path, cifar_dir: Path
 ) -> None:
-    done = nas_search(
-        *args, "--data-dir", str(cifar_dir), "--results-dir", str(tmp_path), cwd=tmp_path, timeout=60
-    )
+    done = nas_search(*args, data=cifar_dir, results=tmp_path, cwd=tmp_path, timeout=60)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("nas: error: ") and message in done.stderr
     assert not list(tmp_path.glob("*/config.json"))

@@ -307,7 +307,7 @@ def test_register_refuses_duplicates() -> None:
 
 def test_importing_the_interface_stays_light() -> None:
     code = "import sys, nas.search.searcher; print(sorted({'torch', 'optuna'} & set(sys.modules)))"
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
     assert out.stdout.strip() == "[]"
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
-from nas_cli import TINY_SEARCH, nas
 
 from nas.results.report import genotype_id, read_jsonl
 from nas.space.diagram import draw_genotype
 from nas.space.genotype import Block, Cell, Genotype
 from nas.space.published import PUBLISHED
+from tests.nas_cli import TINY_SEARCH, nas
 
 CHILDREN = 3  # per run; tiny children, so that two searches take well under a minute
 TINY = [*TINY_SEARCH, "--max-concurrent", "2", "--quiet"]

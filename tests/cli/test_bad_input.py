@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from cli_errors import assert_one_line_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,8 +26,9 @@ from nas.errors import ConfigError, shown
 from nas.search.settings import SearchSettings
 from nas.space.genotype import Genotype, display_name
 from nas.space.published import PUBLISHED
+from tests.cli_errors import assert_one_line_error
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NAS = [sys.executable, "-m", "nas.cli"]
 SUBPROCESS_TIMEOUT_S = 240  # a bound, not a speed claim: Ray's start on a loaded 2-core box included
 HUGE = "9" * 100_000
@@ -51,6 +52,7 @@ def paths(tmp_path: Path, cifar_dir: Path) -> dict[str, str]:
         "toml_broken": ("broken.toml", "trials = [\n"),
     }
     out = {"tmp": str(tmp_path), "cifar": str(cifar_dir), "dir": str(tmp_path / "a-dir")}
+    out |= {"huge_number": HUGE, "huge_text": "x" * 100_000}
     (tmp_path / "a-dir").mkdir()
     for key, (name, text) in made.items():
         path = tmp_path / name
@@ -70,211 +72,17 @@ def paths(tmp_path: Path, cifar_dir: Path) -> dict[str, str]:
     return out
 
 
-SHOW = [
-    (["show", "nasnet-a", "--N", "1", "--C", "1000000000"], "argument --C: must be >= 1 and <= 65536"),
-    (["show", "nasnet-a", "--N", "1", "--C", "60000"], "over the limit of 2,000,000,000"),
-    (["show", "nasnet-a", "--N", "0"], "argument --N: must be >= 1"),
-    (["show", "nasnet-a", "--N", "abc"], "argument --N: expected an integer, got 'abc'"),
-    (["show", "nasnet-a", "--N", HUGE], "argument --N: expected an integer, got '999"),
-    (["show", "nasnet-a", "--image-size", "0"], "argument --image-size"),
-    (["show", "nasnet-a", "--F", "-8"], "argument --F"),
-    (["show", "nasnet-a", "--plot", "{dir}"], "is a folder"),
-    (["show", "nasnet-a", "--plot", "{file}/x.png"], "is not a folder"),
-    (["show", "nasnet-a", "--plot", "{tmp}/cells.txt"], "written as .png or .svg"),
-    (["show", "{schema_true}"], "schema_version: expected 1, got True"),
-    (["show", "{name_list}"], "name: expected a string, got [0, 1, 2"),
-    (["show", "{genotype_list}"], "expected a JSON object"),
-    (["show", "{binary}"], "cannot read genotype file"),
-    (["show", "{dir}"], "a folder without best_genotype.json"),
-    (["show", "nasnet-a", "--dataset", "imagenet", "--F", "7"], "not realizable"),
-    (["show", "no-such-cell"], "neither a genotype file nor a published cell"),
-]
-TRAIN = [
-    (["train", "nasnet-a", "--cutout", "-5"], "argument --cutout: must be >= 0"),
-    (["train", "nasnet-a", "--lr", "nan"], "argument --lr: expected a finite number, got nan"),
-    (["train", "nasnet-a", "--lr", "0"], "argument --lr: must be > 0"),
-    (["train", "nasnet-a", "--lr", "inf"], "argument --lr: expected a finite number"),
-    (["train", "nasnet-a", "--epochs", "0"], "argument --epochs"),
-    (["train", "nasnet-a", "--batch-size", "0"], "argument --batch-size"),
-    (["train", "nasnet-a", "--drop-path", "1.5"], "argument --drop-path"),
-    (["train", "nasnet-a", "--weight-decay", "-1"], "argument --weight-decay"),
-    (["train", "nasnet-a", "--seed", "-1"], "argument --seed"),
-    (["train", "nasnet-a", "--max-steps", "0"], "argument --max-steps"),
-    (["train", "nasnet-a", "--out", "{file}"], "--out {file}: not a folder"),
-    (["train", "nasnet-a", "--out", "{file}/sub"], "is not a folder"),
-    (["train", "nasnet-a", "--N", "1", "--C", "60000"], "over the limit"),
-    (
-        [
-            "train",
-            "{genotype}",
-            "--N",
-            "1",
-            "--C",
-            "4",
-            "--data-dir",
-            "{cifar}",
-            "--batch-size",
-            "100000",
-            "--out",
-            "{tmp}/t",
-        ],
-        "--batch-size 100000 is larger than the training split",
-    ),
-    (
-        [
-            "train",
-            "{genotype}",
-            "--N",
-            "1",
-            "--C",
-            "4",
-            "--data-dir",
-            "{cifar}",
-            "--train-size",
-            "10000000",
-            "--out",
-            "{tmp}/t",
-        ],
-        "--train-size 10000000: the training split has only",
-    ),
-    (
-        [
-            "train",
-            "{genotype}",
-            "--N",
-            "1",
-            "--C",
-            "4",
-            "--data-dir",
-            "{cifar}",
-            "--val-size",
-            "10000000",
-            "--out",
-            "{tmp}/t",
-        ],
-        "val_size: 10000000 out of range",
-    ),
-    (["train", "nasnet-a", "--data-dir", "{tmp}/nowhere", "--out", "{tmp}/t"], "no CIFAR-10 batch files"),
-]
-REPORT = [
-    (["report", "{run_ok}", "--top", "-1"], "argument --top: must be >= 1"),
-    (["report", "{run_ok}", "--top", "0"], "argument --top"),
-    (["report", "{dir}"], "is not a search run folder"),
-    (["report", "{run_list}"], "expected a JSON object of settings, got a list"),
-    (["report", "{run_garbage}"], "config.json: not valid JSON"),
-    (["report", "{run_garbage_line}"], "trials.jsonl:1: not a leaderboard row"),
-    (["report", "{run_ok}", "--out", "{file}"], "--out {file}: not a folder"),
-]
-TRANSFER = [
-    (["transfer", "--genotype", "nasnet-a", "--lr", "nan", "--dry-run"], "argument --lr: expected a finite"),
-    (["transfer", "--genotype", "nasnet-a", "--workers", "0"], "argument --workers"),
-    (["transfer", "--genotype", "nasnet-a", "--cpus-per-worker", "inf"], "argument --cpus-per-worker"),
-    (["transfer", "--genotype", "nasnet-a", "--cpus-per-worker", "0"], "argument --cpus-per-worker"),
-    (["transfer", "--genotype", "nasnet-a", "--gpus-per-worker", "-1"], "argument --gpus-per-worker"),
-    (["transfer", "--genotype", "nasnet-a", "--warmup-epochs", "-1"], "argument --warmup-epochs"),
-    (["transfer", "--genotype", "nasnet-a", "--image-size", "0"], "argument --image-size"),
-    (["transfer", "--genotype", "nasnet-a", "--cutout", "-5"], "argument --cutout"),
-    (["transfer", "--genotype", "nasnet-a", "--N", "1", "--C", "60000", "--dry-run"], "over the limit"),
-    (
-        [
-            "transfer",
-            "--genotype",
-            "{genotype}",
-            "--dataset",
-            "cifar10",
-            "--N",
-            "1",
-            "--C",
-            "4",
-            "--data-dir",
-            "{cifar}",
-            "--out",
-            "{file}",
-        ],
-        "--out {file}: not a folder",
-    ),
-    (["transfer", "--genotype", "{tmp}/missing.json", "--dry-run"], "neither a genotype file"),
-    (["transfer", "--genotype", "nasnet-a", "--N", "2", "--F", "770", "--dry-run"], "not realizable"),
-]
-SEARCH = [
-    (["search", "--trials", "abc"], "argument --trials: invalid int value"),
-    (["search", "--trials", "0"], "--trials must be >= 1"),
-    (["search", "--N", "0"], "--N must be >= 1"),
-    (["search", "--C", "0"], "--C must be >= 1"),
-    (["search", "--lr", "0"], "--lr must be > 0"),
-    (["search", "--lr", "nan"], "--lr: expected a finite number, got nan"),
-    (["search", "--seed", "-1", "--searcher", "tpe"], "--seed must be >= 0"),
-    (["search", "--seed", "-1", "--searcher", "evolution"], "--seed must be >= 0"),
-    (["search", "--max-params", "-1"], "--max-params must be >= 1"),
-    (["search", "--cpus-per-trial", "inf"], "--cpus-per-trial: expected a finite number"),
-    (["search", "--cpus-per-trial", "0"], "--cpus-per-trial must be > 0"),
-    (["search", "--gpus-per-trial", "-1"], "--gpus-per-trial must be >= 0"),
-    (["search", "--blocks", "0"], "--blocks must be >= 1"),
-    (["search", "--max-wait", "0"], "--max-wait must be >= 1"),
-    (["search", "--epochs", "10001"], "--epochs must be >= 1 and <= 10000"),
-    (
-        ["search", "--searcher", "evolution", "--searcher-option", "population_size=abc"],
-        "--searcher-option population_size: expected an integer, got 'abc'",
-    ),
-    (
-        ["search", "--searcher-option", "hidden_size=1.5"],
-        "--searcher-option hidden_size: expected an integer",
-    ),
-    (["search", "--searcher-option", "lr=Infinity"], "rl lr: expected a finite number, got inf"),
-    (["search", "--searcher-option", "hidden_size=1000000000"], "rl hidden_size must be >= 1 and <= 4096"),
-    (["search", "--searcher", "evolution", "--searcher-option", "population_size=1"], "population_size"),
-    (["search", "--searcher", "tpe", "--searcher-option", "n_startup_trials=-1"], "n_startup_trials"),
-    (["search", "--searcher-option", "nope=1"], "unexpected keyword argument 'nope'"),
-    (["search", "--searcher-option", "=3"], "expected KEY=VALUE"),
-    (["search", "--searcher-option", "seed=3"], "is set by the search itself"),
-    (["search", "--searcher-option", "reward_transform=squared"], "expected one of 'identity', 'cubed'"),
-    (["search", "--config", "{toml_abc}"], "--trials: expected an integer, got 'abc'"),
-    (["search", "--config", "{toml_float}"], "--trials: expected an integer, got 2.5"),
-    (["search", "--config", "{toml_unknown}"], "unknown setting(s) trails"),
-    (
-        ["search", "--config", "{toml_options}", "--searcher-option", "lr=0.1"],
-        "searcher_options must be a table",
-    ),
-    (["search", "--config", "{toml_options}"], "--searcher-option: expected a table, got 5"),
-    (["search", "--config", "{toml_broken}"], "not a TOML file"),
-    (["search", "--config", "{binary}"], "not a TOML file"),
-    (["search", "--config", "{tmp}/missing.toml"], "cannot read it"),
-    (["search", "--config", "{dir}"], "cannot read it"),
-    (["search", "--results-dir", "{file}"], "--results-dir {file}: not a folder"),
-    (["search", "--results-dir", "{file}/sub"], "is not a folder"),
-    (["search", "--resume", "{file}"], "is not a search run folder"),
-    (["search", "--resume", "{run_list}"], "expected a JSON object of settings, got a list"),
-    (["search", "--resume", "{run_garbage}"], "config.json: not valid JSON"),
-    (["search", "--resume", "{run_garbage_line}"], "trials.jsonl:1: not a leaderboard row"),
-    (["search", "--resume"], "--resume needs a run folder"),
-    (["search", "--name", "../escape"], "--name: a run name is a folder name"),
-    (["search", "--name", "x" * 100_000], "--name: expected a non-empty text"),
-    (["search", "--scheduler", "bogus"], "--scheduler: unknown scheduler 'bogus'"),
-    (["search", "--wandb", "bogus"], "--wandb: unknown W&B mode 'bogus'"),
-    (["search", "--space", "darts"], "--space: unknown search space 'darts'"),
-    (["search", "--searcher", "x" * 100_000], "--searcher: unknown searcher 'xxx"),
-    (
-        ["search", "--data-dir", "{cifar}", "--batch-size", "100000", "--results-dir", "{tmp}/r"],
-        "--batch-size 100000 is larger than --train-size 2048",
-    ),
-    (
-        ["search", "--data-dir", "{cifar}", "--train-size", "10000000", "--results-dir", "{tmp}/r"],
-        "--train-size 10000000: the data has",
-    ),
-    (
-        ["search", "--data-dir", "{cifar}", "--val-size", "10000000", "--results-dir", "{tmp}/r"],
-        "--val-size 10000000: the data has only",
-    ),
-    (["search", "--data-dir", "{tmp}/nowhere", "--results-dir", "{tmp}/r"], "no CIFAR-10 batch files"),
-]
-SUBMIT = [
-    (["submit", "--trials", "0"], "--trials must be >= 1"),
-    (["submit", "--lr", "-1"], "--lr must be > 0"),
-    (["submit", "--searcher-option", "lr=nan"], "--searcher-option lr: expected a number, got 'nan'"),
-    (["submit", "--follow"], "--follow goes with --logs JOB"),
-    (["submit", "--status", "x", "--stop", "y"], "not allowed with argument"),
-]
-CASES = [*SHOW, *TRAIN, *REPORT, *TRANSFER, *SEARCH, *SUBMIT]
+def read_cases(path: Path) -> list[tuple[list[str], str]]:
+    """``ARGS => EXPECTED`` lines (blank lines and ``#`` comments skipped): shell-split ARGS, the error."""
+    cases = []
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            args, expected = line.split(" => ", 1)
+            cases.append((shlex.split(args), expected))
+    return cases
+
+
+CASES = read_cases(Path(__file__).with_name("bad_command_lines.txt"))
 
 
 def _fill(args: list[str], paths: dict[str, str]) -> list[str]:
