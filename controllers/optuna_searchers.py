@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,8 +58,14 @@ logger = logging.getLogger(__name__)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-class OptunaSearcher(Searcher):
-    """An Optuna study driven through ``study.ask``/``study.tell``; subclasses pick the sampler."""
+class TPESearcher(Searcher):
+    """An Optuna study driven through ``study.ask``/``study.tell``, sampled by multivariate TPE with
+    the constant liar, so outstanding asks are not re-proposed. (Another Optuna sampler is a subclass
+    overriding `_make_sampler`.)
+
+    ``n_startup_trials`` random trials come first: 4 by default (Optuna's is 10), so 12 of the main
+    job's 16 children are proposed by TPE's model rather than at random.
+    """
 
     def __init__(
         self,
@@ -69,7 +74,10 @@ class OptunaSearcher(Searcher):
         seed: int,
         storage_path: str | Path | None = None,
         study_name: str = "nas",
+        n_startup_trials: int = 4,
     ) -> None:
+        check_number("tpe n_startup_trials", n_startup_trials, integer=True, low=0, high=1_000_000)
+        self.n_startup_trials = n_startup_trials
         super().__init__(space, seed=seed)
         self.storage_path = storage_path
         self._distributions = {d.name: CategoricalDistribution(d.choices) for d in space.decisions}
@@ -88,9 +96,11 @@ class OptunaSearcher(Searcher):
         self._reconciled = False
         self._num_trials: int | None = None  # trials in the study, counted once then kept
 
-    @abstractmethod
     def _make_sampler(self, seed: int) -> BaseSampler:
         """A fresh sampler seeded with ``seed`` (rebuilt before every ask, see `_reseed`)."""
+        return TPESampler(
+            seed=seed, n_startup_trials=self.n_startup_trials, multivariate=True, constant_liar=True
+        )
 
     def _study_size(self) -> int:
         """Trials in the study (every ask adds one): counted from the storage once, then kept."""
@@ -212,29 +222,3 @@ def _sqlite_storage(path: Path) -> RDBStorage:
     sqlalchemy.event.listen(storage.engine, "connect", pragmas)
     storage.engine.dispose()  # the connections opened while creating the schema had no pragmas
     return storage
-
-
-class TPESearcher(OptunaSearcher):
-    """Multivariate TPE with the constant liar, so outstanding asks are not re-proposed.
-
-    ``n_startup_trials`` random trials come first: 4 by default (Optuna's is 10), so 12 of the main
-    job's 16 children are proposed by TPE's model rather than at random.
-    """
-
-    def __init__(
-        self,
-        space: SearchSpace,
-        *,
-        seed: int,
-        storage_path: str | Path | None = None,
-        study_name: str = "nas",
-        n_startup_trials: int = 4,
-    ) -> None:
-        check_number("tpe n_startup_trials", n_startup_trials, integer=True, low=0, high=1_000_000)
-        self.n_startup_trials = n_startup_trials
-        super().__init__(space, seed=seed, storage_path=storage_path, study_name=study_name)
-
-    def _make_sampler(self, seed: int) -> BaseSampler:
-        return TPESampler(
-            seed=seed, n_startup_trials=self.n_startup_trials, multivariate=True, constant_liar=True
-        )
