@@ -7,8 +7,10 @@ lr 0.1; children train one epoch on ``--train-size`` images and are rewarded on 
    ``--reward-batch``-image validation minibatch) against seconds to train one stand-alone proxy child.
 2. **Ranking**: Kendall tau between the shared-weight scores (whole validation split) of ``--cells``
    random cells and their stand-alone proxy accuracies, the supernet trained by RSWS (uniform paths)
-   with seed 0. Published weight-sharing searches are near 0 (Yu et al. 2020, "Evaluating the search
-   phase of NAS"); the goal is >= 0.3.
+   with seed 0, for each supernet budget of ``--ranking-epochs``. Published weight-sharing searches
+   are near 0 (Yu et al. 2020, "Evaluating the search phase of NAS"); the goal is >= 0.3. Beside it,
+   the ceiling the ground truth allows: the tau between two stand-alone trainings of the same cells
+   (child seeds 0 and 1), since no score can rank a noisy proxy better than the proxy ranks itself.
 3. **Search quality**, Yang et al. 2020's protocol ("NAS evaluation is frustratingly hard"): mean
    stand-alone accuracy of the top ``--top`` verified cells of ``rl`` (ENAS) and ``random`` (RSWS),
    per seed, against the mean and std of the ``--cells`` random cells.
@@ -18,6 +20,7 @@ process, and each child `nas.train.trainer.train_child`: the methods are measure
 
     nice -n 10 python bench/weight_sharing.py            # the full comparison (hours on 2 cores)
     python bench/weight_sharing.py --quick --json         # a tiny run of every step (minutes)
+    python bench/weight_sharing.py --ranking-only --ranking-epochs 10,50   # figure 2 against budget
 """
 
 from __future__ import annotations
@@ -70,6 +73,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--top", type=int, default=5, help="verified cells per search")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument(
+        "--ranking-epochs",
+        type=lambda text: [int(e) for e in text.split(",")],
+        help="supernet budgets whose ranking is measured, comma-separated (default: --epochs)",
+    )
+    parser.add_argument(
+        "--ranking-only",
+        action="store_true",
+        help="only figure 2: an RSWS supernet per --ranking-epochs budget, no searches verified",
+    )
+    parser.add_argument(
         "--cost-only",
         action="store_true",
         help="only figure 1: score --cells cells with an untrained supernet (same cost) and train 2 alone",
@@ -80,6 +93,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.blocks, args.train_size, args.val_size, args.epochs = 2, 256, 160, 1
         args.controller_steps, args.archs_per_step, args.candidates = 2, 2, 6
         args.cells, args.top, args.seeds = 4, 2, 1
+    args.ranking_epochs = args.ranking_epochs or [args.epochs]
+    if args.ranking_only:
+        # the uniform sampler ignores rewards: phase (b) shrinks to one reward, the budget is phase (a)
+        args.seeds, args.controller_steps, args.archs_per_step, args.candidates, args.top = 0, 1, 1, 1, 0
     return args
 
 
@@ -114,98 +131,106 @@ def main(argv: Sequence[str] | None = None) -> int:
         epochs=args.child_epochs, batch_size=base.batch_size, lr=base.lr, seed=0, device="cpu"
     )
     network = NetworkConfig(N=args.N, C=args.C)
-    cache: dict[str, float] = {}
+    cache: dict[tuple[str, int], float] = {}
     child_s: list[float] = []
 
-    def stand_alone(genotype: Genotype) -> float:
-        """The cell trained alone on the split of seed 0: every verified and random cell alike."""
-        key = genotype.to_json(indent=None)
+    def stand_alone(genotype: Genotype, seed: int = 0) -> float:
+        """The cell trained alone on the split of seed 0 (every verified and random cell alike), its
+        weights and batches drawn with ``seed``."""
+        key = (genotype.to_json(indent=None), seed)
         if key not in cache:
-            result = train_child(genotype, network, child_cfg, data)
+            result = train_child(genotype, network, replace(child_cfg, seed=seed), data)
             child_s.append(result.wall_s)
             cache[key] = result.val_accuracy or 0.0
-            log(f"child {len(child_s)}: {cache[key]:.4f} in {result.wall_s:.1f} s")
+            log(f"child {len(child_s)} (seed {seed}): {cache[key]:.4f} in {result.wall_s:.1f} s")
         return cache[key]
+
+    def supernet_stage(searcher: str, seed: int, epochs: int, run_dir: Path) -> None:
+        settings = replace(base, searcher=searcher, seed=seed, epochs=epochs)
+        outcome = train_supernet(settings.to_dict(), str(run_dir))
+        stage_s.append(outcome["supernet_wall_s"])
+        log(f"{searcher} seed {seed}, {epochs} epochs: supernet stage {outcome['supernet_wall_s']:.0f} s")
+
+    def trained(run_dir: Path | None, epochs: int) -> SharedWeightTraining:
+        """The shared weights of a stage (untrained when ``run_dir`` is None), ready to score."""
+        torch.manual_seed(0)
+        supernet = SuperNetwork(network, num_blocks=args.blocks, ops=space.ops)
+        cfg = SharedTrainingConfig(epochs=epochs, batch_size=base.batch_size, reward_batch=args.reward_batch)
+        training = SharedWeightTraining(supernet, data, cfg, torch.device("cpu"))
+        if run_dir is not None:
+            training.load_state_dict(torch.load(Paths(run_dir).checkpoint, weights_only=True)["training"])
+        return training
 
     started = time.perf_counter()
     searches: dict[str, list[dict[str, Any]]] = {"rl": [], "random": []}
     stage_s: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(0 if args.cost_only else args.seeds):
-            for searcher in ("random", "rl"):
-                run_dir = Path(tmp) / f"{searcher}-s{seed}"
-                settings = replace(base, searcher=searcher, seed=seed)
-                outcome = train_supernet(settings.to_dict(), str(run_dir))
-                stage_s.append(outcome["supernet_wall_s"])
-                log(f"{searcher} seed {seed}: supernet stage {outcome['supernet_wall_s']:.0f} s")
-                # Verified on the baseline's split (seed 0), like with like: only the search's seed varies
-                verified = [stand_alone(g) for g in top_candidates(run_dir, args.top)]
-                searches[searcher].append(
-                    {"seed": seed, "verified": verified, "mean": statistics.fmean(verified)}
-                )
-        # Ranking and cost: the RSWS supernet of seed 0 scores random cells, which also train alone.
-        torch.manual_seed(0)
-        supernet = SuperNetwork(network, num_blocks=args.blocks, ops=space.ops)
-        cfg = SharedTrainingConfig(
-            epochs=args.epochs, batch_size=base.batch_size, reward_batch=args.reward_batch
-        )
-        training = SharedWeightTraining(supernet, data, cfg, torch.device("cpu"))
-        if not args.cost_only:
-            state = torch.load(Paths(Path(tmp) / "random-s0").checkpoint, weights_only=True)
-            training.load_state_dict(state["training"])
     rng = np.random.default_rng(12345)
     cells = [
         space.decode([int(rng.integers(len(d.choices))) for d in space.decisions]) for _ in range(args.cells)
     ]
     score_s: list[float] = []
-    shared: list[float] = []
-    alone: list[float] = []
-    for genotype in cells:
-        t0 = time.perf_counter()
-        training.reward(genotype)
-        score_s.append(time.perf_counter() - t0)
-        if args.cost_only and len(alone) == 2:
-            continue
-        shared.append(training.score(genotype))
-        alone.append(stand_alone(genotype))
+    ranking: dict[int, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(0 if args.cost_only else args.seeds):
+            for searcher in ("random", "rl"):
+                run_dir = Path(tmp) / f"{searcher}-s{seed}"
+                supernet_stage(searcher, seed, args.epochs, run_dir)
+                # Verified on the baseline's split (seed 0), like with like: only the search's seed varies
+                verified = [stand_alone(g) for g in top_candidates(run_dir, args.top)]
+                searches[searcher].append(
+                    {"seed": seed, "verified": verified, "mean": statistics.fmean(verified)}
+                )
+        # Cost: ENAS's reward (one minibatch) of each random cell; an untrained supernet costs the same.
+        training = trained(None, args.epochs)
+        for genotype in cells:
+            t0 = time.perf_counter()
+            training.reward(genotype)
+            score_s.append(time.perf_counter() - t0)
+        # Ranking: the RSWS supernet of seed 0 at each budget scores the random cells, trained alone too.
+        for epochs in [] if args.cost_only else args.ranking_epochs:
+            run_dir = Path(tmp) / f"random-s0-e{epochs}"
+            if args.seeds and epochs == args.epochs:
+                run_dir = Path(tmp) / "random-s0"  # the search's own stage above
+            else:
+                supernet_stage("random", 0, epochs, run_dir)
+            training = trained(run_dir, epochs)
+            shared = [training.score(g) for g in cells]
+            ranking[epochs] = kendall_tau(shared, [stand_alone(g) for g in cells])
+            log(f"{epochs} supernet epochs: Kendall tau {ranking[epochs]:.3f}")
     if args.cost_only:
-        speedup = statistics.fmean(child_s) / statistics.fmean(score_s)
-        cost: dict[str, float] = {
-            "score_s": statistics.fmean(score_s),
-            "child_s": statistics.fmean(child_s),
-            "speedup": speedup,
-        }
-        if args.json:
-            print(json.dumps({"settings": vars(args) | {"data_dir": data_dir}, **cost}))
-            return 0
-        print(f"score one cell, shared weights: {cost['score_s']:.3f} s ({args.reward_batch} val images)")
-        print(
-            f"train one stand-alone proxy child: {cost['child_s']:.1f} s "
-            f"({args.child_epochs} epoch(s), {args.train_size} images)"
-        )
-        print(f"score_vs_child_speedup: {speedup:.0f}x")
-        return 0
-    tau = kendall_tau(shared, alone)
-    speedup = statistics.fmean(child_s) / statistics.fmean(score_s)
-    random_mean, random_std = statistics.fmean(alone), statistics.pstdev(alone)
+        for genotype in cells[:2]:
+            stand_alone(genotype)
     figures: dict[str, Any] = {
         "score_s": statistics.fmean(score_s),
         "child_s": statistics.fmean(child_s),
-        "speedup": speedup,
-        "supernet_stage_s": statistics.fmean(stage_s),
-        "kendall_tau": tau,
-        "cells": args.cells,
-        "random_cells_mean": random_mean,
-        "random_cells_std": random_std,
-        "rl_top_mean": statistics.fmean(s["mean"] for s in searches["rl"]),
-        "random_top_mean": statistics.fmean(s["mean"] for s in searches["random"]),
-        "searches": searches,
-        "wall_s": time.perf_counter() - started,
+        "speedup": statistics.fmean(child_s) / statistics.fmean(score_s),
     }
-    settings_out = vars(args) | {"data_dir": data_dir}
+    if not args.cost_only:
+        alone = [stand_alone(g) for g in cells]
+        figures |= {
+            "supernet_stage_s": statistics.fmean(stage_s),
+            "kendall_tau": ranking[args.ranking_epochs[-1]],
+            "kendall_tau_by_epochs": ranking,
+            "standalone_seed_tau": kendall_tau(alone, [stand_alone(g, seed=1) for g in cells]),
+            "cells": args.cells,
+            "random_cells_mean": statistics.fmean(alone),
+            "random_cells_std": statistics.pstdev(alone),
+        }
+    if args.seeds:
+        figures |= {
+            "rl_top_mean": statistics.fmean(s["mean"] for s in searches["rl"]),
+            "random_top_mean": statistics.fmean(s["mean"] for s in searches["random"]),
+            "searches": searches,
+        }
+    figures["wall_s"] = time.perf_counter() - started
     if args.json:
-        print(json.dumps({"settings": settings_out, **figures}))
+        print(json.dumps({"settings": vars(args) | {"data_dir": data_dir}, **figures}))
         return 0
+    print_table(args, figures)
+    return 0
+
+
+def print_table(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     print(f"N={args.N} C={args.C} B={args.blocks}, {args.train_size} train / {args.val_size} val images, "
           f"{args.epochs} supernet epochs x {args.controller_steps * args.archs_per_step} archs, {args.seeds} seeds")  # fmt: skip
     print(f"{'':34}{'seconds':>10}")
@@ -215,17 +240,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{'train one stand-alone proxy child':34}{figures['child_s']:>10.1f}  ({args.child_epochs} epoch(s))"
     )
-    print(f"{'one supernet stage':34}{figures['supernet_stage_s']:>10.1f}")
-    print(
-        f"Kendall tau, shared-weight score vs stand-alone accuracy over {args.cells} random cells: {tau:.3f}"
-    )
-    print("search quality (mean stand-alone val accuracy):")
-    print(f"  {args.cells} random cells: {random_mean:.4f} +- {random_std:.4f}")
-    for name in ("rl", "random"):
-        per_seed = " / ".join(f"{s['mean']:.4f}" for s in searches[name])
-        print(f"  top {args.top} of {name:6} (seeds {per_seed}): {figures[f'{name}_top_mean']:.4f}")
-    print(f"score_vs_child_speedup: {speedup:.0f}x")
-    return 0
+    if "supernet_stage_s" in figures:
+        print(f"{'one supernet stage':34}{figures['supernet_stage_s']:>10.1f}")
+        print(f"Kendall tau, shared-weight score vs stand-alone accuracy over {args.cells} random cells:")
+        for epochs, tau in figures["kendall_tau_by_epochs"].items():
+            print(f"  supernet trained {epochs} epochs: {tau:.3f}")
+        print(f"  ceiling, stand-alone child seed 0 vs seed 1: {figures['standalone_seed_tau']:.3f}")
+    if "searches" in figures:
+        print("search quality (mean stand-alone val accuracy):")
+        print(
+            f"  {args.cells} random cells: {figures['random_cells_mean']:.4f} +- {figures['random_cells_std']:.4f}"
+        )
+        for name in ("rl", "random"):
+            per_seed = " / ".join(f"{s['mean']:.4f}" for s in figures["searches"][name])
+            print(f"  top {args.top} of {name:6} (seeds {per_seed}): {figures[f'{name}_top_mean']:.4f}")
+    if args.ranking_only:
+        print(f"kendall_tau: {figures['kendall_tau']:.3f} (ceiling {figures['standalone_seed_tau']:.3f})")
+    else:
+        print(f"score_vs_child_speedup: {figures['speedup']:.0f}x")
 
 
 if __name__ == "__main__":

@@ -174,76 +174,77 @@ class _Policy(nn.Module):
         )
 
 
+# (integer, low, high, low excluded) of each number of `RLConfig`: finite and bounded, so that a typo
+# (lr=Infinity, hidden_size=10**9) is refused up front rather than as NaN probabilities after an update.
+_RANGES: dict[str, tuple[bool, float, float, bool]] = {
+    "hidden_size": (True, 1, 4096, False),
+    "lr": (False, 0, 10, True),
+    "batch_size": (True, 1, 100_000, False),
+    "temperature": (False, 0, 1e6, True),
+    "tanh_constant": (False, 0, 1e6, True),
+    "entropy_weight": (False, 0, 1e6, False),
+    "baseline_decay": (False, 0, 1, False),
+    "params_penalty": (False, 0, 1e6, False),
+    "mult_adds_penalty": (False, 0, 1e6, False),
+    "failure_reward": (False, -1e6, 1e6, False),
+    "ppo_epochs": (True, 1, 1000, False),
+    "ppo_clip": (False, 0, 1e6, True),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RLConfig:
+    """The controller's hyperparameters (the module docstring gives each one's source): the keys a
+    search's ``--searcher-option`` sets for ``rl``, checked here before the controller is built."""
+
+    hidden_size: int = 100
+    lr: float = 0.01
+    batch_size: int = 4
+    temperature: float = 5.0
+    tanh_constant: float | None = 2.5
+    entropy_weight: float = 1e-4
+    baseline_decay: float = 0.95
+    reward_transform: RewardTransform = "identity"
+    params_penalty: float = 0.0
+    mult_adds_penalty: float = 0.0
+    failure_reward: float = 0.0
+    ppo: bool = False
+    ppo_epochs: int = 4
+    ppo_clip: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name, (integer, low, high, low_open) in _RANGES.items():
+            value = getattr(self, name)
+            if value is not None:
+                check_number(f"rl {name}", value, integer=integer, low=low, high=high, low_open=low_open)
+        if self.baseline_decay == 1:
+            raise ConfigError("rl baseline_decay must be < 1, got 1")
+        if self.reward_transform not in ("identity", "cubed"):
+            raise ConfigError(
+                f"rl reward_transform: expected identity or cubed, got {shown(self.reward_transform)}"
+            )
+
+
 class RLSearcher(Searcher):
     """NASNet's RNN controller behind the ask/tell interface (see the module docstring)."""
 
-    def __init__(
-        self,
-        space: SearchSpace,
-        *,
-        seed: int,
-        hidden_size: int = 100,
-        lr: float = 0.01,
-        batch_size: int = 4,
-        temperature: float = 5.0,
-        tanh_constant: float | None = 2.5,
-        entropy_weight: float = 1e-4,
-        baseline_decay: float = 0.95,
-        reward_transform: RewardTransform = "identity",
-        params_penalty: float = 0.0,
-        mult_adds_penalty: float = 0.0,
-        failure_reward: float = 0.0,
-        ppo: bool = False,
-        ppo_epochs: int = 4,
-        ppo_clip: float = 0.2,
-    ) -> None:
+    Options = RLConfig  # what ``**options`` are (`nas.search.searcher.check_searcher_options`)
+
+    def __init__(self, space: SearchSpace, *, seed: int, **options: Any) -> None:
+        """``options``: `RLConfig`'s fields, e.g. ``RLSearcher(space, seed=0, lr=3.5e-4)``."""
         super().__init__(space, seed=seed)
-        # (value, integer, low, high, low excluded): finite and bounded, so that a typo (lr=Infinity,
-        # hidden_size=10**9) is refused here rather than as NaN probabilities after the first update.
-        ranges: dict[str, tuple[float | None, bool, float, float, bool]] = {
-            "hidden_size": (hidden_size, True, 1, 4096, False),
-            "lr": (lr, False, 0, 10, True),
-            "batch_size": (batch_size, True, 1, 100_000, False),
-            "temperature": (temperature, False, 0, 1e6, True),
-            "tanh_constant": (tanh_constant, False, 0, 1e6, True),
-            "entropy_weight": (entropy_weight, False, 0, 1e6, False),
-            "baseline_decay": (baseline_decay, False, 0, 1, False),
-            "params_penalty": (params_penalty, False, 0, 1e6, False),
-            "mult_adds_penalty": (mult_adds_penalty, False, 0, 1e6, False),
-            "failure_reward": (failure_reward, False, -1e6, 1e6, False),
-            "ppo_epochs": (ppo_epochs, True, 1, 1000, False),
-            "ppo_clip": (ppo_clip, False, 0, 1e6, True),
-        }
-        for name, (value, integer, low, high, low_open) in ranges.items():
-            if value is not None:
-                check_number(f"rl {name}", value, integer=integer, low=low, high=high, low_open=low_open)
-        if baseline_decay == 1:
-            raise ConfigError("rl baseline_decay must be < 1, got 1")
-        if reward_transform not in ("identity", "cubed"):
-            raise ConfigError(
-                f"rl reward_transform: expected identity or cubed, got {shown(reward_transform)}"
-            )
-        self.batch_size = batch_size
-        self.entropy_weight = entropy_weight
-        self.baseline_decay = baseline_decay
-        self.reward_transform = reward_transform
-        self.params_penalty = params_penalty
-        self.mult_adds_penalty = mult_adds_penalty
-        self.failure_reward = failure_reward
-        self.ppo = ppo
-        self.ppo_epochs = ppo_epochs
-        self.ppo_clip = ppo_clip
+        self.config = config = RLConfig(**options)
 
         decisions = space.decisions
         self._generator = torch.Generator().manual_seed(seed)
         self.policy = _Policy(
             [len(d.choices) for d in decisions],
-            hidden_size=hidden_size,
-            temperature=temperature,
-            tanh_constant=tanh_constant,
+            hidden_size=config.hidden_size,
+            temperature=config.temperature,
+            tanh_constant=config.tanh_constant,
             generator=self._generator,
         )
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
         # Every op_a/op_b decision chooses among the same ops, so their probabilities can be averaged.
         self._op_steps = [t for t, d in enumerate(decisions) if d.kind in OP_KINDS]
         self._op_names = decisions[self._op_steps[0]].choices if self._op_steps else ()
@@ -264,19 +265,19 @@ class RLSearcher(Searcher):
     def tell(self, trial_id: str, result: TrialResult) -> None:
         actions = self.ledger.close(trial_id, result)
         self._finished.append((actions, self._log_probs.pop(trial_id), self._reward(result)))
-        if len(self._finished) >= self.batch_size:
+        if len(self._finished) >= self.config.batch_size:
             with _one_thread():
                 self._update(self._finished)
             self._finished = []
 
     def _reward(self, result: TrialResult) -> float:
-        reward = shaped_reward(result, failure_reward=self.failure_reward)
+        reward = shaped_reward(result, failure_reward=self.config.failure_reward)
         if result.status not in ("completed", "stopped") or result.reward is None:
             return reward
-        if self.reward_transform == "cubed":
+        if self.config.reward_transform == "cubed":
             reward = reward**3
-        cost = self.params_penalty * (result.params or 0) / 1e6
-        return reward - cost - self.mult_adds_penalty * (result.mult_adds or 0) / 1e9
+        cost = self.config.params_penalty * (result.params or 0) / 1e6
+        return reward - cost - self.config.mult_adds_penalty * (result.mult_adds or 0) / 1e9
 
     def _update(self, batch: Sequence[tuple[tuple[int, ...], float, float]]) -> None:
         actions = torch.tensor([a for a, _, _ in batch], dtype=torch.long)
@@ -286,22 +287,22 @@ class RLSearcher(Searcher):
         if self.baseline is None:
             self.baseline = mean_reward
         advantage = torch.tensor([r - self.baseline for r in rewards], dtype=torch.float32)
-        for epoch in range(self.ppo_epochs if self.ppo else 1):
+        for epoch in range(self.config.ppo_epochs if self.config.ppo else 1):
             out = self.policy.rollout(len(batch), actions=actions)
-            if self.ppo:
+            if self.config.ppo:
                 ratio = torch.exp(out.log_prob - old_log_prob)
-                clipped = torch.clamp(ratio, 1 - self.ppo_clip, 1 + self.ppo_clip)
+                clipped = torch.clamp(ratio, 1 - self.config.ppo_clip, 1 + self.config.ppo_clip)
                 objective = torch.minimum(ratio * advantage, clipped * advantage)
             else:
                 objective = out.log_prob * advantage
-            loss = -(objective.mean() + self.entropy_weight * out.entropy.mean())
+            loss = -(objective.mean() + self.config.entropy_weight * out.entropy.mean())
             self.optimizer.zero_grad()
             torch.autograd.backward(loss)
             self.optimizer.step()
             if epoch == 0:
                 self._last_update = self._update_stats(out, mean_reward)
         for r in rewards:
-            self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * r
+            self.baseline = self.config.baseline_decay * self.baseline + (1 - self.config.baseline_decay) * r
         self.num_updates += 1
         logger.debug("controller update %d: %s", self.num_updates, self._last_update)
 

@@ -163,7 +163,7 @@ def ray_output_to(log: Path, *, kept_if: Path) -> Iterator[None]:
                 log.parent.rmdir()
 
 
-def add_json_argument(parser: argparse.ArgumentParser) -> None:
+def add_json_argument(parser: argparse._ActionsContainer) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 

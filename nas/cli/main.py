@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from nas.errors import NasError, one_line
 
 COMMANDS = ("show", "train", "search", "submit", "transfer", "report")
-"""Sub-command modules in `nas.cli`; each defines ``add_parser(subparsers)`` and ``run(args)``."""
+"""Sub-command modules in `nas.cli`; each defines ``HELP`` (one line), ``add_arguments(parser)`` and
+``run(args)``, and its docstring is the command's ``--help`` description."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,7 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
         module = importlib.import_module(f"nas.cli.{name}")
-        module.add_parser(sub)
+        command = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(command)
     return parser
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from nas.cli.common import add_json_argument, check_output_dir, integer, print_json
 
+HELP = "write report.md and index.html of one or more search runs"
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("report", help="write report.md and index.html of one or more search runs")
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", help="run folders (results/<run>) written by `nas search`")
     parser.add_argument(
         "--out",

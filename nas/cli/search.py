@@ -138,13 +138,10 @@ def add_search_arguments(parser: argparse.ArgumentParser, *, skip: frozenset[str
     parser.add_argument("--config", type=Path, help="TOML file of settings (flags given override it)")
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "search",
-        help="search for a cell (Ray Tune schedules the children)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "search for a cell (Ray Tune schedules the children)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_search_arguments(parser)
     parser.add_argument(
         "--resume",

@@ -25,10 +25,12 @@ if TYPE_CHECKING:
     from nas.space.published import Macro, PaperNetwork
 
 
-def add_parser(sub: Any) -> None:
+HELP = "print a genotype's cells and its network's params / mult-adds"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     from nas.space.published import PRESETS
 
-    parser = sub.add_parser("show", help="print a genotype's cells and its network's params / mult-adds")
     parser.add_argument(
         "genotype", help="a genotype JSON file or a published cell (nasnet-a, amoebanet-a, ...)"
     )

@@ -24,13 +24,10 @@ from nas.errors import ConfigError
 _PATH_OPTIONS = frozenset({"data_dir", "results_dir", "config"})
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "submit",
-        help="submit a search to a Ray cluster as a Ray job; follow, inspect or stop it",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "submit a search to a Ray cluster as a Ray job; follow, inspect or stop it"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", help="the cluster's job server, http://HEAD:8265 (see above)")
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--status", metavar="JOB", help="print a job's status")

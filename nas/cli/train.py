@@ -35,13 +35,10 @@ if TYPE_CHECKING:
 JSON_KEYS = ("status", "val_accuracy", "test_accuracy", "params", "mult_adds", "images_per_s", "wall_s")
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="train one network on CIFAR-10 and evaluate it on the test batch",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "train one network on CIFAR-10 and evaluate it on the test batch"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "genotype",
         nargs="?",

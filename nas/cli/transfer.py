@@ -27,13 +27,10 @@ _SHARED_FIELDS = ("epochs", "batch_size", "lr", "weight_decay", "drop_path_prob"
 _DEFAULT_F = {"imagenet": 1056, "cifar10": 768}
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "transfer",
-        help="train a found cell at N @ F on ImageNet (or CIFAR-10) with Ray Train",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "train a found cell at N @ F on ImageNet (or CIFAR-10) with Ray Train"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--genotype", required=True, help="results/<run>/best_genotype.json or a published cell"
     )

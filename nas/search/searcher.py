@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, get_args, get_type_hints
 
 from nas.errors import ConfigError, NasError
 from nas.registry import add
@@ -372,13 +372,30 @@ def _resolve(name: str) -> SearcherFactory:
     return entry
 
 
+def _options_of(factory: SearcherFactory) -> Callable[..., Any] | None:
+    """A factory's ``Options`` (a dataclass its ``**options`` build, e.g. `RLConfig`), if it has one."""
+    options_type: Callable[..., Any] | None = getattr(factory, "Options", None)
+    return options_type
+
+
 def check_searcher_options(name: str, options: Mapping[str, Any]) -> None:
     """Refuse an unknown searcher, or options its constructor does not take, with a `ConfigError`."""
     factory = _resolve(name)
+    options_type = _options_of(factory)
     try:
-        inspect.signature(factory).bind(None, seed=0, **options)
+        if options_type is not None:
+            inspect.signature(options_type).bind(**options)
+        else:
+            inspect.signature(factory).bind(None, seed=0, **options)
     except TypeError as exc:
         raise ConfigError(f"searcher {name!r}: {exc}") from None
+
+
+def searcher_option_types(name: str) -> dict[str, Any]:
+    """The annotated type of each option searcher ``name`` takes (its ``Options``' or constructor's)."""
+    factory = _resolve(name)
+    target = _options_of(factory) or (getattr(factory, "__init__") if isinstance(factory, type) else factory)  # noqa: B009
+    return get_type_hints(target)
 
 
 def create_searcher(name: str, space: SearchSpace, *, seed: int, **options: Any) -> Searcher:

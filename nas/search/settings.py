@@ -193,7 +193,7 @@ class SearchSettings:
     def check_searcher_options(self) -> None:
         """``--searcher-option`` values: known to the searcher's constructor, of its annotated types,
         and accepted by its own range checks (a throw-away instance on the space, no storage)."""
-        from nas.search.searcher import SEARCHERS, check_searcher_options
+        from nas.search.searcher import SEARCHERS, check_searcher_options, searcher_option_types
         from search_spaces import get_space
 
         for key in self.searcher_options:
@@ -205,7 +205,7 @@ class SearchSettings:
             raise ConfigError(f"--searcher-option: {exc}") from None
         factory = SEARCHERS[self.searcher]  # resolved by the check above
         assert callable(factory)
-        hints = get_type_hints(getattr(factory, "__init__") if isinstance(factory, type) else factory)  # noqa: B009
+        hints = searcher_option_types(self.searcher)
         for key, value in self.searcher_options.items():
             if key in hints:
                 check_type(f"--searcher-option {key}", value, hints[key])

@@ -7,6 +7,8 @@ models are counted in about a second each.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -49,9 +51,10 @@ def _from_tf(operations: list[str], indices: list[int], used: list[int]) -> Cell
 _ENAS_OPS = ("sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3", "skip_connect")
 
 
-def _from_enas(arc: list[int]) -> Cell:
+def _from_enas(fixed_arc: str) -> Cell:
     """ENAS' ``fixed_arc`` (x_id, x_op, y_id, y_op per block; layers[0] is h_{i-2} as ours) and
     ``_fixed_combine``'s output: every state no block reads."""
+    arc = [int(x) for x in fixed_arc.split()]
     blocks = tuple(
         Block(arc[i], arc[i + 2], _ENAS_OPS[arc[i + 1]], _ENAS_OPS[arc[i + 3]]) for i in range(0, 20, 4)
     )
@@ -64,64 +67,19 @@ def _from_darts(pairs: list[tuple[str, int]], concat: list[int]) -> Cell:
     return Cell(blocks=blocks, outputs=tuple(concat))
 
 
-# ENAS: melodyguan/enas scripts/cifar10_micro_final.sh, its two ``fixed_arc`` lines as written there
-_ENAS_FIXED_ARC = "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1"
-_ENAS_FIXED_ARC += " 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1"
-_ENAS_ARC = [int(x) for x in _ENAS_FIXED_ARC.split()]
-_PNAS = _from_tf(  # tensorflow/models research/slim/nets/nasnet/pnasnet.py, PNasNetNormalCell
-    ["separable_5x5_2", "max_pool_3x3", "separable_7x7_2", "max_pool_3x3", "separable_5x5_2",
-     "separable_3x3_2", "separable_3x3_2", "max_pool_3x3", "separable_3x3_2", "none"],
-    [1, 1, 0, 0, 0, 0, 4, 0, 1, 0],
-    [1, 1, 0, 0, 0, 0, 0],
-)  # fmt: skip
+_CONVERTERS: dict[str, Callable[..., Cell]] = {"tf": _from_tf, "enas": _from_enas, "darts": _from_darts}
+# Each cell as its authors encode it (authors_cells.json names the file each is copied from).
+_ENCODED = json.loads((Path(__file__).parent / "authors_cells.json").read_text())
 AUTHORS: dict[str, tuple[str, Cell, Cell]] = {
-    "nasnet-a": (
-        "tensorflow/models research/slim/nets/nasnet/nasnet_utils.py, NasNetANormalCell/ReductionCell",
-        _from_tf(
-            ["separable_5x5_2", "separable_3x3_2", "separable_5x5_2", "separable_3x3_2", "avg_pool_3x3",
-             "none", "avg_pool_3x3", "avg_pool_3x3", "separable_3x3_2", "none"],
-            [0, 1, 1, 1, 0, 1, 1, 1, 0, 0],
-            [1, 0, 0, 0, 0, 0, 0],
-        ),
-        _from_tf(
-            ["separable_5x5_2", "separable_7x7_2", "max_pool_3x3", "separable_7x7_2", "avg_pool_3x3",
-             "separable_5x5_2", "none", "avg_pool_3x3", "separable_3x3_2", "max_pool_3x3"],
-            [0, 1, 0, 1, 0, 1, 3, 2, 2, 0],
-            [1, 1, 1, 0, 0, 0, 0],
-        ),
-    ),
-    "amoebanet-a": (
-        "tensorflow/tpu models/official/amoeba_net/model_specs.py, amoeba_net_a",
-        _from_tf(
-            ["avg_pool_3x3", "max_pool_3x3", "separable_3x3_2", "none", "none", "avg_pool_3x3",
-             "separable_3x3_2", "separable_5x5_2", "avg_pool_3x3", "separable_3x3_2"],
-            [0, 0, 1, 1, 0, 1, 0, 2, 5, 0],
-            [1, 0, 1, 0, 0, 1, 0],
-        ),
-        _from_tf(
-            ["separable_3x3_2", "avg_pool_3x3", "max_pool_3x3", "separable_7x7_2", "max_pool_3x3",
-             "max_pool_3x3", "separable_3x3_2", "1x7_7x1", "avg_pool_3x3", "separable_7x7_2"],
-            [1, 0, 0, 2, 1, 0, 4, 0, 1, 0],
-            [1, 1, 0, 0, 0, 0, 0],
-        ),
-    ),
-    "darts-v2": (
-        "quark0/darts cnn/genotypes.py, DARTS_V2",
-        _from_darts(
-            [("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-             ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)],
-            [2, 3, 4, 5],
-        ),
-        _from_darts(
-            [("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
-             ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)],
-            [2, 3, 4, 5],
-        ),
-    ),
-    "enas": ("melodyguan/enas scripts/cifar10_micro_final.sh, fixed_arc", _from_enas(_ENAS_ARC[:20]),
-             _from_enas(_ENAS_ARC[20:])),
-    "pnas": ("tensorflow/models research/slim/nets/nasnet/pnasnet.py, PNasNetNormalCell", _PNAS, _PNAS),
-}  # fmt: skip
+    name: (
+        entry["source"],
+        _CONVERTERS[entry["encoding"]](**entry["normal"]),
+        _CONVERTERS[entry["encoding"]](**entry["reduce"]),
+    )
+    for name, entry in _ENCODED.items()
+    if not name.startswith("_")
+}
+_ENAS_ARC = [int(x) for cell in ("normal", "reduce") for x in _ENCODED["enas"][cell]["fixed_arc"].split()]
 
 
 def test_every_published_cell_has_its_authors_source() -> None:
