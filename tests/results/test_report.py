@@ -20,6 +20,7 @@ from nas.space.genotype import Block, Cell, Genotype
 from nas.space.published import PUBLISHED
 from tests.nas_cli import TINY_SEARCH, nas
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CHILDREN = 3  # per run; tiny children, so that two searches take well under a minute
 TINY = [*TINY_SEARCH, "--max-concurrent", "2", "--quiet"]
 
@@ -138,3 +139,16 @@ def test_not_a_run_folder(tmp_path: Path) -> None:
     proc = nas("report", str(tmp_path))
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "trials.jsonl" in proc.stderr
+
+
+def test_shared_weight_tau_is_per_run_never_pooled() -> None:
+    """Each --weight-sharing run scores with its own supernet: its tau uses its own cells only."""
+    from nas.results.report import kendall_tau, load_run, shared_weight_pairs, shared_weight_taus
+
+    runs = [load_run(REPO_ROOT / "results" / f"example-ws-{s}-s0") for s in ("rl", "random")]
+    taus = shared_weight_taus(runs)
+    assert list(taus) == [run.label for run in runs]
+    for run in runs:
+        pairs = shared_weight_pairs(run)
+        assert len(pairs) == run.config["verify_top"] == taus[run.label][1]
+        assert taus[run.label][0] == kendall_tau([x for x, _ in pairs], [y for _, y in pairs])
