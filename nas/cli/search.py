@@ -122,7 +122,8 @@ def add_search_arguments(parser: argparse.ArgumentParser, *, skip: frozenset[str
         "--searcher-option",
         action="append",
         metavar="KEY=VALUE",
-        help="a searcher constructor option (repeatable; VALUE is read as JSON, else as a string). "
+        help="a searcher option: a field of rl's RLConfig, else a constructor keyword (repeatable; VALUE is "
+        "read as JSON, else as a string). "
         "Defaults, sized so the default 16 children teach every searcher: rl batch_size=4 (a controller "
         "update per 4 children), lr=0.01; evolution population_size=6, sample_size=3; tpe "
         "n_startup_trials=4",
