@@ -94,6 +94,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.controller_steps, args.archs_per_step, args.candidates = 2, 2, 6
         args.cells, args.top, args.seeds = 4, 2, 1
     args.ranking_epochs = args.ranking_epochs or [args.epochs]
+    if args.cost_only:
+        args.seeds = 0
     if args.ranking_only:
         # the uniform sampler ignores rewards: phase (b) shrinks to one reward, the budget is phase (a)
         args.seeds, args.controller_steps, args.archs_per_step, args.candidates, args.top = 0, 1, 1, 1, 0
@@ -185,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ranking: dict[int, float] = {}
     ranking_by_loss: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(0 if args.cost_only else args.seeds):
+        for seed in range(args.seeds):
             for searcher in ("random", "rl"):
                 run_dir = Path(tmp) / f"{searcher}-s{seed}"
                 supernet_stage(searcher, seed, args.epochs, run_dir)
