@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,10 +156,9 @@ def shared_weight_pairs(run: Run) -> list[tuple[float, float]]:
     ]
 
 
-def shared_weight_taus(runs: Sequence[Run]) -> dict[str, tuple[float, int]]:
-    """Kendall's tau and cell count per ``--weight-sharing`` run. Per run, never pooled: each run has
-    its own supernet, so scores of two runs are on different scales."""
-    pairs = {run.label: shared_weight_pairs(run) for run in runs}
+def shared_weight_taus(pairs: Mapping[str, Sequence[tuple[float, float]]]) -> dict[str, tuple[float, int]]:
+    """Kendall's tau and cell count of each run's `shared_weight_pairs` (runs without any left out).
+    Per run, never pooled: each run has its own supernet, so scores of two runs are on different scales."""
     return {
         label: (kendall_tau([x for x, _ in p], [y for _, y in p]), len(p)) for label, p in pairs.items() if p
     }
@@ -420,15 +419,15 @@ def _plot_shared_weights(runs: Sequence[Run], path: Path) -> tuple[str, str] | N
     """The verified children of ``--weight-sharing`` runs: shared-weight score against the accuracy
     they reached trained alone, with Kendall's tau per run (how well its supernet ranks cells; Yu et
     al. 2020 found it near 0 for published weight-sharing searches)."""
-    taus = shared_weight_taus(runs)
+    pairs = {run.label: shared_weight_pairs(run) for run in runs}
+    taus = shared_weight_taus(pairs)
     if not taus:
         return None
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    for run, color in zip([r for r in runs if r.label in taus], _colors(len(taus)), strict=True):
-        points = shared_weight_pairs(run)
-        tau, n = taus[run.label]
-        label = f"{run.label}: tau {tau:.2f} ({n} cells)"
+    for (run_label, (tau, n)), color in zip(taus.items(), _colors(len(taus)), strict=True):
+        points = pairs[run_label]
+        label = f"{run_label}: tau {tau:.2f} ({n} cells)"
         ax.scatter([x for x, _ in points], [y for _, y in points], s=24, color=color, label=label)
     _style(ax, "verified children", "shared-weight score", "stand-alone accuracy")
     ax.legend(fontsize=8, loc="lower right")

@@ -146,7 +146,7 @@ def test_shared_weight_tau_is_per_run_never_pooled() -> None:
     from nas.results.report import kendall_tau, load_run, shared_weight_pairs, shared_weight_taus
 
     runs = [load_run(REPO_ROOT / "results" / f"example-ws-{s}-s0") for s in ("rl", "random")]
-    taus = shared_weight_taus(runs)
+    taus = shared_weight_taus({run.label: shared_weight_pairs(run) for run in runs})
     assert list(taus) == [run.label for run in runs]
     for run in runs:
         pairs = shared_weight_pairs(run)
