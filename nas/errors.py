@@ -6,6 +6,8 @@ line on stderr and exit code 2 (`nas.cli.main.main`). Anything else escaping is 
 
 from __future__ import annotations
 
+import errno
+
 
 class NasError(Exception):
     """Base class of every error meant for the user."""
@@ -21,6 +23,22 @@ class ConfigError(NasError, ValueError):
 
 class DataError(NasError):
     """Data is missing or corrupt."""
+
+
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""A full disk, a full quota, a file over the size limit (``ulimit -f``): no room to write."""
+
+
+def no_space(exc: BaseException) -> OSError | None:
+    """The `OSError` of no room to write in ``exc`` or in what caused it (Ray and Tune wrap), if any."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, OSError) and cause.errno in NO_SPACE:
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def first_line(exc: BaseException, *, limit: int = 300) -> str:

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from nas.errors import NasError, one_line
+from nas.errors import NasError, no_space, one_line
 
 COMMANDS = ("show", "train", "search", "submit", "transfer", "report")
 """Sub-command modules in `nas.cli`; each defines ``HELP`` (one line), ``add_arguments(parser)`` and
@@ -56,14 +56,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NasError as exc:
         print(f"nas: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
-    except OSError as exc:  # a path of the user's that cannot be read or written: data, not a bug
-        if exc.filename is None:
+    except Exception as exc:  # a path of the user's that cannot be read or written, or no room left on
+        # its disk (also when Ray or Tune wrapped that error): data, not a bug
+        error = no_space(exc) or (exc if isinstance(exc, OSError) and exc.filename is not None else None)
+        if error is None:
             raise
-        print(f"nas: error: {one_line(path_error(exc))}", file=sys.stderr)
+        print(f"nas: error: {one_line(file_error(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nas: interrupted", file=sys.stderr)
         return 130
+
+
+def file_error(exc: OSError) -> str:
+    """`path_error`, and for a full disk what to do: every writer of a run folder leaves it whole
+    (atomic replaces, appends whose torn last line is healed), so the run continues after."""
+    if no_space(exc) is None:
+        return path_error(exc)
+    where = path_error(exc) if exc.filename is not None else exc.strerror or "no space left"
+    return f"{where}: free space there, then run the command again (with --resume to continue a run)"
 
 
 def path_error(exc: OSError) -> str:

@@ -23,6 +23,7 @@ Layout of ``<results-dir>/<run>/``::
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -30,7 +31,7 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, get_args
 
@@ -51,17 +52,30 @@ def _file_mode() -> int:
 _FILE_MODE = _file_mode()
 
 
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """An `OSError` of a write to ``path`` that names no file (``No space left on device`` from a
+    flush) is raised again naming ``path``: the one line the CLI prints says which file and where."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` atomically (temp file in the same folder, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, _FILE_MODE)  # mkstemp's 0600 would make run folders private to their writer
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with _naming(path):
+            os.fchmod(fd, _FILE_MODE)  # mkstemp's 0600 would make run folders private to their writer
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -105,7 +119,7 @@ def append_jsonl(path: Path, row: Mapping[str, Any], *, sync: bool = True) -> No
     """
     line = (json.dumps(_json_safe(row)) + "\n").encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+b") as f:
+    with _naming(path), path.open("a+b") as f:
         _heal_tail(f)
         f.write(line)
         f.flush()

@@ -95,7 +95,10 @@ def search_entrypoint(search_args: Sequence[str], *, python: str = "python") -> 
 def connect(address: str | None) -> JobSubmissionClient:
     """A client of the job server at ``address``; an unreachable server is a one-line `NasError`."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    from ray.exceptions import AuthenticationError
     from ray.job_submission import JobSubmissionClient
+
+    from nas.search.cluster import token_error
 
     if not logger.isEnabledFor(logging.INFO):  # Ray logs each file it packs at INFO
         logging.getLogger("ray").setLevel(logging.WARNING)
@@ -103,6 +106,8 @@ def connect(address: str | None) -> JobSubmissionClient:
     url = job_address(address)
     try:
         return JobSubmissionClient(url)
+    except AuthenticationError:  # the job server answers 401/403 to the first request, made here
+        raise NasError(token_error(f"--address {url}")) from None
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise NasError(f"--address {url}: no Ray job server there ({first_line(exc)})") from None
 

@@ -26,8 +26,11 @@ view) are held through `nas.tracking.base.DriverLocal`, so that copy carries nei
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ from typing import Any
 from ray.tune.search import Searcher as TuneSearcher
 from ray.tune.stopper import Stopper
 
+from nas.errors import no_space
 from nas.results.row import TrialRow
 from nas.results.run_folder import RunFolder, read_jsonl, write_json
 from nas.results.trial import TrialStatus
@@ -45,6 +49,9 @@ from nas.tracking.base import DriverLocal, Tracker
 logger = logging.getLogger(__name__)
 
 METRIC = "val_accuracy"
+_LOW_ON_ROOM = 1 << 20
+"""Bytes free under the run folder below which a child's death is put down to the disk (1 MiB: less
+than a child's Tune files and checkpoint take)."""
 ChildListener = Callable[[TrialRow], None]
 
 
@@ -98,16 +105,18 @@ class TuneSearcherAdapter(TuneSearcher):
         if told or redone:
             self.checkpoint.snapshot(searcher)
         self.proposals: dict[str, Proposal] = {}  # Tune trial id -> the proposal it trains, while it runs
+        self.no_room: OSError | None = None  # a write found the disk full: the search stops (`finish`)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        if self.done + len(self.proposals) >= self.budget:
+        if self.no_room is not None or self.done + len(self.proposals) >= self.budget:
             return TuneSearcher.FINISHED  # type: ignore[return-value]  # Tune's sentinel string
         if self.pending:
             proposal = self.pending.pop(0)
         else:
             proposal = self.inner.ask()
             # Journaled at once: a kill before this child ends must rerun it, never re-issue its id.
-            self.checkpoint.asked(proposal)
+            if not self._written(lambda: self.checkpoint.asked(proposal)):
+                return TuneSearcher.FINISHED  # type: ignore[return-value]
         self.proposals[trial_id] = proposal
         return {
             **self.trial_metadata,
@@ -123,9 +132,10 @@ class TuneSearcherAdapter(TuneSearcher):
             logger.warning("Tune trial %s completed but was never suggested by this search", trial_id)
             return
         stopping = self._stopping.get()
-        if error and stopping is not None and stopping():
+        if (error and stopping is not None and stopping()) or self._out_of_room(error):
             # Ctrl-C reaches the workers too: a child that dies while the search stops died of the
-            # interrupt, not of its cell. It stays outstanding, and --resume reruns it.
+            # interrupt, not of its cell (a child that ends once the disk is full: of the disk).
+            # It stays outstanding, and --resume reruns it.
             logger.info("child %s ended while the search stopped; it reruns on --resume", proposal.trial_id)
             return
         if error:  # Tune passes no reason; its error.txt sits in the trial's folder
@@ -136,17 +146,48 @@ class TuneSearcherAdapter(TuneSearcher):
         row = leaderboard_row(
             proposal, result or {}, error=error, index=self.done, searcher=self.searcher_name
         )
-        self.done += 1
+        if not self._written(lambda: self._record(proposal, row)):
+            return
+        for listener in self._listeners.get() or ():
+            listener(row)
+
+    def _record(self, proposal: Proposal, row: TrialRow) -> None:
         self.run.add_trial(row)
+        self.done += 1
         outcome = row.to_trial_result()
         self.inner.tell(proposal.trial_id, outcome)
         self.checkpoint.told(self.inner, proposal.trial_id, outcome)
         self._log_stats(step=self.done)
-        for listener in self._listeners.get() or ():
-            listener(row)
+
+    def _written(self, write: Callable[[], None]) -> bool:
+        """Run ``write``; on a full disk keep its error for `finish`, and say no.
+
+        Tune logs and swallows what a searcher raises, and would go on asking for children whose
+        books cannot be kept. Every write leaves the run folder whole (an atomic replace, or an
+        append whose torn last line the next append heals), and the books' order (see above) makes
+        any prefix of a child's writes one that ``--resume`` completes: no child lost or run twice.
+        """
+        try:
+            write()
+        except OSError as exc:
+            if no_space(exc) is None:
+                raise
+            self.no_room = exc
+            return False
+        return True
+
+    def _out_of_room(self, error: bool) -> bool:
+        """The search stops for a full disk, or this child's worker died with less than
+        `_LOW_ON_ROOM` free under the run folder (its files could not be written)."""
+        if self.no_room is None and error and shutil.disk_usage(self.run.path).free < _LOW_ON_ROOM:
+            self.no_room = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.run.path))
+        return self.no_room is not None
 
     def finish(self) -> None:
-        """End of a run (or of an attempt): a last snapshot, and ``trials.csv`` from the leaderboard."""
+        """End of a run (or of an attempt): a last snapshot, and ``trials.csv`` from the leaderboard.
+        After a full disk neither is written: the run stops with that error, ``--resume`` goes on."""
+        if self.no_room is not None:
+            raise self.no_room
         self.checkpoint.snapshot(self.inner)
         self.run.write_csv()
 

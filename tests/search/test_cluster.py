@@ -1,23 +1,25 @@
 """A real Ray cluster on loopback: `nas search --address` joins it, `nas submit` runs a search on it as a job.
 
 The head is ``ray start --head --block`` on free ports, every address 127.0.0.1, in its own temp dir so
-that nothing here finds or touches another Ray instance; it is ended by its pid (never ``ray stop``,
-which stops every Ray process of the user). Ray rewrites a loopback address into the machine's
-interface address unless ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, so the head, the CLI and the job all
-run with it; token authentication is off on both sides (``RAY_AUTH_MODE=disabled``).
+that nothing here finds or touches another Ray instance; it is ended by its pid (`tests.ray_head`). Ray
+rewrites a loopback address into the machine's interface address unless
+``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, so the head, the CLI and the job all run with it.
+
+Token authentication is as Ray 2.60 has it by default: the head runs with ``RAY_AUTH_MODE`` unset and a
+token available (``RAY_AUTH_TOKEN``, as https://docs.ray.io/en/latest/ray-security/token-auth.html
+hands it over), so it requires the token; the CLI gets ``RAY_AUTH_MODE=token`` and the same token, the
+job inherits them from the head. One test runs against a head with authentication off
+(``RAY_AUTH_MODE=disabled`` on both sides), and a CLI without the token is refused in one line.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
+import secrets
 import subprocess
-import sys
 import tempfile
-import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,9 +30,8 @@ import pytest
 from nas.results.run_folder import read_jsonl
 from nas.space.genotype import Genotype
 from tests.nas_cli import TINY_SEARCH, nas
-from tests.processes import descendants, kill_family
+from tests.ray_head import BIN, free_ports, listening, ray_head
 
-BIN = Path(sys.executable).parent
 TINY = [*TINY_SEARCH, "--max-concurrent", "2"]
 pytestmark = pytest.mark.slow
 
@@ -39,60 +40,58 @@ pytestmark = pytest.mark.slow
 class Head:
     gcs: str  # host:port, for `nas search --address`
     jobs: str  # http://host:port, the dashboard's job server, for `nas submit --address`
-    env: dict[str, str]
+    env: dict[str, str]  # the CLI's: with the token when the head wants one
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH_", "RAY_ADDRESS"))}
+    return env | {
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # a job runs the head's `python`
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+
+
+def _ready(url: str) -> bool:
     try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+        with urllib.request.urlopen(f"{url}/api/version", timeout=2):
+            return True
+    except urllib.error.HTTPError:  # 401 without the token: it serves
+        return True
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")
 def head() -> Iterator[Head]:
-    gcs, dashboard, client = _free_ports(3)
-    env = os.environ | {
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # a job runs the head's `python`
-        "RAY_AUTH_MODE": "disabled",
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "RAY_USAGE_STATS_ENABLED": "0",
-    }
-    temp_dir = tempfile.mkdtemp(prefix="rayh", dir="/tmp")  # short: Ray's socket paths have a length limit
-    proc = subprocess.Popen(
-        [str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={gcs}",
-         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", f"--ray-client-server-port={client}",
-         "--num-cpus=2", "--num-gpus=0", "--include-dashboard=true", f"--temp-dir={temp_dir}"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(log := open(Path(temp_dir) / "ray-start.log", "w")),  # noqa: SIM115  # a pipe could fill up
-    )  # fmt: skip
+    """A head with Ray's default token authentication: on, since a token is there."""
+    gcs, dashboard, client = free_ports(3)
+    token = secrets.token_hex(32)
+    temp_dir = Path(tempfile.mkdtemp(prefix="rayh", dir="/tmp"))  # short: Ray's socket paths have a limit
     url = f"http://127.0.0.1:{dashboard}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, f"ray start exited: {Path(log.name).read_text()[-3000:]}"
-            try:
-                with urllib.request.urlopen(f"{url}/api/version", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the head's job server did not come up in 90 s"
-                time.sleep(1)
+    args = [f"--port={gcs}", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
+            f"--ray-client-server-port={client}", "--num-cpus=2", "--num-gpus=0",
+            "--include-dashboard=true", f"--temp-dir={temp_dir}"]  # fmt: skip
+    with ray_head(args, _base_env() | {"RAY_AUTH_TOKEN": token}, temp_dir, lambda: _ready(url)):
+        env = _base_env() | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
         yield Head(gcs=f"127.0.0.1:{gcs}", jobs=url, env=env)
-    finally:
-        family = descendants(proc.pid)
-        proc.send_signal(signal.SIGTERM)  # `ray start --block` stops what it started
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        kill_family(family)  # workers and job drivers that outlived it: ours, by pid
-        log.close()
-        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def open_head() -> Iterator[Head]:
+    """A head with token authentication off, and no dashboard (starts faster)."""
+    (gcs,) = free_ports(1)
+    temp_dir = Path(tempfile.mkdtemp(prefix="rayo", dir="/tmp"))
+    env = _base_env() | {"RAY_AUTH_MODE": "disabled"}
+    args = [
+        f"--port={gcs}",
+        "--num-cpus=2",
+        "--num-gpus=0",
+        "--include-dashboard=false",
+        f"--temp-dir={temp_dir}",
+    ]
+    with ray_head(args, env, temp_dir, lambda: listening(gcs)):
+        yield Head(gcs=f"127.0.0.1:{gcs}", jobs="", env=env)
 
 
 def _nas(head: Head, *args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -109,13 +108,43 @@ def _check_run(run_dir: Path, trials: int) -> None:
     assert Genotype.load(run_dir / "best_genotype.json").to_dict() == best["genotype"]
 
 
-def test_search_joins_the_cluster_at_its_address(head: Head, tmp_path: Path, cifar_dir: Path) -> None:
-    args = [*TINY, "--searcher", "evolution", "--trials", "2", "--data-dir", str(cifar_dir)]
+def _search_on(head: Head, tmp_path: Path, cifar_dir: Path, trials: int) -> None:
+    args = [*TINY, "--searcher", "evolution", "--trials", str(trials), "--data-dir", str(cifar_dir)]
     args += ["--address", head.gcs, "--results-dir", "res", "--name", "a", "--json"]
     done = _nas(head, "search", *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout)["trials_done"] == 2
-    _check_run(tmp_path / "res" / "a", 2)
+    assert json.loads(done.stdout)["trials_done"] == trials
+    _check_run(tmp_path / "res" / "a", trials)
+
+
+def test_search_joins_the_cluster_at_its_address(head: Head, tmp_path: Path, cifar_dir: Path) -> None:
+    _search_on(head, tmp_path, cifar_dir, 2)
+
+
+def test_search_joins_a_cluster_without_authentication(
+    open_head: Head, tmp_path: Path, cifar_dir: Path
+) -> None:
+    _search_on(open_head, tmp_path, cifar_dir, 1)
+
+
+@pytest.mark.parametrize(
+    ("command", "given"),
+    [("search", {}), ("search", {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "wrong"}), ("submit", {})],
+    ids=["search-none", "search-wrong", "submit-none"],
+)
+def test_a_missing_or_wrong_token_is_one_line(
+    head: Head, tmp_path: Path, cifar_dir: Path, command: str, given: dict[str, str]
+) -> None:
+    """Not Ray's 20 s of retries then "cannot connect": what is missing, and where Ray reads it from."""
+    env = {k: v for k, v in head.env.items() if not k.startswith("RAY_AUTH_")} | given
+    env["HOME"] = str(tmp_path)  # no ~/.ray/auth_token of the user's
+    where = head.gcs if command == "search" else head.jobs
+    args = ["--data-dir", str(cifar_dir)] if command == "search" else ["--status", "raysubmit_x"]
+    done = nas(command, "--address", where, *args, cwd=tmp_path, env=env, timeout=60)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"--address {where}: the cluster requires Ray's token" in done.stderr
+    assert "RAY_AUTH_MODE=token" in done.stderr and "RAY_AUTH_TOKEN" in done.stderr
 
 
 def test_submit_runs_the_search_as_a_job(head: Head, tmp_path: Path, cifar_dir: Path) -> None:
@@ -168,7 +197,7 @@ def test_submit_bad_input_is_one_line_and_exit_2(
 
 
 def test_submit_to_an_unreachable_job_server_is_exit_2(tmp_path: Path) -> None:
-    (port,) = _free_ports(1)
+    (port,) = free_ports(1)
     done = subprocess.run(
         [str(BIN / "nas"), "submit", "--address", f"http://127.0.0.1:{port}", "--status", "x"],
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
