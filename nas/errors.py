@@ -7,6 +7,7 @@ line on stderr and exit code 2 (`nas.cli.main.main`). Anything else escaping is 
 from __future__ import annotations
 
 import errno
+import re
 
 
 class NasError(Exception):
@@ -66,11 +67,14 @@ def shown(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
-def one_line(message: str, limit: int = 1000) -> str:
-    """``message`` as one printable line: line breaks and control characters escaped, cut to ``limit``."""
+def one_line(message: str, limit: int = 1000, *, word: int = 160) -> str:
+    """``message`` as one printable line: line breaks and control characters escaped, any run of more
+    than ``word`` characters without a space (a 5,000-digit argument echoed by argparse or by a
+    message that forgot `shown`) cut to ``word``, the whole cut to ``limit``."""
     safe = "".join(
         c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else ascii(c)[1:-1] for c in message
     )
+    safe = re.sub(rf"\S{{{word + 1},}}", lambda m: f"{m.group()[: word - 3]}...", safe)
     return safe if len(safe) <= limit else f"{safe[: limit - 3]}..."
 
 

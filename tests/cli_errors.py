@@ -11,5 +11,6 @@ def assert_one_line_error(code: int, err: str, expected: str) -> str:
     assert len(lines) == 1, err
     assert lines[0].startswith("nas: error: "), lines[0]
     assert len(lines[0]) <= 1100, len(lines[0])  # a 100 KB value is never echoed in full
+    assert max(map(len, lines[0].split())) <= 160, lines[0]  # nor cut only at the line's end
     assert expected in lines[0], lines[0]
     return lines[0]
