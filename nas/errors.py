@@ -43,13 +43,17 @@ def no_space(exc: BaseException) -> OSError | None:
 
 
 def first_line(exc: BaseException, *, limit: int = 300) -> str:
-    """The first line of ``exc``'s message, shortened, or its type's name when it has none.
+    """The first line of ``exc``'s message, its terminal colours removed, shortened, or its type's
+    name when it has none.
 
-    Every message built from a foreign exception (Ray, the OS, a crashed child) goes through here,
-    so what the user reads is always one line of bounded length.
+    Every message built from a foreign exception (Ray, the OS, a crashed child, torch's refusal of
+    a checkpoint) goes through here, so what the user reads is always one line of bounded length.
     """
-    lines = str(exc).strip().splitlines()
-    return lines[0][:limit] if lines else type(exc).__name__
+    lines = _ANSI.sub("", str(exc)).strip().splitlines()
+    return lines[0].strip()[:limit] if lines else type(exc).__name__
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def describe(exc: BaseException, *, limit: int = 300) -> str:

@@ -14,3 +14,10 @@ def assert_one_line_error(code: int, err: str, expected: str) -> str:
     assert max(map(len, lines[0].split())) <= 160, lines[0]  # nor cut only at the line's end
     assert expected in lines[0], lines[0]
     return lines[0]
+
+
+class Payload:
+    """What a tampered checkpoint smuggles in: an object ``weights_only=True`` refuses to build."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (print, ("pwned",))

@@ -73,8 +73,10 @@ def file_error(exc: OSError) -> str:
     (atomic replaces, appends whose torn last line is healed), so the run continues after."""
     if no_space(exc) is None:
         return path_error(exc)
-    where = path_error(exc) if exc.filename is not None else exc.strerror or "no space left"
-    return f"{where}: free space there, then run the command again (with --resume to continue a run)"
+    where = (
+        f"{path_error(exc)}: free space there" if exc.filename is not None else f"{exc.strerror}: free space"
+    )
+    return f"{where}, then run the command again (with --resume to continue a run)"
 
 
 def path_error(exc: OSError) -> str:

@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nas.errors import ConfigError, DataError
+from nas.errors import ConfigError, DataError, first_line
 from nas.model.counting import count_mult_adds, count_params
 from nas.model.network import NASNetwork, NetworkConfig, build_network
 from nas.space.genotype import Genotype
@@ -247,15 +247,15 @@ def run_transfer(
 def check_checkpoints(run_dir: Path) -> None:
     """Load every checkpoint of ``run_dir`` here, before Ray starts, as the workers will
     (``weights_only=True``): a damaged or tampered one is one line naming its file, not a worker's
-    traceback relayed by Ray Train."""
-    for state_file in sorted(run_dir.glob(f"checkpoint_*/{STATE_FILE}")):
+    traceback relayed by Ray Train. Every folder holding a state file is one: Ray Train names them
+    as the loop does (``epoch_0001``, see `_train_loop_per_worker`), not ``checkpoint_*``."""
+    for state_file in sorted(run_dir.glob(f"*/{STATE_FILE}")):
         try:
             torch.load(state_file, map_location="cpu", weights_only=True)
             json.loads((state_file.parent / HISTORY_FILE).read_text(encoding="utf-8"))
         except Exception as exc:  # unpickling refuses with many types; any of them means unusable
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DataError(
-                f"{state_file.parent}: not a loadable checkpoint ({first[:200]}); "
+                f"{state_file.parent}: not a loadable checkpoint ({first_line(exc, limit=200)}); "
                 "restore it, or start over with another --out"
             ) from None
 

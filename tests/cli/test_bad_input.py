@@ -26,7 +26,7 @@ from nas.errors import ConfigError, shown
 from nas.search.settings import SearchSettings
 from nas.space.genotype import Genotype, display_name
 from nas.space.published import PUBLISHED
-from tests.cli_errors import assert_one_line_error
+from tests.cli_errors import Payload, assert_one_line_error
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NAS = [sys.executable, "-m", "nas.cli"]
@@ -326,22 +326,15 @@ def test_waiting_for_resources_is_bounded_and_a_child_reports_its_real_failure(
         ray.shutdown()
 
 
-class _Payload:
-    """What a tampered checkpoint smuggles in: an object `weights_only=True` refuses to build."""
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (print, ("pwned",))
-
-
 def test_tampered_transfer_checkpoint_is_one_line(
     tmp_path: Path, cifar_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Refused by ``weights_only=True`` before Ray starts, in one line naming the checkpoint."""
     import torch
 
-    folder = tmp_path / "out" / "ray" / "transfer" / "checkpoint_000001"
+    folder = tmp_path / "out" / "ray" / "transfer" / "epoch_0001"  # as Ray Train names it here
     folder.mkdir(parents=True)
-    torch.save({"model": _Payload()}, folder / "state.pt")
+    torch.save({"model": Payload()}, folder / "state.pt")
     (folder / "history.json").write_text("{}")
     args = ["transfer", "--genotype", "nasnet-a", "--dataset", "cifar10", "--N", "1", "--C", "4"]
     args += ["--data-dir", str(cifar_dir), "--out", str(tmp_path / "out"), "--resume", "--json"]
@@ -349,3 +342,15 @@ def test_tampered_transfer_checkpoint_is_one_line(
     out, err = capsys.readouterr()
     assert_one_line_error(code, err, f"{folder}: not a loadable checkpoint")
     assert "pwned" not in out + err
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_no_space_left_is_one_line(tmp_path: Path) -> None:
+    """Output to a full device (``/dev/full`` answers every write with ENOSPC): one line, no traceback."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [*NAS, "show", "nasnet-a", "--json"], stdout=full, stderr=subprocess.PIPE, text=True,
+            cwd=REPO_ROOT, timeout=SUBPROCESS_TIMEOUT_S, check=False,
+        )  # fmt: skip
+    line = assert_one_line_error(done.returncode, done.stderr, "No space left on device: free space, then")
+    assert "--resume" in line

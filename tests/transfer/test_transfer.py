@@ -21,6 +21,7 @@ import torch
 
 from nas.cli.main import main
 from nas.space.genotype import Genotype
+from tests.cli_errors import Payload
 from tests.wandb_files import read_run
 
 CLASSES = 3
@@ -147,6 +148,17 @@ def test_transfer_trains_on_two_workers_and_resumes_after_a_kill(
     assert isinstance(result["images_per_s"], float) and result["images_per_s"] > 0
     saved = json.loads((out / "result.json").read_text())
     assert saved["history"] == history and saved["config"]["network"]["num_classes"] == CLASSES
+
+    # A checkpoint Ray Train wrote, tampered with: refused before Ray starts, in one line (issue 28)
+    latest = json.loads((run_dir / "checkpoint_manager_snapshot.json").read_text())[
+        "latest_checkpoint_result"
+    ]
+    folder = run_dir / latest["checkpoint_dir_name"]
+    torch.save({"model": Payload()}, folder / "state.pt")
+    assert main(["transfer", *args, "--epochs", str(EPOCHS + 1), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nas: error: {folder}: not a loadable checkpoint (Weights only load failed")
+    assert len(err.strip().splitlines()) == 1 and "pwned" not in err
 
 
 @pytest.mark.slow
