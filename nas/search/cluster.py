@@ -44,7 +44,7 @@ def connect(address: str | None, *, num_cpus: int | None = None, log_to_driver: 
             address = "auto"
         else:
             logger.warning(
-                "RAY_ADDRESS=%s is not used: a search without --address runs on its own local Ray "
+                "RAY_ADDRESS=%s is not used: without --address, nas starts a local Ray of its own "
                 "(--address auto joins that cluster)",
                 shown(os.environ["RAY_ADDRESS"]),
             )
