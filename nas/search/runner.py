@@ -328,7 +328,8 @@ def run_search(
 
     ``searcher``: one built by the caller (``--weight-sharing``'s verification list), else the
     settings'. ``should_stop``, polled by Tune between its steps, ends the search early (the CLI's
-    Ctrl-C): running children are stopped and stay outstanding for ``--resume``.
+    Ctrl-C), as does a full disk (`TuneSearcherAdapter.no_room`, raised at the end): running children
+    are stopped and stay outstanding for ``--resume``.
     """
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -381,7 +382,9 @@ def run_search(
                     name=f"attempt-{attempt}",
                     storage_path=str(run.ray_dir.resolve()),
                     failure_config=tune.FailureConfig(max_failures=settings.max_failures),
-                    stop=StopWhen(should_stop) if should_stop is not None else None,
+                    stop=StopWhen(
+                        lambda: adapter.no_room is not None or (should_stop is not None and should_stop())
+                    ),
                     callbacks=[
                         *callbacks,
                         *tracker.tune_callbacks(),

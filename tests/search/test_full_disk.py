@@ -3,8 +3,9 @@
 The results folder is a small tmpfs mounted for the test (root only: skipped elsewhere); once the
 first child is in the leaderboard, a filler file takes every byte left, as another job on the
 machine would. After the filler is deleted, ``--resume`` must end with every child exactly once.
-Eight children: tmpfs gives a file whole pages, so the first few rows still fit in the leaderboard's
-last page, and a later write is the one that finds no room.
+Eight children, two at a time: tmpfs gives a file whole pages, so the first few rows still fit in the
+leaderboard's last page, and a later write is the one that finds no room; the child then running is
+stopped and reruns.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def test_a_full_disk_stops_the_search_in_one_line_and_resume_finishes(
     small_disk: Path, cifar_dir: Path
 ) -> None:
     run_dir = small_disk / "res" / "d"
-    args = [*TINY_SEARCH, "--searcher", "random", "--trials", "8", "--max-concurrent", "1"]
+    args = [*TINY_SEARCH, "--searcher", "random", "--trials", "8", "--max-concurrent", "2"]
     args += ["--data-dir", str(cifar_dir), "--results-dir", str(small_disk / "res"), "--name", "d"]
     proc = subprocess.Popen(
         [NAS, "search", *args], env=search_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
