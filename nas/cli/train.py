@@ -102,6 +102,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nas.api import TRAIN_CHECKPOINT
     from nas.space.published import resolve_genotype
     from nas.train.data import load_cifar10
     from nas.train.trainer import train_child
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         train_config,
         data,
         report=_EpochPrinter(train_config.epochs),
-        checkpoint=out / "model.pt",
+        checkpoint=out / TRAIN_CHECKPOINT,
     )
     record = {
         **result.to_dict(),
@@ -144,10 +145,12 @@ def run(args: argparse.Namespace) -> int:
         "train": asdict(train_config),
     }
     (out / "result.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    export = common.export_command(out) if result.status == "completed" else None
     if args.json:
-        common.print_json({**{k: record[k] for k in JSON_KEYS}, "error": result.error, "out": str(out)})
+        summary = {k: record[k] for k in JSON_KEYS}
+        common.print_json({**summary, "error": result.error, "out": str(out), "export": export})
     else:
-        _print_summary(result, out)
+        _print_summary(result, out, export)
     return 0 if result.status == "completed" else 1
 
 
@@ -245,7 +248,7 @@ class _EpochPrinter:
         print(line, file=sys.stderr)
 
 
-def _print_summary(result: ChildResult, out: Path) -> None:
+def _print_summary(result: ChildResult, out: Path, export: str | None) -> None:
     def fmt(value: float | None, spec: str) -> str:
         return "-" if value is None else format(value, spec)
 
@@ -259,5 +262,7 @@ def _print_summary(result: ChildResult, out: Path) -> None:
         "wall time": f"{result.wall_s:.1f} s",
         "saved to": str(out),
     }
+    if export is not None:
+        rows["export"] = export
     for label, value in rows.items():
         print(f"{label:<14} {value}")
