@@ -249,7 +249,7 @@ def check_checkpoints(run_dir: Path) -> None:
     """Load every checkpoint of ``run_dir`` here, before Ray starts, as the workers will
     (``weights_only=True``): a damaged or tampered one is one line naming its file, not a worker's
     traceback relayed by Ray Train."""
-    for state_file in sorted(run_dir.glob(f"checkpoint_*/{STATE_FILE}")):
+    for state_file in sorted(run_dir.glob(f"*/{STATE_FILE}")):  # Ray names them epoch_NNNN here
         try:
             torch.load(state_file, map_location="cpu", weights_only=True)
             json.loads((state_file.parent / HISTORY_FILE).read_text(encoding="utf-8"))
