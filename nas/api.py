@@ -46,6 +46,7 @@ NORMALIZATION: dict[str, tuple[tuple[float, float, float], tuple[float, float, f
 TRAIN_CHECKPOINT = "model.pt"  # `nas train --out`'s file
 TRANSFER_CHECKPOINTS = "ray/transfer/*/state.pt"  # `nas transfer --out`'s, one folder per epoch
 RESULT_FILE = "result.json"
+SEARCH_LEADERBOARD = "trials.jsonl"  # what marks a search's run folder (`nas.results.run_folder`)
 _RESULT_SEARCH_DEPTH = 4  # a transfer's result.json sits 3 folders above its state.pt
 
 
@@ -138,6 +139,11 @@ def checkpoint_file(path: Path) -> Path:
     if (path / TRAIN_CHECKPOINT).is_file():
         return path / TRAIN_CHECKPOINT
     epochs = sorted(path.glob(TRANSFER_CHECKPOINTS)) or sorted(path.glob("state.pt"))
+    if not epochs and (path / SEARCH_LEADERBOARD).is_file():
+        raise DataError(
+            f"{path}: a search's run folder holds genotypes, not trained weights; train its best cell "
+            f"first (nas train {path} --like {path}, or nas transfer), then export that folder"
+        )
     if not epochs:
         raise DataError(
             f"{path}: no trained network here (expected {TRAIN_CHECKPOINT} or {TRANSFER_CHECKPOINTS}: "
