@@ -11,6 +11,10 @@ NASNet's 5,000 held-out validation images. A search's children train otherwise (
 does not reproduce its search accuracy. ``--like results/<run>`` takes that run's proxy instead: its
 N, C, epochs, batch size, lr, image counts, seed and the same train/validation split; the genotype
 defaults to the run's ``best_genotype.json``. Flags given explicitly still override.
+
+The output folder holds ``result.json`` and ``model.pt``: the weights with the genotype and network
+config that rebuild them (`nas.api.load_checkpoint`); ``nas export OUT`` makes it a file that runs
+without this package.
 """
 
 from __future__ import annotations
