@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("search_spaces", "nas.tracking"),
     ("nas.search", "controllers"),  # orchestration; controllers implement nas.search.searcher
     ("nas.transfer",),
+    ("nas.api",),  # the stable Python entry points, a facade over the layers below
     ("nas.cli",),
 )
 """Lowest first. Packages on one line are peers and may import each other (without a cycle)."""

@@ -163,6 +163,14 @@ def ray_output_to(log: Path, *, kept_if: Path) -> Iterator[None]:
                 log.parent.rmdir()
 
 
+def export_command(run_dir: Path) -> str:
+    """The `nas export` command line for a finished `nas train`/`nas transfer` folder, as printed
+    after training (``--format onnx`` is the other choice)."""
+    import shlex
+
+    return f"nas export {shlex.quote(str(run_dir))} --format pt2"
+
+
 def add_json_argument(parser: argparse._ActionsContainer) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 

@@ -11,6 +11,10 @@ NASNet's 5,000 held-out validation images. A search's children train otherwise (
 does not reproduce its search accuracy. ``--like results/<run>`` takes that run's proxy instead: its
 N, C, epochs, batch size, lr, image counts, seed and the same train/validation split; the genotype
 defaults to the run's ``best_genotype.json``. Flags given explicitly still override.
+
+The output folder holds ``result.json`` and ``model.pt``: the weights with the genotype and network
+config that rebuild them (`nas.api.load_checkpoint`); ``nas export OUT`` makes it a file that runs
+without this package.
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nas.api import TRAIN_CHECKPOINT
     from nas.space.published import resolve_genotype
     from nas.train.data import load_cifar10
     from nas.train.trainer import train_child
@@ -135,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         train_config,
         data,
         report=_EpochPrinter(train_config.epochs),
-        checkpoint=out / "model.pt",
+        checkpoint=out / TRAIN_CHECKPOINT,
     )
     record = {
         **result.to_dict(),
@@ -144,10 +149,12 @@ def run(args: argparse.Namespace) -> int:
         "train": asdict(train_config),
     }
     (out / "result.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    export = common.export_command(out) if result.status == "completed" else None
     if args.json:
-        common.print_json({**{k: record[k] for k in JSON_KEYS}, "error": result.error, "out": str(out)})
+        summary = {k: record[k] for k in JSON_KEYS}
+        common.print_json({**summary, "error": result.error, "out": str(out), "export": export})
     else:
-        _print_summary(result, out)
+        _print_summary(result, out, export)
     return 0 if result.status == "completed" else 1
 
 
@@ -245,7 +252,7 @@ class _EpochPrinter:
         print(line, file=sys.stderr)
 
 
-def _print_summary(result: ChildResult, out: Path) -> None:
+def _print_summary(result: ChildResult, out: Path, export: str | None) -> None:
     def fmt(value: float | None, spec: str) -> str:
         return "-" if value is None else format(value, spec)
 
@@ -259,5 +266,7 @@ def _print_summary(result: ChildResult, out: Path) -> None:
         "wall time": f"{result.wall_s:.1f} s",
         "saved to": str(out),
     }
+    if export is not None:
+        rows["export"] = export
     for label, value in rows.items():
         print(f"{label:<14} {value}")

@@ -171,11 +171,13 @@ def run(args: argparse.Namespace) -> int:
         dir=out,
     )
     log_transfer(tracking, record)
+    export = common.export_command(out)
     line = (
         f"top-1 {record['top1']:.4f}  top-5 {record['top5']:.4f} after {record['epochs']} epochs, "
-        f"{record['images_per_s']:.0f} img/s; saved to {out / 'result.json'}"
+        f"{record['images_per_s']:.0f} img/s; saved to {out / 'result.json'}\nexport: {export}"
     )
-    _emit(args, {k: v for k, v in record.items() if k != "config"} | {"out": str(out)}, line)
+    summary = {k: v for k, v in record.items() if k != "config"} | {"out": str(out), "export": export}
+    _emit(args, summary, line)
     return 0
 
 

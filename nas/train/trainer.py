@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from nas.errors import ConfigError, describe
+from nas.model.checkpoint import network_state
 from nas.model.counting import count_mult_adds, count_params
 from nas.model.network import NASNetwork, NetworkConfig, build_network
 from nas.results.trial import TrialResult, TrialStatus
@@ -168,7 +169,8 @@ def train_child(
     """Build the CIFAR network of ``genotype`` and train it; never raises for the child's own failures.
 
     The test split is evaluated after training only when ``data`` carries one (a search loads data
-    without it). ``checkpoint``: where to save the trained ``state_dict`` (on the CPU), if anywhere.
+    without it). ``checkpoint``: where to save the trained network (`nas.model.checkpoint.network_state`: weights on
+    the CPU with the genotype and config that rebuild it), if anywhere.
     Configuration errors (bad sizes, CUDA requested without one) raise `ConfigError` before any work.
     """
     cfg = train_config
@@ -191,7 +193,7 @@ def train_child(
         if rejection is not None:
             logger.info("child rejected: %s", rejection)
             return progress.result("rejected", started, error=rejection)
-        epochs = _train(model, cfg, train, val, data.test, device, progress, checkpoint)
+        epochs = _train(model, cfg, train, val, data.test, device, progress, checkpoint, genotype)
         try:
             while (metrics := _next_or_failure(epochs, progress)) is not None:
                 if report is not None:
@@ -259,6 +261,7 @@ def _train(
     device: torch.device,
     progress: _Progress,
     checkpoint: Path | None,
+    genotype: Genotype,
 ) -> Generator[dict[str, float], None, None]:
     """Train epoch by epoch, yielding each epoch's metrics; a generator so that each epoch's work
     runs inside the caller's failure guard while the caller's ``report`` stays outside it (moving
@@ -325,7 +328,7 @@ def _train(
     if test is not None:
         progress.test_accuracy = evaluate(net, test.images, test.labels, channels_last=channels_last, amp=amp)
     if checkpoint is not None:
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, checkpoint)
+        torch.save(network_state(model, genotype), checkpoint)
 
 
 def _head(split: Split, n: int | None, name: str) -> Split:

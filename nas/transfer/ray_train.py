@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from nas.errors import ConfigError, DataError, first_line
+from nas.model.checkpoint import network_state
 from nas.model.counting import count_mult_adds, count_params
 from nas.model.network import NASNetwork, NetworkConfig, build_network
 from nas.space.genotype import Genotype
@@ -272,7 +273,8 @@ def _train_loop_per_worker(raw_config: dict[str, Any]) -> None:
     on_cuda = device.type == "cuda"
     torch.manual_seed(cfg.seed + rank)  # same init is not needed: DDP broadcasts rank 0's weights
 
-    model = build_network(Genotype.from_dict(cfg.genotype), cfg.network_config())
+    genotype = Genotype.from_dict(cfg.genotype)
+    model = build_network(genotype, cfg.network_config())
     history, state = History(), None
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is not None:
@@ -332,7 +334,7 @@ def _train_loop_per_worker(raw_config: dict[str, Any]) -> None:
         with tempfile.TemporaryDirectory() as folder:
             saved = None
             if rank == 0:
-                _save(Path(folder), model, optimizer, scheduler, history)
+                _save(Path(folder), model, genotype, optimizer, scheduler, history)
                 saved = ray.train.Checkpoint.from_directory(folder)
             ray.train.report(metrics, checkpoint=saved, checkpoint_dir_name=f"epoch_{epoch + 1:04d}")
 
@@ -443,13 +445,15 @@ def _all_reduce_sum(value: torch.Tensor) -> float:
 def _save(
     folder: Path,
     model: NASNetwork,
+    genotype: Genotype,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     history: History,
 ) -> None:
-    """``state_dict``s only (tensors, numbers, lists), loadable with ``weights_only=True``."""
+    """``state_dict``s only (tensors, numbers, lists, JSON text), loadable with ``weights_only=True``;
+    the model's entries are `nas.model.checkpoint.network_state`'s, so `nas export` reads the file alone."""
     state = {
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **network_state(model, genotype),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "epoch": history.epochs_done,

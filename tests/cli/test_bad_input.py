@@ -91,7 +91,7 @@ def _fill(args: list[str], paths: dict[str, str]) -> list[str]:
 
 def test_at_least_sixty_bad_command_lines_across_every_sub_command() -> None:
     commands = {args[0] for args, _ in CASES}
-    assert commands == {"show", "train", "search", "submit", "transfer", "report"}
+    assert commands == {"show", "train", "search", "submit", "transfer", "export", "report"}
     assert len(CASES) >= 60
 
 
@@ -354,3 +354,39 @@ def test_no_space_left_is_one_line(tmp_path: Path) -> None:
         )  # fmt: skip
     line = assert_one_line_error(done.returncode, done.stderr, "No space left on device: free space, then")
     assert "--resume" in line
+
+
+@pytest.mark.parametrize(
+    ("saved", "expected"),
+    [
+        ({"model": Payload()}, "not a loadable checkpoint (Weights only load failed"),
+        ([1, 2, 3], "not a checkpoint (a list"),
+        ({"optimizer": {}}, "not a checkpoint of this package"),
+        ({"format": "nas-network/99"}, "checkpoint format 'nas-network/99'"),
+        ({"format": "nas-network/1", "genotype": "{", "network": "{}", "model": {}}, "damaged checkpoint"),
+    ],
+    ids=["tampered", "list", "no-weights", "future-format", "damaged-metadata"],
+)
+def test_bad_export_checkpoint_is_one_line(
+    saved: object, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`nas export` loads with ``weights_only=True``: a smuggled object is refused, never run."""
+    import torch
+
+    torch.save(saved, tmp_path / "model.pt")
+    code = main(["export", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert_one_line_error(code, err, f"{tmp_path / 'model.pt'}: {expected}")
+    assert "pwned" not in out + err and not (tmp_path / "model.pt2").exists()
+
+
+def test_export_onnx_without_the_extra_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The optional extra missing (an import blocked as ``sys.modules[name] = None`` does): the
+    message says how to install it, before any checkpoint is read."""
+    monkeypatch.setitem(sys.modules, "onnxscript", None)
+    code = main(["export", str(tmp_path), "--format", "onnx"])
+    assert_one_line_error(
+        code, capsys.readouterr().err, "needs onnxscript, not installed: pip install -e '.[onnx]'"
+    )

@@ -37,7 +37,8 @@ def test_train_json_result_and_checkpoint(cifar_dir: Path, tmp_path: Path) -> No
     assert 0.0 <= summary["test_accuracy"] <= 1.0 and summary["params"] > 0 and summary["mult_adds"] > 0
     record = json.loads((out / "result.json").read_text())
     assert record["genotype"]["name"] == "nasnet-a" and record["split"]["test_size"] == 1017
-    state = torch.load(out / "model.pt", weights_only=True)
+    state = torch.load(out / "model.pt", weights_only=True)["model"]
+    assert summary["export"] == f"nas export {out} --format pt2"
     fresh = build_network(resolve_genotype("nasnet-a"), NetworkConfig(N=1, C=8)).state_dict()
     assert {k: v.shape for k, v in state.items()} == {k: v.shape for k, v in fresh.items()}
 

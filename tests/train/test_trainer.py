@@ -74,7 +74,7 @@ def test_max_steps_test_split_and_checkpoint(
     )
     assert (result.steps_done, result.epochs_done) == (3, 1)
     assert result.test_accuracy is not None and 0.0 <= result.test_accuracy <= 1.0
-    state = torch.load(checkpoint, weights_only=True)
+    state = torch.load(checkpoint, weights_only=True)["model"]  # beside it: the genotype and config
     fresh = build_network(tiny_genotype, TINY_NET).state_dict()
     assert {k: v.shape for k, v in state.items()} == {k: v.shape for k, v in fresh.items()}
 

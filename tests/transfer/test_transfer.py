@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from nas.api import load_checkpoint
 from nas.cli.main import main
 from nas.space.genotype import Genotype
 from tests.cli_errors import Payload
@@ -179,6 +180,15 @@ def test_cifar_final_evaluation_uses_the_test_batch_and_logs_a_wandb_run(
     assert run.series("top1") == [top1] and run.series("top5") == [top5]
     assert run.config["params"] == result["params"] and run.config["dataset"] == "cifar10"
     assert run.summary["top1"] == top1
+
+    # The export the run printed works on its real checkpoint (Ray Train's folder layout).
+    assert result["export"] == f"nas export {out} --format pt2"
+    assert main(["export", str(out)]) == 0
+    images = torch.randn(3, 3, 32, 32)
+    program = torch.export.load(out / "model.pt2").module()
+    with torch.no_grad():
+        expected = load_checkpoint(out)(images).logits
+    torch.testing.assert_close(program(images), expected, atol=1e-5, rtol=0)
 
 
 def _checkpoint_registered(snapshot: Path) -> bool:
