@@ -16,7 +16,8 @@ from nas.errors import NasError, no_space, one_line
 
 COMMANDS = ("show", "train", "search", "submit", "transfer", "export", "report")
 """Sub-command modules in `nas.cli`; each defines ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args)``, and its docstring is the command's ``--help`` description."""
+``run(args)``, and its docstring is the command's ``--help`` description; one that sets
+``OWN_HELP = True`` adds its own ``-h/--help``."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=module.HELP,
             description=module.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
+            add_help=not getattr(module, "OWN_HELP", False),
         )
         module.add_arguments(command)
     return parser

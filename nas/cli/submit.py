@@ -13,17 +13,20 @@ own CLI: ``ray job submit --address http://HEAD:8265 --working-dir . -- nas sear
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
 
 from nas.cli.common import add_json_argument, print_json
-from nas.cli.search import OPTIONS, add_search_arguments, settings_values
+from nas.cli.search import add_search_arguments, given_settings
 from nas.errors import ConfigError
+from nas.search.settings import SearchSettings, flag_name
 
 _PATH_OPTIONS = frozenset({"data_dir", "results_dir", "config"})
 
 
+OWN_HELP = True  # `add_search_arguments`'s: --preset NAME --help shows the preset's values
 HELP = "submit a search to a Ray cluster as a Ray job; follow, inspect or stop it"
 
 
@@ -40,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="folder shipped with the job (default: this checkout, when nas runs from one)",
     )
-    search = parser.add_argument_group("search flags, forwarded to `nas search` on the cluster")
-    add_search_arguments(search, skip=frozenset({"--address"}))  # type: ignore[arg-type]
+    # ours names the job server; the job joins the cluster it runs on (`--address auto`)
+    add_search_arguments(parser, skip=frozenset({"address"}), title="search flags, forwarded: ")
     add_json_argument(parser)
     parser.set_defaults(run=run)
 
@@ -49,22 +52,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def forwarded_flags(args: argparse.Namespace, *, cwd: Path) -> list[str]:
     """The search flags given on this command line, as ``nas search`` arguments, paths made absolute."""
     argv: list[str] = []
-    for flag, _, _ in OPTIONS:
-        key = flag.lstrip("-").replace("-", "_")
-        value = getattr(args, key, None)
-        if value is None or flag == "--address":  # ours names the job server; the job joins its cluster
+    for f in dataclasses.fields(SearchSettings):
+        value = getattr(args, f.name, None)
+        if value is None or f.name == "address":  # ours names the job server; the job joins its cluster
             continue
-        if key in _PATH_OPTIONS:
-            value = (cwd / value).resolve()
-        argv += [flag, str(value)]
-    for pair in args.searcher_option or []:
-        argv += ["--searcher-option", pair]
+        if value is True:
+            argv.append(flag_name(f.name))
+        elif isinstance(value, list):  # --searcher-option, repeated
+            argv += [a for pair in value for a in (flag_name(f.name), pair)]
+        else:
+            argv += [flag_name(f.name), str((cwd / value).resolve() if f.name in _PATH_OPTIONS else value)]
     if args.config is not None:
         argv += ["--config", str((cwd / args.config).resolve())]
-    if args.download:
-        argv.append("--download")
-    if args.weight_sharing:
-        argv.append("--weight-sharing")
     return argv
 
 
@@ -98,9 +97,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _settings(args: argparse.Namespace) -> Any:
     """The search's settings, validated here, not minutes later on the cluster."""
-    from nas.search.settings import SearchSettings
+    from nas.search.presets import apply_preset
 
-    settings = SearchSettings.from_dict(settings_values(args))
+    settings = SearchSettings.from_dict(apply_preset(given_settings(args)))
     settings.validate()
     return settings
 

@@ -182,7 +182,7 @@ def _like(args: argparse.Namespace) -> dict[str, Any]:
         "seed": search.seed,
         "train_size": search.train_size,
         "val_size": search.val_size,
-        "split_seed": search.seed,  # the children's data split (`nas.search.runner._child_settings`)
+        "split_seed": search.seed,  # the children's data split (`nas.search.settings.ChildSettings.of`)
         "N": search.N,
         "C": search.C,
         "data_dir": search.data_dir,

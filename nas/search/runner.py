@@ -173,14 +173,13 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     """
     from ray import tune
 
-    from nas.model.network import NetworkConfig
     from nas.search.tune_adapter import genotype_of
-    from nas.train.trainer import TrainConfig, train_child
+    from nas.train.trainer import train_child
 
     started = time.perf_counter()
+    train_config = child.train
     try:
         data = _cached_data(child.data_dir, child.train_size, child.val_size, child.split_seed)
-        train_config = TrainConfig(**child.train)
     except Exception as exc:  # the leaderboard's reason is this first line, not a pointer to error.txt
         _report_failure(config, exc)
         return
@@ -196,9 +195,7 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
             tune.report(dict(last))
 
     try:
-        result = train_child(
-            genotype_of(config), NetworkConfig(**child.network), train_config, data, report=report
-        )
+        result = train_child(genotype_of(config), child.network, train_config, data, report=report)
     except NasError as exc:  # sizes the data cannot give: refused before any work, reported as such
         _report_failure(config, exc)
         return
@@ -257,21 +254,6 @@ def _build_tracker(settings: SearchSettings, run: RunFolder) -> Tracker:
             raise NasError(f"--wandb {settings.wandb}: W&B tracking is unavailable ({exc})") from None
         logger.warning("W&B tracking unavailable (%s); tracking disabled", exc)
         return NullTracker()
-
-
-def _child_settings(settings: SearchSettings) -> ChildSettings:
-    """The child's network and training settings (device and memory layout: the trainer's defaults)."""
-    network = {"dataset": "cifar10", "N": settings.N, "C": settings.C}
-    train = {
-        "epochs": settings.epochs,
-        "batch_size": settings.batch_size,
-        "lr": settings.lr,
-        "seed": settings.seed,
-        "max_params": settings.max_params,
-        "max_mult_adds": settings.max_mult_adds,
-    }
-    data_dir = str(Path(settings.data_dir).resolve()) if settings.data_dir else None  # set by check_data
-    return ChildSettings(data_dir, settings.train_size, settings.val_size, settings.seed, network, train)
 
 
 @dataclass(frozen=True)
@@ -367,7 +349,7 @@ def run_search(
                 else None
             )
             apply_tune_env()
-            trainable = tune.with_parameters(train_trial, child=_child_settings(settings))
+            trainable = tune.with_parameters(train_trial, child=ChildSettings.of(settings))
             tuner = tune.Tuner(
                 tune.with_resources(trainable, {"cpu": settings.cpus_per_trial, "gpu": gpus}),
                 tune_config=tune.TuneConfig(

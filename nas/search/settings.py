@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
+from pathlib import Path
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from nas.errors import ConfigError, check_number, shown
+
+if TYPE_CHECKING:
+    from nas.model.network import NetworkConfig
+    from nas.train.trainer import TrainConfig
 
 SCHEDULERS = ("fifo", "asha")
 MAX_TEXT = 1000  # characters of a name, a path or an address
@@ -43,15 +48,10 @@ bound some further once known (`nas.search.runner.check_resources`, `SearchSetti
 OPEN_BELOW = frozenset({"lr", "cpus_per_trial"})
 
 
-FLAGS = {"searcher_options": "--searcher-option"}
-"""Settings whose flag is not the key spelt with dashes."""
-
-
 def flag_name(key: str) -> str:
     """``batch_size`` -> ``--batch-size``: messages name the flag, which is also the TOML key's source."""
-    if key in FLAGS:
-        return FLAGS[key]
-    return "--" + key.replace("_", "-")
+    flag = SearchSettings.__dataclass_fields__[key].metadata.get("flag")
+    return str(flag) if flag else "--" + key.replace("_", "-")
 
 
 def check_type(name: str, value: Any, hint: Any) -> None:
@@ -98,56 +98,178 @@ def _describe(hint: Any) -> str:
     return "a table" if origin is dict or hint is dict else getattr(hint, "__name__", str(hint))
 
 
+GROUPS: dict[str, str] = {
+    "selection": "selection: the space, the searcher and its budget",
+    "child": "child: how each proposed cell is trained (the reward)",
+    "data": "data: CIFAR-10 and its split",
+    "cluster": "cluster: where and how many children run (Ray Tune)",
+    "run": "run folder",
+    "tracking": "tracking (W&B)",
+    "weight sharing": "weight sharing (ENAS; nas/search/weight_sharing.py)",
+}
+"""The sections of ``nas search --help``, in order; each setting names its own (`setting`)."""
+
+
+def setting(
+    default: Any = None,
+    *,
+    help: str,
+    group: str,
+    flag: str | None = None,
+    none: str | None = None,
+    runtime: bool = False,
+    choices: str | None = None,
+    factory: Callable[[], Any] | None = None,
+) -> Any:
+    """A `SearchSettings` field and everything the CLI makes of it: its ``help`` (the default is added
+    from the field, so it is stated once), its ``--help`` ``group``, its ``flag`` when not the name
+    spelt with dashes, what a None default means (``none``), whether a resumed run takes it from the
+    command rather than from its ``config.json`` (``runtime``), and the registry its value must be
+    in (``choices``, checked by `SearchSettings.validate`)."""
+    assert group in GROUPS, group
+    metadata = {"help": help, "group": group, "flag": flag, "none": none, "runtime": runtime}
+    metadata["choices"] = choices
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class SearchSettings:
-    """Every setting of a search, as saved in ``config.json``. Defaults: a small search on this machine."""
+    """Every setting of a search, as saved in ``config.json``; the `setting` metadata of each field is
+    also its ``nas search`` flag and help. Defaults: the ``cpu`` preset, a small search on this machine
+    (`nas.search.presets`)."""
 
-    space: str = "nasnet"
-    searcher: str = "rl"
-    searcher_options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of its constructor
-    trials: int = 16  # the README's main job; the searchers' defaults are sized to teach within it
-    epochs: int = 1
-    N: int = 1
-    C: int = 8
-    blocks: int = 5
-    batch_size: int = 32  # with lr 0.1 and 2,048 images, one epoch (64 steps) lifts cells to ~30% from 10%
-    lr: float = 0.1
-    data_dir: str | None = None
-    download: bool = False
-    train_size: int = 2048
-    val_size: int = 512
-    seed: int = 0
-    address: str | None = None
-    gpus_per_trial: float | None = None  # None: 0 on a cluster without GPUs, else 1
-    cpus_per_trial: float = 1.0
-    max_concurrent: int | None = None  # None: as many as the cluster's CPUs allow
-    scheduler: str = "fifo"
-    max_failures: int = 1  # retries of a child whose worker died (preempted node, OOM kill)
-    max_wait: float = 600.0  # seconds children may wait for resources with none running
-    max_params: int | None = None
-    max_mult_adds: int | None = None
-    name: str | None = None
-    results_dir: str = "results"
-    wandb: str = "auto"
-    wandb_project: str = "nas"
-    wandb_entity: str | None = None
+    preset: str = setting(
+        "cpu",
+        help="named defaults for where the search runs: cpu, gpu or nasnet (`nas search --preset NAME "
+        "--help` shows its values); flags and --config override it",
+        group="selection",
+        choices="preset",
+    )
+    space: str = setting("nasnet", help="search space", group="selection", choices="space")
+    searcher: str = setting("rl", help="rl, tpe, random or evolution", group="selection", choices="searcher")
+    searcher_options: dict[str, Any] = setting(
+        help="a searcher option: a field of rl's RLConfig, else a constructor keyword (repeatable; VALUE "
+        "is read as JSON, else as a string). Defaults, sized so the default 16 children teach every "
+        "searcher: rl batch_size=4 (a controller update per 4 children), lr=0.01; evolution "
+        "population_size=6, sample_size=3; tpe n_startup_trials=4",
+        group="selection",
+        flag="--searcher-option",
+        factory=dict,
+    )
+    trials: int = setting(
+        16,  # the README's main job; the searchers' defaults are sized to teach within it
+        help="children to train in all, counting those a resumed run has done; with --resume, a larger "
+        "budget extends a finished search",
+        group="selection",
+    )
+    seed: int = setting(0, help="searcher seed, also the children's", group="selection")
+    blocks: int = setting(5, help="blocks per cell, the space's B", group="selection")
+    epochs: int = setting(1, help="epochs per child", group="child")
+    N: int = setting(1, help="normal cells per stage of a child", group="child")
+    C: int = setting(8, help="channels per block in a child's first stage", group="child")
+    batch_size: int = setting(
+        32,  # with lr 0.1 and 2,048 images, one epoch (64 steps) lifts cells to ~30% from 10%
+        help="child batch size",
+        group="child",
+    )
+    lr: float = setting(0.1, help="child learning rate", group="child")
+    max_params: int | None = setting(
+        help="reject children with more parameters", group="child", none="no limit"
+    )
+    max_mult_adds: int | None = setting(
+        help="reject children with more mult-adds", group="child", none="no limit"
+    )
+    data_dir: str | None = setting(
+        help="CIFAR-10 folder",
+        group="data",
+        none="$NAS_DATA_DIR, else ~/.cache/nas/cifar10, downloaded there",
+        runtime=True,
+    )
+    download: bool = setting(False, help="download CIFAR-10 first", group="data", runtime=True)
+    train_size: int = setting(2048, help="training images per child", group="data")
+    val_size: int = setting(512, help="validation images held out of the training batches", group="data")
+    address: str | None = setting(
+        help="join a Ray cluster: auto, HOST:PORT or ray://HOST:10001",
+        group="cluster",
+        none="local Ray",
+        runtime=True,
+    )
+    gpus_per_trial: float | None = setting(
+        help="GPUs per child; fractions pack children on a GPU",
+        group="cluster",
+        none="1 if any, else 0",
+        runtime=True,
+    )
+    cpus_per_trial: float = setting(1.0, help="CPUs per child", group="cluster", runtime=True)
+    max_concurrent: int | None = setting(
+        help="children at once",
+        group="cluster",
+        none="as many as the cluster's resources allow",
+        runtime=True,
+    )
+    scheduler: str = setting(
+        "fifo", help="fifo or asha (early stopping)", group="cluster", choices="scheduler"
+    )
+    max_failures: int = setting(
+        1,
+        help="retries of a child whose worker died (preempted node, OOM kill)",
+        group="cluster",
+        runtime=True,
+    )
+    max_wait: float = setting(
+        600.0,
+        help="seconds children may wait for resources with none running before the search stops",
+        group="cluster",
+        runtime=True,
+    )
+    name: str | None = setting(
+        help="run name; an existing run of that name resumes if the settings given match its own, else "
+        "it is an error",
+        group="run",
+        none="<searcher>-s<seed>-<time>",
+    )
+    results_dir: str = setting("results", help="root of the run folders", group="run")
+    wandb: str = setting(
+        "auto",
+        help="W&B mode: auto, online, offline or disabled",
+        group="tracking",
+        choices="wandb",
+        runtime=True,
+    )
+    wandb_project: str = setting("nas", help="W&B project", group="tracking")
+    wandb_entity: str | None = setting(help="W&B entity", group="tracking", none="yours")
     # Weight sharing (ENAS, `nas.search.weight_sharing`): --epochs are then supernet epochs.
-    weight_sharing: bool = False
-    verify_top: int = 5  # candidates trained as stand-alone children
-    verify_epochs: int = 1  # epochs of each verified child
-    ws_candidates: int = 1000  # architectures scored on the whole validation split
-    ws_controller_steps: int = 30  # searcher updates per epoch (ENAS: 30 x 10 architectures)
-    ws_archs_per_step: int = 10
-    ws_reward_batch: int = 160  # validation images per reward (ENAS: one 160-image minibatch)
+    weight_sharing: bool = setting(
+        False,
+        help="ENAS: train one supernet for --epochs, score candidates with its shared weights, then train "
+        "the --verify-top best as children",
+        group="weight sharing",
+    )
+    verify_top: int = setting(
+        5, help="best candidates trained as stand-alone children", group="weight sharing"
+    )
+    verify_epochs: int = setting(1, help="epochs per verified child", group="weight sharing")
+    ws_candidates: int = setting(
+        1000, help="architectures scored on the validation split", group="weight sharing"
+    )
+    ws_controller_steps: int = setting(
+        30,  # ENAS: 30 x 10 architectures
+        help="searcher updates per supernet epoch",
+        group="weight sharing",
+    )
+    ws_archs_per_step: int = setting(10, help="architectures per searcher update", group="weight sharing")
+    ws_reward_batch: int = setting(
+        160,  # ENAS: one 160-image minibatch
+        help="validation images per reward",
+        group="weight sharing",
+    )
 
     def validate(self) -> None:
         """Refuse bad input before Ray starts: every field typed and in range, each message naming its
         flag; the searcher options are checked against the searcher's constructor (its types, then its
         own range checks on a throw-away instance)."""
-        from nas.search.searcher import SEARCHERS
-        from nas.tracking.base import MODES
-        from search_spaces import SPACES
-
         hints = get_type_hints(SearchSettings)
         for f in fields(self):
             check_type(flag_name(f.name), getattr(self, f.name), hints[f.name])
@@ -162,17 +284,14 @@ class SearchSettings:
                     high=high,
                     low_open=key in OPEN_BELOW,
                 )
-        choices = {
-            "space": ("search space", tuple(SPACES)),
-            "searcher": ("searcher", tuple(sorted(SEARCHERS))),
-            "scheduler": ("scheduler", SCHEDULERS),
-            "wandb": ("W&B mode", MODES),
-        }
-        for key, (noun, known) in choices.items():
-            if getattr(self, key) not in known:
-                raise ConfigError(
-                    f"{flag_name(key)}: unknown {noun} {shown(getattr(self, key))}; known: {', '.join(known)}"
-                )
+        for f in fields(self):
+            if f.metadata.get("choices"):
+                noun, known = _registry(f.metadata["choices"])
+                if getattr(self, f.name) not in known:
+                    raise ConfigError(
+                        f"{flag_name(f.name)}: unknown {noun} {shown(getattr(self, f.name))}; "
+                        f"known: {', '.join(known)}"
+                    )
         for key in ("name", "results_dir", "data_dir", "address", "wandb_project", "wandb_entity"):
             value = getattr(self, key)
             if value is not None and (not value.strip() or len(value) > MAX_TEXT or "\0" in value):
@@ -236,16 +355,59 @@ class SearchSettings:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def _registry(kind: str) -> tuple[str, tuple[str, ...]]:
+    """What a ``choices`` setting is called in messages, and its known values (registries load lazily:
+    the searchers import torch)."""
+    if kind == "preset":
+        from nas.search.presets import PRESETS
+
+        return "preset", tuple(PRESETS)
+    if kind == "space":
+        from search_spaces import SPACES
+
+        return "search space", tuple(SPACES)
+    if kind == "searcher":
+        from nas.search.searcher import SEARCHERS
+
+        return "searcher", tuple(sorted(SEARCHERS))
+    if kind == "wandb":
+        from nas.tracking.base import MODES
+
+        return "W&B mode", tuple(MODES)
+    assert kind == "scheduler", kind
+    return "scheduler", SCHEDULERS
+
+
 @dataclass(frozen=True)
 class ChildSettings:
-    """What a child's worker needs besides its genotype (shipped once with ``tune.with_parameters``)."""
+    """What a child's worker needs besides its genotype (shipped once with ``tune.with_parameters``,
+    which pickles it): the typed configs the trainer takes, built and checked in the driver."""
 
     data_dir: str | None
     train_size: int
     val_size: int
     split_seed: int
-    network: dict[str, Any]
-    train: dict[str, Any]
+    network: NetworkConfig
+    train: TrainConfig
+
+    @classmethod
+    def of(cls, settings: SearchSettings) -> ChildSettings:
+        """The child's network and training settings (device and memory layout: the trainer's
+        defaults). ``data_dir`` is resolved here: the workers may run in another folder."""
+        from nas.model.network import NetworkConfig
+        from nas.train.trainer import TrainConfig
+
+        network = NetworkConfig(dataset="cifar10", N=settings.N, C=settings.C)
+        train = TrainConfig(
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            lr=settings.lr,
+            seed=settings.seed,
+            max_params=settings.max_params,
+            max_mult_adds=settings.max_mult_adds,
+        )
+        data_dir = str(Path(settings.data_dir).resolve()) if settings.data_dir else None
+        return cls(data_dir, settings.train_size, settings.val_size, settings.seed, network, train)
 
 
 def default_run_name(settings: SearchSettings) -> str:
