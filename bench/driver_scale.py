@@ -85,8 +85,7 @@ def make_adapter(
     """A fresh searcher restored from ``run_dir`` (if it holds a run) behind the adapter, as `nas search` builds it."""
     run = RunFolder(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    options: dict[str, Any] = {"storage_path": run.optuna_db} if searcher == "tpe" else {}
-    inner = create_searcher(searcher, get_space("nasnet", num_blocks=blocks), seed=seed, **options)
+    inner = create_searcher(searcher, get_space("nasnet", num_blocks=blocks), seed=seed, run_dir=run_dir)
     return TuneSearcherAdapter(
         inner,
         searcher_name=searcher,

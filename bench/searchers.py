@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nas.results.trial import TrialResult
-    from nas.search.searcher import Proposal, SearchSpace
+    from nas.searcher.base import Proposal
+    from nas.space.protocol import SearchSpace
     from nas.train.data import CifarData
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -131,7 +132,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(REPO_ROOT))  # run as a script from a checkout
-    from nas.search.searcher import SEARCHERS
+    from nas.search.searcher import searcher_names
     from search_spaces.nasnet import NasnetSpace
 
     space = NasnetSpace(num_blocks=args.blocks)
@@ -144,12 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         data = load_cifar10(data_dir, val_size=args.val_size)
         make_objective = cifar_objective(data, C=args.C, train_size=args.train_size)
-    options: dict[str, dict[str, Any]] = {name: {} for name in SEARCHERS}
+    options: dict[str, dict[str, Any]] = {name: {} for name in searcher_names()}
     if args.rl_lr is not None:
         options["rl"]["lr"] = args.rl_lr
     checkpoints = [c for c in CHECKPOINTS if c < args.children] + [args.children]
     mean_best = {}
-    for name in SEARCHERS:
+    for name in searcher_names():
         curves = [
             best_so_far(name, space, s, args.children, options[name], make_objective)
             for s in range(args.seeds)
@@ -157,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mean_best[name] = {c: statistics.fmean(curve[c - 1] for curve in curves) for c in checkpoints}
 
     final = args.children
-    ratios = {name: mean_best[name][final] / mean_best["random"][final] for name in SEARCHERS}
+    ratios = {name: mean_best[name][final] / mean_best["random"][final] for name in searcher_names()}
     summary_key = f"rl_best_over_random_at_{final}"
     if args.json:
         print(
@@ -188,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return 0
-    names = list(SEARCHERS)
+    names = list(searcher_names())
     print(
         f"mean best-so-far reward over {args.seeds} seed(s); objective {args.objective}, "
         f"NASNet space with B={args.blocks} ({len(space.decisions)} decisions)"

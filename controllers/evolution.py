@@ -33,20 +33,22 @@ from typing import Any
 
 import numpy as np
 
-from controllers.random_search import uniform_choices
 from nas.errors import ConfigError, check_number
 from nas.results.trial import TrialResult
-from nas.search.searcher import (
+from nas.searcher.base import (
     Proposal,
     Searcher,
-    SearchSpace,
     numpy_rng_state,
+    register_searcher,
     set_numpy_rng_state,
+    uniform_choices,
 )
+from nas.space.protocol import SearchSpace
 
 logger = logging.getLogger(__name__)
 
 
+@register_searcher("evolution")
 class EvolutionSearcher(Searcher):
     """Aging evolution with population size P (``population_size``) and sample size S."""
 

@@ -52,12 +52,14 @@ from optuna.trial import TrialState
 
 from nas.errors import ConfigError, check_number
 from nas.results.trial import TrialResult
-from nas.search.searcher import Proposal, Searcher, SearchSpace
+from nas.searcher.base import Proposal, Searcher, register_searcher
+from nas.space.protocol import SearchSpace
 
 logger = logging.getLogger(__name__)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+@register_searcher("tpe")
 class TPESearcher(Searcher):
     """An Optuna study driven through ``study.ask``/``study.tell``, sampled by multivariate TPE with
     the constant liar, so outstanding asks are not re-proposed. (Another Optuna sampler is a subclass
@@ -95,6 +97,11 @@ class TPESearcher(Searcher):
         self._asked: dict[int, optuna.trial.Trial] = {}  # number -> handle, to report a pruned value
         self._reconciled = False
         self._num_trials: int | None = None  # trials in the study, counted once then kept
+
+    @classmethod
+    def run_options(cls, run_dir: Path) -> dict[str, Any]:
+        """A search keeps its study in the run folder's ``optuna.db`` (optuna-dashboard reads it)."""
+        return {"storage_path": run_dir / "optuna.db"}
 
     def _make_sampler(self, seed: int) -> BaseSampler:
         """A fresh sampler seeded with ``seed`` (rebuilt before every ask, see `_reseed`)."""

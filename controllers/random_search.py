@@ -10,26 +10,24 @@ over the run's SQLite study, which committed once per decision: ~0.2-1 s per chi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from nas.results.trial import TrialResult
-from nas.search.searcher import (
+from nas.searcher.base import (
     Proposal,
     Searcher,
-    SearchSpace,
     numpy_rng_state,
+    register_searcher,
     set_numpy_rng_state,
+    uniform_choices,
 )
+from nas.space.protocol import SearchSpace
 
 
-def uniform_choices(rng: np.random.Generator, num_choices: Sequence[int]) -> list[int]:
-    """One uniformly drawn choice index per decision."""
-    return [int(rng.integers(n)) for n in num_choices]
-
-
+@register_searcher("random")
 class RandomSearcher(Searcher):
     """Uniform random search over every decision of the space."""
 

@@ -62,7 +62,8 @@ from torch import Tensor, nn
 
 from nas.errors import ConfigError, check_number, shown
 from nas.results.trial import TrialResult
-from nas.search.searcher import Proposal, Searcher, SearchSpace, shaped_reward
+from nas.searcher.base import Proposal, Searcher, register_searcher, shaped_reward
+from nas.space.protocol import SearchSpace
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +226,7 @@ class RLConfig:
             )
 
 
+@register_searcher("rl")
 class RLSearcher(Searcher):
     """NASNet's RNN controller behind the ask/tell interface (see the module docstring)."""
 
@@ -254,6 +256,15 @@ class RLSearcher(Searcher):
         self._log_probs: dict[str, float] = {}  # outstanding trial -> log-prob when sampled (for PPO)
         self._finished: list[tuple[tuple[int, ...], float, float]] = []  # (actions, log-prob, reward)
         self._last_update: dict[str, Any] | None = None
+
+    @classmethod
+    def weight_sharing_options(cls) -> dict[str, Any]:
+        """ENAS's controller settings (released code), for the supernet stage."""
+        return {"baseline_decay": 0.99, "entropy_weight": 1e-4}
+
+    def path_sampler(self, seed: int) -> PolicyPaths:
+        """ENAS's phase (a): the shared weights train on paths drawn from the current policy."""
+        return PolicyPaths(self.policy, seed)
 
     def ask(self) -> Proposal:
         with torch.no_grad(), _one_thread():
@@ -369,3 +380,23 @@ class RLSearcher(Searcher):
         self._log_probs = {str(k): float(v) for k, v in state["log_probs"].items()}
         self._finished = [(tuple(a), float(lp), float(r)) for a, lp, r in state["finished"]]
         self._last_update = state["last_update"]
+
+
+class PolicyPaths:
+    """Architectures drawn from the controller's current policy with a generator of their own, so
+    the controller's ask stream is untouched (a `nas.searcher.base.PathSampler`)."""
+
+    def __init__(self, policy: _Policy, seed: int) -> None:
+        self.policy = policy
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __call__(self) -> list[int]:
+        with torch.no_grad(), _one_thread():
+            actions: list[int] = self.policy.rollout(1, generator=self.generator).actions[0].tolist()
+        return actions
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": tensor_to_json(self.generator.get_state())}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.generator.set_state(tensor_from_json(state["generator"]))

@@ -13,7 +13,7 @@ Layout of ``<results-dir>/<run>/``::
     config.json           every resolved setting of the search
     searcher_state.json   a snapshot of the searcher's JSON ``state_dict`` (every K tells or T seconds)
     searcher_journal.jsonl  the asks and tells since that snapshot (`nas.search.searcher.SearcherCheckpoint`)
-    optuna.db             the Optuna study (tpe / random only)
+    optuna.db             the Optuna study (tpe only: `TPESearcher.run_options`)
     trials.jsonl          one `TrialRow` per finished child, keys `LEADERBOARD_KEYS` (the source of truth)
     trials.csv            the same rows, the genotype as compact JSON (at the end of a run / ``nas report``)
     searcher_stats.jsonl  one object per tell: step, best_reward and the searcher's stats
@@ -187,7 +187,6 @@ class RunFolder:
         self.config = path / "config.json"
         self.searcher_state = path / "searcher_state.json"
         self.searcher_journal = path / "searcher_journal.jsonl"
-        self.optuna_db = path / "optuna.db"
         self.trials_jsonl = path / "trials.jsonl"
         self.trials_csv = path / "trials.csv"
         self.stats_jsonl = path / "searcher_stats.jsonl"

@@ -144,7 +144,7 @@ class SearchSettings:
         """Refuse bad input before Ray starts: every field typed and in range, each message naming its
         flag; the searcher options are checked against the searcher's constructor (its types, then its
         own range checks on a throw-away instance)."""
-        from nas.search.searcher import SEARCHERS
+        from nas.search.searcher import searcher_names
         from nas.tracking.base import MODES
         from search_spaces import SPACES
 
@@ -164,7 +164,7 @@ class SearchSettings:
                 )
         choices = {
             "space": ("search space", tuple(SPACES)),
-            "searcher": ("searcher", tuple(sorted(SEARCHERS))),
+            "searcher": ("searcher", searcher_names()),
             "scheduler": ("scheduler", SCHEDULERS),
             "wandb": ("W&B mode", MODES),
         }
@@ -193,8 +193,12 @@ class SearchSettings:
     def check_searcher_options(self) -> None:
         """``--searcher-option`` values: known to the searcher's constructor, of its annotated types,
         and accepted by its own range checks (a throw-away instance on the space, no storage)."""
-        from nas.search.searcher import SEARCHERS, check_searcher_options, searcher_option_types
-        from search_spaces import get_space
+        from nas.search.searcher import (
+            build_space,
+            check_searcher_options,
+            searcher_class,
+            searcher_option_types,
+        )
 
         for key in self.searcher_options:
             if not isinstance(key, str) or key in ("seed", "storage_path", "space"):
@@ -203,14 +207,13 @@ class SearchSettings:
             check_searcher_options(self.searcher, self.searcher_options)
         except ConfigError as exc:
             raise ConfigError(f"--searcher-option: {exc}") from None
-        factory = SEARCHERS[self.searcher]  # resolved by the check above
-        assert callable(factory)
+        factory = searcher_class(self.searcher)
         hints = searcher_option_types(self.searcher)
         for key, value in self.searcher_options.items():
             if key in hints:
                 check_type(f"--searcher-option {key}", value, hints[key])
         try:
-            space = get_space(self.space, num_blocks=self.blocks)
+            space = build_space(self.space, blocks=self.blocks)
             factory(space, seed=self.seed, **self.searcher_options).close()
         except ConfigError as exc:
             raise ConfigError(f"--searcher-option: {exc}") from None

@@ -38,8 +38,9 @@ from ray.tune.stopper import Stopper
 from nas.results.row import TrialRow
 from nas.results.run_folder import RunFolder, read_jsonl, write_json
 from nas.results.trial import TrialStatus
-from nas.search.searcher import Proposal, Searcher, SearcherCheckpoint
-from nas.space.genotype import Genotype
+from nas.searcher.base import Proposal, Searcher
+from nas.searcher.checkpoint import SearcherCheckpoint
+from nas.space.protocol import GenotypeLike
 from nas.tracking.base import DriverLocal, Tracker
 
 logger = logging.getLogger(__name__)
@@ -272,6 +273,10 @@ def _proposal_from_dict(searcher: Searcher, data: Mapping[str, Any]) -> Proposal
     return Proposal(str(data["trial_id"]), choices, searcher.space.decode(choices))
 
 
-def genotype_of(config: Mapping[str, Any]) -> Genotype:
-    """The genotype a suggested config carries (the trainable's side of `suggest`)."""
-    return Genotype.from_json(str(config["genotype"]))
+def genotype_of(config: Mapping[str, Any]) -> GenotypeLike:
+    """The genotype a suggested config carries, read by the space the config names (the trainable's
+    side of `suggest`)."""
+    from nas.search.searcher import build_space
+
+    space = build_space(str(config["space"]), blocks=int(config["blocks"]))
+    return space.genotype_from_json(str(config["genotype"]))

@@ -34,7 +34,7 @@ from nas.errors import ConfigError, describe
 from nas.model.counting import count_mult_adds, count_params
 from nas.model.network import NASNetwork, NetworkConfig, build_network
 from nas.results.trial import TrialResult, TrialStatus
-from nas.space.genotype import Genotype
+from nas.space.protocol import GenotypeLike
 from nas.train.data import IMAGE_SHAPE, AugmentedBatches, CifarData, Split, normalize
 from nas.train.loop import LossSettings, topk_counts, train_epoch
 from nas.train.recipes import Recipe
@@ -157,7 +157,7 @@ def evaluate(
 
 
 def train_child(
-    genotype: Genotype,
+    genotype: GenotypeLike,
     network_config: NetworkConfig,
     train_config: TrainConfig,
     data: CifarData,

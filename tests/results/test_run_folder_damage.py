@@ -22,9 +22,10 @@ import pytest
 from nas.cli.main import main
 from nas.results.run_folder import RunFolder, check_history, read_json, write_json
 from nas.search.runner import open_run
-from nas.search.searcher import Searcher, create_searcher
+from nas.search.searcher import create_searcher
 from nas.search.settings import SearchSettings
 from nas.search.tune_adapter import leaderboard_row, replay_told
+from nas.searcher.base import Searcher
 from search_spaces import get_space
 from tests.cli_errors import assert_one_line_error
 

@@ -23,8 +23,9 @@ import pytest
 from nas.results.row import TrialRow
 from nas.results.run_folder import RunFolder, journaled_ledger, read_json, read_jsonl
 from nas.results.trial import TrialResult
-from nas.search.searcher import SearcherCheckpoint, create_searcher
+from nas.search.searcher import create_searcher
 from nas.search.tune_adapter import leaderboard_row, replay_told
+from nas.searcher.checkpoint import SearcherCheckpoint
 from search_spaces.nasnet import NasnetSpace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,7 @@ CHILD = """
 import functools, os, signal, sys
 sys.path.insert(0, {root!r})
 import nas.results.run_folder as run_folder
-import nas.search.searcher as searcher_module
+import nas.searcher.checkpoint as searcher_module
 bench = __import__("importlib").import_module("driver_scale")
 point, at = sys.argv[1], int(sys.argv[2])
 calls = [0]
