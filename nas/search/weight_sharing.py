@@ -143,7 +143,8 @@ def stage_searcher(settings: SearchSettings, space: SearchSpace) -> Searcher:
     bound to no run folder (its whole history is in its JSON state, the stage's checkpoint)."""
     from nas.search.searcher import create_searcher, searcher_class
 
-    options = {**searcher_class(settings.searcher).weight_sharing_options(), **settings.searcher_options}
+    cls = searcher_class(settings.searcher)
+    options = {**cls.weight_sharing_options(settings.ws_archs_per_step), **settings.searcher_options}
     return create_searcher(settings.searcher, space, seed=settings.seed, **options)
 
 

@@ -237,9 +237,10 @@ class Searcher(ABC):
         return UniformPaths(self.space, seed)
 
     @classmethod
-    def weight_sharing_options(cls) -> dict[str, Any]:
+    def weight_sharing_options(cls, archs_per_step: int) -> dict[str, Any]:
         """Hook: constructor options for driving a supernet's search (`nas.search.weight_sharing`),
-        under the user's own; none by default (the RL controller takes ENAS's CIFAR settings)."""
+        under the user's own, given the architectures rewarded per searcher step (ENAS aggregates
+        them into one controller update); none by default (the RL controller takes ENAS's CIFAR ones)."""
         return {}
 
     @classmethod

@@ -156,6 +156,8 @@ class SharedWeightTraining:
             nesterov=cfg.nesterov,
             weight_decay=cfg.weight_decay,
         )
+        for p in self.supernet.parameters():  # every weight is stepped from the first step on
+            p.grad = torch.zeros_like(p)
         self.schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.optimizer, T_max=len(self.batches) * cfg.epochs
         )
@@ -163,8 +165,10 @@ class SharedWeightTraining:
     def train_epoch(self, sample_path: Callable[[], GenotypeLike]) -> tuple[float, float, float]:
         """Phase (a): one SGD step per minibatch on the path of a freshly sampled architecture.
 
-        Returns (mean loss, accuracy, seconds). Parameters off the path get no gradient, so SGD
-        neither moves nor decays them (as ENAS updates only the sampled child's weights).
+        Returns (mean loss, accuracy, seconds). Parameters off the path get a zero loss gradient but
+        are still stepped: weight decay and momentum move every shared weight every step, as in ENAS,
+        whose L2 term covers all the shared weights (``child_l2_reg`` over every variable), not only
+        the sampled child's.
         """
         try:
             stats = train_epoch(
@@ -174,7 +178,7 @@ class SharedWeightTraining:
                 self.schedule,
                 device=self.device,
                 amp=False,
-                loss=LossSettings(grad_clip=self.cfg.grad_clip),
+                loss=LossSettings(grad_clip=self.cfg.grad_clip, keep_zero_grads=True),
                 params_of=self.supernet,
             )
         except NonFiniteLossError:
