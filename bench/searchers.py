@@ -62,6 +62,7 @@ Objective = Callable[["SearchSpace", int], Callable[["Proposal"], "TrialResult"]
 def cifar_objective(data: CifarData, *, C: int, train_size: int) -> Objective:
     """Reward = validation accuracy of the proposed cell trained for one epoch (memoized per cell)."""
     from nas.model.network import NetworkConfig
+    from nas.results.trial import outcome
     from nas.train.trainer import TrainConfig, train_child
 
     network = NetworkConfig(N=1, C=C)
@@ -74,7 +75,9 @@ def cifar_objective(data: CifarData, *, C: int, train_size: int) -> Objective:
         def objective(proposal: Proposal) -> TrialResult:
             if proposal.choices not in seen:
                 result = train_child(proposal.genotype, network, train, data)
-                seen[proposal.choices] = result.to_trial_result()
+                seen[proposal.choices] = outcome(
+                    result.status, result.val_accuracy, result.params, result.mult_adds, result.error
+                )
             return seen[proposal.choices]
 
         return objective

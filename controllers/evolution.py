@@ -92,7 +92,7 @@ class EvolutionSearcher(Searcher):
 
     def tell(self, trial_id: str, result: TrialResult) -> None:
         choices = self.ledger.close(trial_id, result)
-        if result.status != "completed" or result.reward is None:
+        if not result.ranked or result.reward is None:
             logger.debug("trial %s %s: discarded from the population", trial_id, result.status)
             return
         self._population.append((choices, result.reward))

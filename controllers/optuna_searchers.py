@@ -151,11 +151,12 @@ class TPESearcher(Searcher):
         for key in ("params", "mult_adds"):
             if getattr(result, key) is not None:
                 trial.set_user_attr(key, getattr(result, key))
-        if result.status == "completed":
+        if result.ranked:
             self.study.tell(number, result.reward)
+        elif result.learnable is not None:  # stopped by the scheduler: PRUNED at the accuracy reached
+            trial.report(result.learnable, step=0)
+            self.study.tell(number, state=TrialState.PRUNED)
         elif result.status == "stopped":
-            if result.reward is not None:
-                trial.report(result.reward, step=0)
             self.study.tell(number, state=TrialState.PRUNED)
         else:
             self.study.tell(number, state=TrialState.FAIL)

@@ -314,7 +314,7 @@ class RLSearcher(Searcher):
 
     def _reward(self, result: TrialResult) -> float:
         reward = shaped_reward(result, failure_reward=self.config.failure_reward)
-        if result.status not in ("completed", "stopped") or result.reward is None:
+        if result.learnable is None:
             return reward
         if self.config.reward_transform == "cubed":
             reward = reward**3

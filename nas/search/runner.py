@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, get_args
 from nas.errors import ConfigError, NasError, describe
 from nas.results.row import best
 from nas.results.run_folder import RunFolder, read_json, write_json
-from nas.results.trial import TrialStatus
+from nas.results.trial import TrialStatus, is_ranked
 from nas.search.settings import ChildSettings, SearchSettings
 
 if TYPE_CHECKING:
@@ -203,9 +203,8 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
         _report_failure(config, exc)
         return
     final = {**last, **result.to_dict(), "proposal_id": config["proposal_id"]}
-    final["val_accuracy"] = (
-        result.val_accuracy if result.status == "completed" and result.val_accuracy else 0.0
-    )
+    final["best_val_accuracy"] = result.val_accuracy
+    final["val_accuracy"] = result.val_accuracy if is_ranked(result.status, result.val_accuracy) else 0.0
     tune.report(final)
 
 

@@ -233,8 +233,10 @@ def leaderboard_row(
 ) -> TrialRow:
     """The `TrialRow` of a finished child from its last report (`nas.search.runner` defines its fields).
 
-    A last report still marked ``running`` means the scheduler (ASHA) stopped the child early: it is
-    ``stopped``, with the best accuracy of the epochs it did, and never ranked with completed ones.
+    The accuracy is the trainer's (``best_val_accuracy``: `nas.train.trainer.ChildResult.val_accuracy`,
+    also sent with every epoch's report). A last report still marked ``running`` means the scheduler
+    (ASHA) stopped the child early: it is ``stopped``, with the best accuracy it reached, and never
+    ranked with completed ones (`nas.results.trial`'s rule).
     """
     status: TrialStatus
     reason: str | None = result.get("error")
@@ -246,7 +248,7 @@ def leaderboard_row(
         status = "stopped" if raw == "running" else raw  # type: ignore[assignment]
     if status == "stopped":
         reason = f"stopped early by the scheduler after {len(history)} epoch(s)"
-    best = max(history) if history and status in ("completed", "stopped") else None
+    best = result.get("best_val_accuracy") if status in ("completed", "stopped") else None
     return TrialRow(
         index=index,
         trial_id=proposal.trial_id,

@@ -95,9 +95,7 @@ def shaped_reward(result: TrialResult, *, failure_reward: float) -> float:
     children that trail their peers at that epoch, so the under-rating points the same way as its
     rank (Li et al. 2020, ASHA).
     """
-    if result.status in ("completed", "stopped") and result.reward is not None:
-        return result.reward
-    return failure_reward
+    return failure_reward if result.learnable is None else result.learnable
 
 
 def numpy_rng_state(rng: np.random.Generator) -> dict[str, Any]:
@@ -143,9 +141,8 @@ class TrialLedger:
         choices = self.outstanding.pop(trial_id)
         self._told.add(trial_id)
         self.counts[result.status] += 1
-        reward = result.reward if result.status == "completed" else None
-        if reward is not None and (self.best_reward is None or reward > self.best_reward):
-            self.best_reward = reward
+        if result.ranked and (self.best_reward is None or result.reward > self.best_reward):  # type: ignore[operator]
+            self.best_reward = result.reward
         return choices
 
     def stats(self) -> dict[str, float]:

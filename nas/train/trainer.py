@@ -33,7 +33,7 @@ from torch import nn
 from nas.errors import ConfigError, describe
 from nas.model.counting import count_mult_adds, count_params
 from nas.model.network import NASNetwork, NetworkConfig, build_network
-from nas.results.trial import TrialResult, TrialStatus
+from nas.results.trial import TrialStatus
 from nas.space.protocol import GenotypeLike
 from nas.train.data import IMAGE_SHAPE, AugmentedBatches, CifarData, Split, normalize
 from nas.train.loop import LossSettings, topk_counts, train_epoch
@@ -119,11 +119,6 @@ class ChildResult:
         out = asdict(self)
         out["val_accuracy_history"] = list(self.val_accuracy_history)
         return out
-
-    def to_trial_result(self) -> TrialResult:
-        """What a searcher is told: the reward is the best validation accuracy."""
-        reward = self.val_accuracy if self.status == "completed" else None
-        return TrialResult(self.status, reward, self.params, self.mult_adds, self.error)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -314,6 +309,7 @@ def _train(
         progress.history.append(val_accuracy)
         metrics = {
             "val_accuracy": val_accuracy,
+            "best_val_accuracy": max(progress.history),  # the child's reward so far (ChildResult's)
             "train_loss": stats.train_loss,
             "train_accuracy": stats.train_accuracy,
             "images_per_s": stats.images / stats.seconds,

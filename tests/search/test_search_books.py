@@ -168,6 +168,7 @@ def _report(status: str = "completed", history: tuple[float, ...] = (0.25, 0.5))
     return {
         "status": status,
         "val_accuracy_history": list(history),
+        "best_val_accuracy": max(history, default=None),
         "params": 10,
         "mult_adds": 20,
         "wall_s": 1.0,
