@@ -227,21 +227,34 @@ class RunFolder:
         atomic_write_text(self.trials_csv, leaderboard_csv(self.trials() if rows is None else rows))
 
 
-def journaled_ledger(run: RunFolder) -> tuple[set[str], set[str]]:
-    """The ids the searcher was told and those it holds outstanding, from its snapshot and the journal
-    after it, without building the searcher: for checks of a run's history before a resume.
-
-    Reads the format `nas.search.searcher.SearcherCheckpoint` writes: the snapshot's ``ledger`` and
-    ``journal_seq``, then every journal event from that sequence number on.
+def read_searcher_journal(state: Path, journal: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The one reader of a searcher's snapshot and journal (`nas.searcher.checkpoint.SearcherCheckpoint`
+    writes them): the snapshot (None before the first), and the journal's events from the snapshot's
+    ``journal_seq`` on, in order. Events before it are already in the snapshot (a kill fell between
+    writing it and emptying the journal); a gap in the sequence is a `RunFolderError`.
     """
-    state = read_json(run.searcher_state) if run.searcher_state.exists() else {}
-    ledger = state.get("ledger", {})
-    told = {str(t) for t in ledger.get("told", [])}
-    outstanding = {str(t) for t in ledger.get("outstanding", {})}
-    start = int(state.get("journal_seq", 0))
-    for event in read_jsonl(run.searcher_journal):
+    snapshot = read_json(state) if state.exists() else None
+    start = seq = int(snapshot.get("journal_seq", 0)) if snapshot is not None else 0
+    events: list[dict[str, Any]] = []
+    for event in read_jsonl(journal):
         if int(event["seq"]) < start:
             continue
+        if int(event["seq"]) != seq:
+            raise RunFolderError(f"{journal}: event {event['seq']} follows {seq - 1}; the journal has a gap")
+        events.append(event)
+        seq += 1
+    return snapshot, events
+
+
+def journaled_ledger(run: RunFolder) -> tuple[set[str], set[str]]:
+    """The ids the searcher was told and those it holds outstanding, from its snapshot and the journal
+    after it (`read_searcher_journal`), without building the searcher: for checks of a run's history
+    before a resume."""
+    state, events = read_searcher_journal(run.searcher_state, run.searcher_journal)
+    ledger = (state or {}).get("ledger", {})
+    told = {str(t) for t in ledger.get("told", [])}
+    outstanding = {str(t) for t in ledger.get("outstanding", {})}
+    for event in events:
         if "ask" in event:
             outstanding.add(str(event["ask"]))
         else:

@@ -48,6 +48,7 @@ from nas.results.run_folder import RunFolder, atomic_write_text, read_json, read
 from nas.results.trial import TrialResult
 from nas.search.settings import SearchSettings
 from nas.searcher.base import Proposal, Searcher
+from nas.searcher.checkpoint import SearcherCheckpoint
 from nas.space.protocol import GenotypeLike, SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,11 @@ class Paths:
     def searcher(self, epoch: int) -> Path:
         return self.dir / f"searcher-{epoch}.json"
 
+    def searcher_file(self, epoch: int) -> SearcherCheckpoint:
+        """The searcher after ``epoch``: a snapshot in the search's own format, read by the same reader
+        (`nas.results.run_folder.read_searcher_journal`); the stage journals nothing between epochs."""
+        return SearcherCheckpoint(self.searcher(epoch), self.dir / "searcher_journal.jsonl")
+
 
 def _append_rows(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     """Append rows in place (a stage writes ~300 per epoch, 45,000 in ENAS's budget: rewriting the file
@@ -191,14 +197,14 @@ def train_supernet(settings_dict: dict[str, Any], run_dir: str) -> dict[str, Any
         state = torch.load(paths.checkpoint, weights_only=True, map_location="cpu")
         training.load_state_dict(state["training"])
         sampler.load_state_dict(state["sampler"])
-        searcher.load_state_dict(read_json(paths.searcher(training.epoch)))
+        paths.searcher_file(training.epoch).restore(searcher)
         logger.info("supernet stage resumes after epoch %d", training.epoch)
     _clean_after(paths, training.epoch)
     for _ in range(training.epoch, cfg.epochs):
         report = training.run_epoch(lambda: space.decode(sampler()), searcher)
         rows = [{"stage": "search", "epoch": report.epoch, **s.to_dict()} for s in report.scored]
         _append_rows(paths.scores, rows)
-        write_json(paths.searcher(report.epoch), searcher.state_dict())
+        paths.searcher_file(report.epoch).snapshot(searcher)
         _save_checkpoint(
             paths.checkpoint,
             {"training": training.state_dict(), "sampler": sampler.state_dict()},

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import ConfigError
-from nas.results.run_folder import append_jsonl, read_json, read_jsonl, sync_file, write_json
+from nas.results.run_folder import append_jsonl, read_searcher_journal, sync_file, write_json
 from nas.results.trial import TrialResult
 from nas.searcher.base import Proposal, Searcher
 
@@ -53,28 +53,17 @@ class SearcherCheckpoint:
     def restore(self, searcher: Searcher) -> int:
         """Load the snapshot (if any) into the fresh ``searcher`` and redo the journal; return the
         number of journal events redone."""
-        start = 0
-        if self.state.exists():
-            state = read_json(self.state)
-            start = int(state.get("journal_seq", 0))
+        state, events = read_searcher_journal(self.state, self.journal)
+        if state is not None:
             searcher.load_state_dict(state)
-        self.seq = start
-        redone = 0
-        for event in read_jsonl(self.journal):
-            seq = int(event["seq"])
-            if seq < start:
-                continue  # already in the snapshot (a kill fell between the snapshot and the truncation)
-            if seq != self.seq:
-                raise ConfigError(
-                    f"{self.journal}: event {seq} follows {self.seq - 1}; the journal has a gap"
-                )
+        self.seq = int(state.get("journal_seq", 0)) if state is not None else 0
+        for event in events:
             if "ask" in event:
                 searcher.restore_ask(str(event["ask"]), [int(c) for c in event["choices"]])
             else:
                 searcher.restore_tell(str(event["tell"]), TrialResult(**event["result"]))
             self.seq += 1
-            redone += 1
-        return redone
+        return len(events)
 
     def asked(self, proposal: Proposal) -> None:
         self._append({"ask": proposal.trial_id, "choices": list(proposal.choices)}, sync=True)

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from nas.results.row import TrialRow
-from nas.results.run_folder import RunFolder, journaled_ledger, read_json, read_jsonl
+from nas.results.run_folder import RunFolder, RunFolderError, journaled_ledger, read_json, read_jsonl
 from nas.results.trial import TrialResult
 from nas.search.searcher import create_searcher
 from nas.search.tune_adapter import leaderboard_row, replay_told
@@ -256,7 +256,6 @@ def test_journal_redo_matches_the_unbroken_searcher_and_skips_snapshotted_events
 
 
 def test_a_journal_with_a_gap_is_refused(tmp_path: Path) -> None:
-    from nas.errors import ConfigError
 
     journal = tmp_path / "journal.jsonl"
     searcher = create_searcher("random", SMALL, seed=0)
@@ -265,5 +264,5 @@ def test_a_journal_with_a_gap_is_refused(tmp_path: Path) -> None:
         json.dumps({"seq": 0, "ask": first.trial_id, "choices": list(first.choices)})
         + '\n{"seq": 2, "tell": "0", "result": {"status": "failed", "reward": null}}\n'
     )
-    with pytest.raises(ConfigError, match="gap"):
+    with pytest.raises(RunFolderError, match="gap"):  # the one reader: nas.results.run_folder
         SearcherCheckpoint(tmp_path / "state.json", journal).restore(create_searcher("random", SMALL, seed=0))
