@@ -18,9 +18,8 @@ reruns them (same proposal id and genotype) before the searcher is asked for new
 Every step costs the same at child 20,000 as at child 1 (issue 14): appends, never rewrites; the
 best child is kept in memory; the CSV is written by `finish`, at the end of the run.
 
-``save``/``restore`` write JSON (the id map; the searcher's state is the run folder's), never a pickle.
-``save``/``restore`` write JSON (the searcher's ``state_dict`` and the id map), never a pickle. Tune
-still pickles the adapter itself into its experiment folder; the tracker and the listeners (the live
+``save``/``restore`` write JSON, never a pickle: only the id map (`get_state`); the searcher's state is
+the run folder's snapshot and journal. Tune still pickles the adapter itself into its experiment folder; the tracker and the listeners (the live
 view) are held through `nas.tracking.base.DriverLocal`, so that copy carries neither.
 """
 

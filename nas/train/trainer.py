@@ -43,10 +43,10 @@ logger = logging.getLogger(__name__)
 
 CPU_CHANNELS_LAST = True
 """channels_last on the CPU too: 1.42x the NCHW throughput for the search's proxy child (335 vs 235
-images/s, ``bench/child_training.py``, 2 cores). A SIGSEGV in oneDNN's 1x1-convolution weight gradient
-under channels_last was once seen in a search (torch 2.14.1) and has not recurred in 100+ random cells
-since; should it, it kills only that child's Ray worker, and the child is recorded as failed (after
-``--max-failures`` retries) while the search goes on. ``nas train --no-channels-last`` avoids it."""
+images/s, ``bench/child_training.py``, 2 cores). Should oneDNN crash in a channels_last kernel (a
+SIGSEGV in the 1x1-convolution weight gradient has been reported for torch 2.14), it kills only that
+child's Ray worker: the child is recorded as failed (after ``--max-failures`` retries) while the search
+goes on; ``nas train --no-channels-last`` avoids it."""
 
 _EVAL_BATCH = 1000
 
@@ -65,8 +65,8 @@ class TrainConfig(Recipe):
     ``val_size`` use only the first images of the given splits (they are shuffled, so a seeded
     random subset). ``channels_last=None`` means: on for CUDA, `CPU_CHANNELS_LAST` on the CPU.
     ``amp`` (bf16 autocast) applies on CUDA only, and is off by default because for the small
-    NASNet children a search trains it costs more than it saves: measured on an H200 (torch 2.11,
-    `bench/gpu_check.sh`'s probe, 2026-11-26), N=2, C=32, batch 128 trains at 3,800 images/s in fp32
+    NASNet children a search trains it costs more than it saves: on an H200 (`bench/gpu_check.sh`'s
+    probe), N=2, C=32, batch 128 trains at 3,800 images/s in fp32
     channels_last and 2,030 with bf16 autocast; N=1, C=8, batch 256 at 11,080 (fp32) vs 8,910 (bf16).
     The many small depthwise and 1x1 convolutions of a cell are launch-bound, and autocast adds a cast
     per op. Large transfer networks keep bf16 (`nas.transfer.ray_train`).

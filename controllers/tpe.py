@@ -1,6 +1,7 @@
 """Optuna's TPE behind the ask/tell interface: the model-based baseline (Bergstra et al. 2011).
 
-(Random search is `controllers.random_search`: it needs no study, see there.)
+(Random search is `controllers.random_search`: it needs no study, see there.) The module is named
+after its one searcher; another Optuna sampler is a subclass overriding `TPESearcher._make_sampler`.
 Each decision is one categorical parameter named exactly as the space's decision
 (``normal/b3/op_a``) whose values are the choice strings, so a stored study reads as architectures and
 a study opened with a different op set fails Optuna's distribution check instead of silently mixing
