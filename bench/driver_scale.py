@@ -64,6 +64,7 @@ def instant_result(config: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "status": "completed",
         "val_accuracy": accuracy,
+        "best_val_accuracy": accuracy,
         "val_accuracy_history": [accuracy],
         "params": 100_000 + code % 50_000,
         "mult_adds": 10_000_000 + code % 5_000_000,
@@ -85,8 +86,7 @@ def make_adapter(
     """A fresh searcher restored from ``run_dir`` (if it holds a run) behind the adapter, as `nas search` builds it."""
     run = RunFolder(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    options: dict[str, Any] = {"storage_path": run.optuna_db} if searcher == "tpe" else {}
-    inner = create_searcher(searcher, get_space("nasnet", num_blocks=blocks), seed=seed, **options)
+    inner = create_searcher(searcher, get_space("nasnet", num_blocks=blocks), seed=seed, run_dir=run_dir)
     return TuneSearcherAdapter(
         inner,
         searcher_name=searcher,

@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nas.results.trial import TrialResult
-    from nas.search.searcher import Proposal, SearchSpace
+    from nas.searcher.base import Proposal
+    from nas.space.protocol import SearchSpace
     from nas.train.data import CifarData
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +62,7 @@ Objective = Callable[["SearchSpace", int], Callable[["Proposal"], "TrialResult"]
 def cifar_objective(data: CifarData, *, C: int, train_size: int) -> Objective:
     """Reward = validation accuracy of the proposed cell trained for one epoch (memoized per cell)."""
     from nas.model.network import NetworkConfig
+    from nas.results.trial import outcome
     from nas.train.trainer import TrainConfig, train_child
 
     network = NetworkConfig(N=1, C=C)
@@ -73,7 +75,9 @@ def cifar_objective(data: CifarData, *, C: int, train_size: int) -> Objective:
         def objective(proposal: Proposal) -> TrialResult:
             if proposal.choices not in seen:
                 result = train_child(proposal.genotype, network, train, data)
-                seen[proposal.choices] = result.to_trial_result()
+                seen[proposal.choices] = outcome(
+                    result.status, result.val_accuracy, result.params, result.mult_adds, result.error
+                )
             return seen[proposal.choices]
 
         return objective
@@ -131,7 +135,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(REPO_ROOT))  # run as a script from a checkout
-    from nas.search.searcher import SEARCHERS
+    from nas.search.searcher import searcher_names
     from search_spaces.nasnet import NasnetSpace
 
     space = NasnetSpace(num_blocks=args.blocks)
@@ -144,12 +148,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         data = load_cifar10(data_dir, val_size=args.val_size)
         make_objective = cifar_objective(data, C=args.C, train_size=args.train_size)
-    options: dict[str, dict[str, Any]] = {name: {} for name in SEARCHERS}
+    options: dict[str, dict[str, Any]] = {name: {} for name in searcher_names()}
     if args.rl_lr is not None:
         options["rl"]["lr"] = args.rl_lr
     checkpoints = [c for c in CHECKPOINTS if c < args.children] + [args.children]
     mean_best = {}
-    for name in SEARCHERS:
+    for name in searcher_names():
         curves = [
             best_so_far(name, space, s, args.children, options[name], make_objective)
             for s in range(args.seeds)
@@ -157,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mean_best[name] = {c: statistics.fmean(curve[c - 1] for curve in curves) for c in checkpoints}
 
     final = args.children
-    ratios = {name: mean_best[name][final] / mean_best["random"][final] for name in SEARCHERS}
+    ratios = {name: mean_best[name][final] / mean_best["random"][final] for name in searcher_names()}
     summary_key = f"rl_best_over_random_at_{final}"
     if args.json:
         print(
@@ -188,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return 0
-    names = list(SEARCHERS)
+    names = list(searcher_names())
     print(
         f"mean best-so-far reward over {args.seeds} seed(s); objective {args.objective}, "
         f"NASNet space with B={args.blocks} ({len(space.decisions)} decisions)"

@@ -192,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run_dir = Path(tmp) / f"{searcher}-s{seed}"
                 supernet_stage(searcher, seed, args.epochs, run_dir)
                 # Verified on the baseline's split (seed 0), like with like: only the search's seed varies
-                verified = [stand_alone(g) for g in top_candidates(run_dir, args.top)]
+                verified = [stand_alone(g) for g in top_candidates(run_dir, space, args.top)]
                 searches[searcher].append(
                     {"seed": seed, "verified": verified, "mean": statistics.fmean(verified)}
                 )

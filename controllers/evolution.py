@@ -33,20 +33,22 @@ from typing import Any
 
 import numpy as np
 
-from controllers.random_search import uniform_choices
 from nas.errors import ConfigError, check_number
 from nas.results.trial import TrialResult
-from nas.search.searcher import (
+from nas.searcher.base import (
     Proposal,
     Searcher,
-    SearchSpace,
     numpy_rng_state,
+    register_searcher,
     set_numpy_rng_state,
+    uniform_choices,
 )
+from nas.space.protocol import SearchSpace
 
 logger = logging.getLogger(__name__)
 
 
+@register_searcher("evolution")
 class EvolutionSearcher(Searcher):
     """Aging evolution with population size P (``population_size``) and sample size S."""
 
@@ -90,7 +92,7 @@ class EvolutionSearcher(Searcher):
 
     def tell(self, trial_id: str, result: TrialResult) -> None:
         choices = self.ledger.close(trial_id, result)
-        if result.status != "completed" or result.reward is None:
+        if not result.ranked or result.reward is None:
             logger.debug("trial %s %s: discarded from the population", trial_id, result.status)
             return
         self._population.append((choices, result.reward))

@@ -3,33 +3,31 @@ must beat at the same budget (Li & Talwalkar 2019; Yang et al. 2020, "NAS evalua
 hard").
 
 It is a numpy generator and the ledger, nothing else: a proposal costs microseconds and the state is
-the generator's and the ledger's, whatever the number of children. (It was Optuna's ``RandomSampler``
-over the run's SQLite study, which committed once per decision: ~0.2-1 s per child, which at NASNet's
-20,000 children is hours of driver time for nothing a random search uses; issue 14.)
+the generator's and the ledger's, whatever the number of children. It keeps no Optuna study: a study
+commits once per decision (~0.2-1 s per child on this project's disk, `bench/driver_scale.py`), hours
+of driver time at NASNet's 20,000 children for nothing a random search uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from nas.results.trial import TrialResult
-from nas.search.searcher import (
+from nas.searcher.base import (
     Proposal,
     Searcher,
-    SearchSpace,
     numpy_rng_state,
+    register_searcher,
     set_numpy_rng_state,
+    uniform_choices,
 )
+from nas.space.protocol import SearchSpace
 
 
-def uniform_choices(rng: np.random.Generator, num_choices: Sequence[int]) -> list[int]:
-    """One uniformly drawn choice index per decision."""
-    return [int(rng.integers(n)) for n in num_choices]
-
-
+@register_searcher("random")
 class RandomSearcher(Searcher):
     """Uniform random search over every decision of the space."""
 

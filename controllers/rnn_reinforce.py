@@ -10,9 +10,13 @@ softmax classifiers has its own weights), so no masking is needed even though in
 with the block index. The heads are stored as row blocks of one ``Linear`` and the embeddings as rows
 of one ``Embedding``, which is the same model with two tensors instead of 20B.
 
-Logits are divided by ``temperature`` and squashed by ``tanh_constant * tanh(.)`` with ENAS's values
+Logits are divided by ``temperature`` and squashed by ``tanh_constant * tanh(.)`` with ENAS's PTB values
 5.0 and 2.5 (Pham et al. 2018, and its released controller): this bounds how peaked a softmax can
-get, so the controller keeps exploring.
+get, so the controller keeps exploring. Op decisions use ``tanh_constant / op_tanh_reduce`` (1 here).
+These are the stand-alone search's defaults (``bench/searchers.py`` measured them); the
+``--weight-sharing`` search uses ENAS's CIFAR-10 micro-search controller instead
+(`RLSearcher.weight_sharing_options`: no temperature, tanh 1.10 on inputs and 0.44 on ops, lr 0.0035,
+10 architectures per update).
 
 Learning. The reward is the child's validation accuracy (NASNet) or its cube (``reward_transform=
 "cubed"``: Zoph & Le 2017, Sec. 4.1, used the cubed maximum validation accuracy of the last 5 epochs),
@@ -62,13 +66,19 @@ from torch import Tensor, nn
 
 from nas.errors import ConfigError, check_number, shown
 from nas.results.trial import TrialResult
-from nas.search.searcher import Proposal, Searcher, SearchSpace, shaped_reward
+from nas.searcher.base import Proposal, Searcher, register_searcher, shaped_reward
+from nas.space.protocol import SearchSpace
 
 logger = logging.getLogger(__name__)
 
 RewardTransform = Literal["identity", "cubed"]
-OP_KINDS = ("op_a", "op_b")
 _DTYPES = ("float32", "int64", "uint8")
+
+
+def _is_op(kind: str) -> bool:
+    """An op decision (NASNet's ``op_a``/``op_b``, a NAS-Bench cell's ``op``): ENAS damps its logits
+    apart from the input choices (``op_tanh_reduce``)."""
+    return kind == "op" or kind.startswith("op_")
 
 
 def tensor_to_json(t: Tensor) -> dict[str, Any]:
@@ -123,8 +133,8 @@ class _Policy(nn.Module):
         num_choices: Sequence[int],
         *,
         hidden_size: int,
-        temperature: float,
-        tanh_constant: float | None,
+        temperature: float | None,
+        tanh_constants: Sequence[float | None],
         generator: torch.Generator,
     ) -> None:
         super().__init__()
@@ -132,7 +142,7 @@ class _Policy(nn.Module):
         total = self.offsets[-1]
         self.start_token = total  # the last embedding row is the start input
         self.temperature = temperature
-        self.tanh_constant = tanh_constant
+        self.tanh_constants = list(tanh_constants)  # one per decision
         # Built on the meta device, so the default initialisation draws nothing from the global RNG.
         self.lstm = nn.LSTMCell(hidden_size, hidden_size, device="meta").to_empty(device="cpu")
         self.embedding = nn.Embedding(total + 1, hidden_size, device="meta").to_empty(device="cpu")
@@ -152,9 +162,12 @@ class _Policy(nn.Module):
         chosen, log_probs, entropies, probs = [], [], [], []
         for t, (lo, hi) in enumerate(zip(self.offsets[:-1], self.offsets[1:], strict=True)):
             h, c = self.lstm(self.embedding(token), (h, c))
-            logits = F.linear(h, self.head.weight[lo:hi], self.head.bias[lo:hi]) / self.temperature
-            if self.tanh_constant is not None:
-                logits = self.tanh_constant * torch.tanh(logits)
+            logits = F.linear(h, self.head.weight[lo:hi], self.head.bias[lo:hi])
+            if self.temperature is not None:
+                logits = logits / self.temperature
+            tanh = self.tanh_constants[t]
+            if tanh is not None:
+                logits = tanh * torch.tanh(logits)
             log_p = F.log_softmax(logits, dim=-1)
             p = log_p.exp()
             if actions is None:
@@ -182,6 +195,7 @@ _RANGES: dict[str, tuple[bool, float, float, bool]] = {
     "batch_size": (True, 1, 100_000, False),
     "temperature": (False, 0, 1e6, True),
     "tanh_constant": (False, 0, 1e6, True),
+    "op_tanh_reduce": (False, 0, 1e6, True),
     "entropy_weight": (False, 0, 1e6, False),
     "baseline_decay": (False, 0, 1, False),
     "params_penalty": (False, 0, 1e6, False),
@@ -200,8 +214,9 @@ class RLConfig:
     hidden_size: int = 100
     lr: float = 0.01
     batch_size: int = 4
-    temperature: float = 5.0
+    temperature: float | None = 5.0
     tanh_constant: float | None = 2.5
+    op_tanh_reduce: float = 1.0
     entropy_weight: float = 1e-4
     baseline_decay: float = 0.95
     reward_transform: RewardTransform = "identity"
@@ -225,6 +240,7 @@ class RLConfig:
             )
 
 
+@register_searcher("rl")
 class RLSearcher(Searcher):
     """NASNet's RNN controller behind the ask/tell interface (see the module docstring)."""
 
@@ -241,12 +257,17 @@ class RLSearcher(Searcher):
             [len(d.choices) for d in decisions],
             hidden_size=config.hidden_size,
             temperature=config.temperature,
-            tanh_constant=config.tanh_constant,
+            tanh_constants=[
+                None
+                if config.tanh_constant is None
+                else config.tanh_constant / (config.op_tanh_reduce if _is_op(d.kind) else 1.0)
+                for d in decisions
+            ],
             generator=self._generator,
         )
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
-        # Every op_a/op_b decision chooses among the same ops, so their probabilities can be averaged.
-        self._op_steps = [t for t, d in enumerate(decisions) if d.kind in OP_KINDS]
+        # Every op decision chooses among the same ops, so their probabilities can be averaged.
+        self._op_steps = [t for t, d in enumerate(decisions) if _is_op(d.kind)]
         self._op_names = decisions[self._op_steps[0]].choices if self._op_steps else ()
 
         self.baseline: float | None = None
@@ -254,6 +275,27 @@ class RLSearcher(Searcher):
         self._log_probs: dict[str, float] = {}  # outstanding trial -> log-prob when sampled (for PPO)
         self._finished: list[tuple[tuple[int, ...], float, float]] = []  # (actions, log-prob, reward)
         self._last_update: dict[str, Any] | None = None
+
+    @classmethod
+    def weight_sharing_options(cls, archs_per_step: int) -> dict[str, Any]:
+        """ENAS's CIFAR-10 micro-search controller (Pham et al. 2018; ``melodyguan/enas``,
+        ``scripts/cifar10_micro_search.sh`` and ``src/cifar10/micro_controller.py``): no temperature,
+        tanh constant 1.10 on input choices and 1.10 / 2.5 = 0.44 on op choices
+        (``controller_op_tanh_reduce``), Adam lr 0.0035, baseline decay 0.99, entropy weight 1e-4, and
+        one update per ``archs_per_step`` architectures (``controller_num_aggregate=10``)."""
+        return {
+            "temperature": None,
+            "tanh_constant": 1.10,
+            "op_tanh_reduce": 2.5,
+            "lr": 0.0035,
+            "batch_size": archs_per_step,
+            "baseline_decay": 0.99,
+            "entropy_weight": 1e-4,
+        }
+
+    def path_sampler(self, seed: int) -> PolicyPaths:
+        """ENAS's phase (a): the shared weights train on paths drawn from the current policy."""
+        return PolicyPaths(self.policy, seed)
 
     def ask(self) -> Proposal:
         with torch.no_grad(), _one_thread():
@@ -272,7 +314,7 @@ class RLSearcher(Searcher):
 
     def _reward(self, result: TrialResult) -> float:
         reward = shaped_reward(result, failure_reward=self.config.failure_reward)
-        if result.status not in ("completed", "stopped") or result.reward is None:
+        if result.learnable is None:
             return reward
         if self.config.reward_transform == "cubed":
             reward = reward**3
@@ -369,3 +411,23 @@ class RLSearcher(Searcher):
         self._log_probs = {str(k): float(v) for k, v in state["log_probs"].items()}
         self._finished = [(tuple(a), float(lp), float(r)) for a, lp, r in state["finished"]]
         self._last_update = state["last_update"]
+
+
+class PolicyPaths:
+    """Architectures drawn from the controller's current policy with a generator of their own, so
+    the controller's ask stream is untouched (a `nas.searcher.base.PathSampler`)."""
+
+    def __init__(self, policy: _Policy, seed: int) -> None:
+        self.policy = policy
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __call__(self) -> list[int]:
+        with torch.no_grad(), _one_thread():
+            actions: list[int] = self.policy.rollout(1, generator=self.generator).actions[0].tolist()
+        return actions
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": tensor_to_json(self.generator.get_state())}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.generator.set_state(tensor_from_json(state["generator"]))

@@ -19,12 +19,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("nas.errors", "nas.registry"),  # what every layer may use
     ("nas.ops",),  # the primitives' registry: the vocabulary genotypes are written in
-    ("nas.space",),  # genotypes as data
+    ("nas.space",),  # genotypes as data, and the space protocol
     ("nas.model",),  # networks built from genotypes
     ("nas.results",),  # one child's outcome, the run folder, the report
+    ("nas.searcher",),  # the searcher contract: the supernet loop above asks and tells through it
     ("nas.train",),  # data and the one training loop
     ("search_spaces", "nas.tracking"),
-    ("nas.search", "controllers"),  # orchestration; controllers implement nas.search.searcher
+    ("controllers",),  # the searchers: implement nas.searcher, never see the orchestration above
+    ("nas.search",),  # orchestration: builds searchers by name (loads controllers), runs Tune
     ("nas.transfer",),
     ("nas.api",),  # the stable Python entry points, a facade over the layers below
     ("nas.cli",),
@@ -38,6 +40,7 @@ NO_INTEGRATIONS = (
     "nas.space",
     "nas.model",
     "nas.results",
+    "nas.searcher",
     "nas.train",
 )
 """Layers that must run without Ray, W&B and Optuna (the trainer reports through a callback)."""
@@ -114,3 +117,60 @@ def test_no_import_cycle() -> None:
         graph.add_edges_from((module, i) for i in _imports(module, path) if i in MODULES and i != module)
     cycles = list(nx.simple_cycles(graph))
     assert not cycles, f"import cycles: {cycles[:5]}"
+
+
+def test_the_contract_sits_below_its_users() -> None:
+    """The supernet loop (nas.train) and the searchers (controllers) import the contract; the runner
+    (nas.search) builds searchers by name, so it is the one above the controllers, never below."""
+    assert _layer("nas.searcher") < _layer("nas.train") < _layer("controllers") < _layer("nas.search")  # type: ignore[operator]
+
+
+def _searcher_classes() -> dict[str, str]:
+    """Every class that derives (directly or not) from the contract's ``Searcher``: name -> module."""
+    bases: dict[str, tuple[str, list[str]]] = {}
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ClassDef):
+                names = [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases]
+                bases[node.name] = (module, names)
+    found: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, (module, parents) in bases.items():
+            if (
+                name not in found
+                and any(p == "Searcher" or p in found for p in parents)
+                and name != "Searcher"
+            ):
+                found[name] = module
+                changed = True
+    return found
+
+
+def _isinstance_targets(node: ast.Call) -> list[str]:
+    if (
+        not (isinstance(node.func, ast.Name) and node.func.id in ("isinstance", "issubclass"))
+        or len(node.args) != 2
+    ):
+        return []
+    target = node.args[1]
+    items = target.elts if isinstance(target, ast.Tuple) else [target]
+    return [i.id if isinstance(i, ast.Name) else getattr(i, "attr", "") for i in items]
+
+
+def test_no_isinstance_of_a_concrete_searcher_outside_its_module() -> None:
+    """Callers use the contract's hooks (path_sampler, run_options, weight_sharing_options), never a
+    type check of a concrete searcher: a new searcher then needs no edit anywhere else."""
+    concrete = _searcher_classes()
+    assert {"RLSearcher", "TPESearcher", "RandomSearcher", "EvolutionSearcher"} <= set(concrete)
+    checked = {**MODULES, **{f"tests.{p.stem}": p for p in (REPO_ROOT / "tests").rglob("*.py")}}
+    offenders = [
+        f"{module}:{node.lineno} isinstance(..., {name})"
+        for module, path in checked.items()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.Call)
+        for name in _isinstance_targets(node)
+        if name in concrete and concrete[name] != module
+    ]
+    assert not offenders, f"type checks of concrete searchers: {offenders}"

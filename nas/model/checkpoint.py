@@ -20,6 +20,7 @@ import torch
 from nas.errors import DataError, first_line
 from nas.model.network import NASNetwork, NetworkConfig, build_network
 from nas.space.genotype import Genotype
+from nas.space.protocol import GenotypeLike
 
 FORMAT = "nas-network/1"
 """The ``format`` entry of a self-describing checkpoint; a bump means a reader must convert."""
@@ -51,7 +52,7 @@ class SavedNetwork:
         return model.eval()
 
 
-def network_state(model: NASNetwork, genotype: Genotype) -> dict[str, Any]:
+def network_state(model: NASNetwork, genotype: GenotypeLike) -> dict[str, Any]:
     """``model``'s weights (on the CPU) with the genotype and config that rebuild it, for `torch.save`."""
     return {
         "format": FORMAT,

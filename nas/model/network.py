@@ -25,9 +25,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from nas.errors import ConfigError
+from nas.errors import ConfigError, GenotypeError
 from nas.model.cell import DropPath, NASCell
 from nas.space.genotype import Genotype
+from nas.space.protocol import GenotypeLike
 from nas.space.published import Macro, PaperNetwork
 
 DATASETS = {"cifar10": 10, "imagenet": 1000}
@@ -257,6 +258,9 @@ class NASNetwork(nn.Module):
         return NetworkOutput(logits, aux_logits)
 
 
-def build_network(genotype: Genotype, config: NetworkConfig) -> NASNetwork:
-    """The CIFAR or ImageNet network of ``config.dataset`` built from ``genotype``."""
+def build_network(genotype: GenotypeLike, config: NetworkConfig) -> NASNetwork:
+    """The CIFAR or ImageNet network of ``config.dataset`` built from ``genotype``; a genotype of a
+    space this module cannot build is a `GenotypeError` (the trainer records the child as failed)."""
+    if not isinstance(genotype, Genotype):
+        raise GenotypeError(f"a NASNet network is built from NASNet cells, not a {type(genotype).__name__}")
     return NASNetwork(genotype, config)

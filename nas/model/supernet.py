@@ -45,6 +45,7 @@ from nas.model.cell import _Combine
 from nas.model.network import NUM_REDUCTIONS, NetworkConfig, NetworkOutput
 from nas.ops.primitives import OPS, FactorizedReduce, ReLUConvBN, create_op
 from nas.space.genotype import COMBINES, NUM_INPUT_STATES, Cell, Genotype
+from nas.space.protocol import GenotypeLike
 
 
 def _op_choices(names: Sequence[str], C: int, stride: int) -> nn.ModuleDict:
@@ -218,7 +219,10 @@ class SuperNetwork(nn.Module):
             for m in cell.selected(genotype.reduce if cell.reduction else genotype.normal)
         ]
 
-    def child(self, genotype: Genotype) -> SupernetChild:
+    def child(self, genotype: GenotypeLike) -> SupernetChild:
+        """``genotype``'s view of the shared weights; a genotype of another space is a `GenotypeError`."""
+        if not isinstance(genotype, Genotype):
+            raise GenotypeError(f"the supernet runs NASNet cells, not a {type(genotype).__name__}")
         self.check(genotype)
         return SupernetChild(self, genotype)
 

@@ -14,15 +14,17 @@ from dataclasses import dataclass, fields
 from typing import Any, get_args
 
 from nas.errors import NasError
-from nas.results.trial import TrialResult, TrialStatus
+from nas.results.trial import TrialResult, TrialStatus, is_ranked, outcome
 
 
 @dataclass(frozen=True)
 class TrialRow:
     """A finished child: which proposal, its genotype (as JSON data), how it ended, what it measured.
 
-    ``status`` is any `TrialStatus`; ``val_accuracy`` is the best of ``val_accuracy_history`` for a
-    completed child and None otherwise; ``error`` says why a child did not complete.
+    ``status`` is any `TrialStatus`; ``val_accuracy`` is the trainer's best epoch accuracy for a
+    completed child, the best it reached for a ``stopped`` one (never ranked: `scored`), and None for
+    a failed or rejected one; ``error`` says why a child did not complete (and, for a stopped one,
+    after how many epochs).
     """
 
     index: int  # completion order within the run, 0-based
@@ -46,7 +48,7 @@ class TrialRow:
     @property
     def scored(self) -> bool:
         """Completed with an accuracy: the rows that compete for `best` and the report's rankings."""
-        return self.status == "completed" and self.val_accuracy is not None
+        return is_ranked(self.status, self.val_accuracy)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``trials.jsonl`` object, keys in `LEADERBOARD_KEYS` order."""
@@ -75,9 +77,8 @@ class TrialRow:
         )
 
     def to_trial_result(self) -> TrialResult:
-        """What the searcher is told of this row; a completed child without an accuracy failed."""
-        status: TrialStatus = "failed" if self.status == "completed" and not self.scored else self.status
-        return TrialResult(status, self.val_accuracy, self.params, self.mult_adds, self.error)
+        """What the searcher is told of this row (`nas.results.trial.outcome`)."""
+        return outcome(self.status, self.val_accuracy, self.params, self.mult_adds, self.error)
 
 
 LEADERBOARD_KEYS: tuple[str, ...] = tuple(f.name for f in fields(TrialRow))

@@ -13,7 +13,7 @@ Layout of ``<results-dir>/<run>/``::
     config.json           every resolved setting of the search
     searcher_state.json   a snapshot of the searcher's JSON ``state_dict`` (every K tells or T seconds)
     searcher_journal.jsonl  the asks and tells since that snapshot (`nas.search.searcher.SearcherCheckpoint`)
-    optuna.db             the Optuna study (tpe / random only)
+    optuna.db             the Optuna study (tpe only: `TPESearcher.run_options`)
     trials.jsonl          one `TrialRow` per finished child, keys `LEADERBOARD_KEYS` (the source of truth)
     trials.csv            the same rows, the genotype as compact JSON (at the end of a run / ``nas report``)
     searcher_stats.jsonl  one object per tell: step, best_reward and the searcher's stats
@@ -201,7 +201,6 @@ class RunFolder:
         self.config = path / "config.json"
         self.searcher_state = path / "searcher_state.json"
         self.searcher_journal = path / "searcher_journal.jsonl"
-        self.optuna_db = path / "optuna.db"
         self.trials_jsonl = path / "trials.jsonl"
         self.trials_csv = path / "trials.csv"
         self.stats_jsonl = path / "searcher_stats.jsonl"
@@ -242,21 +241,34 @@ class RunFolder:
         atomic_write_text(self.trials_csv, leaderboard_csv(self.trials() if rows is None else rows))
 
 
-def journaled_ledger(run: RunFolder) -> tuple[set[str], set[str]]:
-    """The ids the searcher was told and those it holds outstanding, from its snapshot and the journal
-    after it, without building the searcher: for checks of a run's history before a resume.
-
-    Reads the format `nas.search.searcher.SearcherCheckpoint` writes: the snapshot's ``ledger`` and
-    ``journal_seq``, then every journal event from that sequence number on.
+def read_searcher_journal(state: Path, journal: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The one reader of a searcher's snapshot and journal (`nas.searcher.checkpoint.SearcherCheckpoint`
+    writes them): the snapshot (None before the first), and the journal's events from the snapshot's
+    ``journal_seq`` on, in order. Events before it are already in the snapshot (a kill fell between
+    writing it and emptying the journal); a gap in the sequence is a `RunFolderError`.
     """
-    state = read_json(run.searcher_state) if run.searcher_state.exists() else {}
-    ledger = state.get("ledger", {})
-    told = {str(t) for t in ledger.get("told", [])}
-    outstanding = {str(t) for t in ledger.get("outstanding", {})}
-    start = int(state.get("journal_seq", 0))
-    for event in read_jsonl(run.searcher_journal):
+    snapshot = read_json(state) if state.exists() else None
+    start = seq = int(snapshot.get("journal_seq", 0)) if snapshot is not None else 0
+    events: list[dict[str, Any]] = []
+    for event in read_jsonl(journal):
         if int(event["seq"]) < start:
             continue
+        if int(event["seq"]) != seq:
+            raise RunFolderError(f"{journal}: event {event['seq']} follows {seq - 1}; the journal has a gap")
+        events.append(event)
+        seq += 1
+    return snapshot, events
+
+
+def journaled_ledger(run: RunFolder) -> tuple[set[str], set[str]]:
+    """The ids the searcher was told and those it holds outstanding, from its snapshot and the journal
+    after it (`read_searcher_journal`), without building the searcher: for checks of a run's history
+    before a resume."""
+    state, events = read_searcher_journal(run.searcher_state, run.searcher_journal)
+    ledger = (state or {}).get("ledger", {})
+    told = {str(t) for t in ledger.get("told", [])}
+    outstanding = {str(t) for t in ledger.get("outstanding", {})}
+    for event in events:
         if "ask" in event:
             outstanding.add(str(event["ask"]))
         else:

@@ -7,7 +7,7 @@ experiment snapshot, which it writes periodically and not in step with our leade
 trained twice) or miss one that was started (its proposal would be lost), and it restores the search
 algorithm from Tune's checkpoint rather than from ``searcher_state.json``. Instead the leaderboard
 (``trials.jsonl``) is the truth: ``len(rows)`` children are done, the searcher's snapshot and journal
-(`nas.search.searcher.SearcherCheckpoint`) say which proposals were issued, and `nas.search.tune_adapter.replay_told` tells
+(`nas.searcher.checkpoint.SearcherCheckpoint`) say which proposals were issued, and `nas.search.tune_adapter.replay_told` tells
 the finished ones and reruns the unfinished ones under their original proposal ids. The new Tuner's
 ``num_samples`` is the budget left, so the run ends with exactly the budgeted children.
 
@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any, get_args
 from nas.errors import ConfigError, NasError, describe
 from nas.results.row import best
 from nas.results.run_folder import RunFolder, read_json, write_json
-from nas.results.trial import TrialStatus
+from nas.results.trial import TrialStatus, is_ranked
 from nas.search.settings import ChildSettings, SearchSettings
 
 if TYPE_CHECKING:
-    from nas.search.searcher import Searcher
     from nas.search.tune_adapter import ChildListener
+    from nas.searcher.base import Searcher
     from nas.tracking.base import Tracker
     from nas.train.data import CifarData
 
@@ -200,9 +200,8 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
         _report_failure(config, exc)
         return
     final = {**last, **result.to_dict(), "proposal_id": config["proposal_id"]}
-    final["val_accuracy"] = (
-        result.val_accuracy if result.status == "completed" and result.val_accuracy else 0.0
-    )
+    final["best_val_accuracy"] = result.val_accuracy
+    final["val_accuracy"] = result.val_accuracy if is_ranked(result.status, result.val_accuracy) else 0.0
     tune.report(final)
 
 
@@ -226,14 +225,12 @@ def _trial_dirname(trial: Any) -> str:
 
 
 def _build_searcher(settings: SearchSettings, run: RunFolder) -> Searcher:
-    from nas.search.searcher import create_searcher
-    from search_spaces import get_space
+    from nas.search.searcher import build_space, create_searcher
 
-    space = get_space(settings.space, num_blocks=settings.blocks)
-    options: dict[str, Any] = dict(settings.searcher_options)
-    if settings.searcher == "tpe":
-        options["storage_path"] = run.optuna_db
-    return create_searcher(settings.searcher, space, seed=settings.seed, **options)
+    space = build_space(settings.space, blocks=settings.blocks)
+    return create_searcher(
+        settings.searcher, space, seed=settings.seed, run_dir=run.path, **settings.searcher_options
+    )
 
 
 def _build_tracker(settings: SearchSettings, run: RunFolder) -> Tracker:
@@ -331,6 +328,7 @@ def run_search(
         listeners=listeners,
         trial_metadata={
             "searcher": settings.searcher,
+            "space": settings.space,
             "seed": settings.seed,
             "N": settings.N,
             "C": settings.C,

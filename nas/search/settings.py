@@ -312,8 +312,12 @@ class SearchSettings:
     def check_searcher_options(self) -> None:
         """``--searcher-option`` values: known to the searcher's constructor, of its annotated types,
         and accepted by its own range checks (a throw-away instance on the space, no storage)."""
-        from nas.search.searcher import SEARCHERS, check_searcher_options, searcher_option_types
-        from search_spaces import get_space
+        from nas.search.searcher import (
+            build_space,
+            check_searcher_options,
+            searcher_class,
+            searcher_option_types,
+        )
 
         for key in self.searcher_options:
             if not isinstance(key, str) or key in ("seed", "storage_path", "space"):
@@ -322,14 +326,13 @@ class SearchSettings:
             check_searcher_options(self.searcher, self.searcher_options)
         except ConfigError as exc:
             raise ConfigError(f"--searcher-option: {exc}") from None
-        factory = SEARCHERS[self.searcher]  # resolved by the check above
-        assert callable(factory)
+        factory = searcher_class(self.searcher)
         hints = searcher_option_types(self.searcher)
         for key, value in self.searcher_options.items():
             if key in hints:
                 check_type(f"--searcher-option {key}", value, hints[key])
         try:
-            space = get_space(self.space, num_blocks=self.blocks)
+            space = build_space(self.space, blocks=self.blocks)
             factory(space, seed=self.seed, **self.searcher_options).close()
         except ConfigError as exc:
             raise ConfigError(f"--searcher-option: {exc}") from None
@@ -367,9 +370,9 @@ def _registry(kind: str) -> tuple[str, tuple[str, ...]]:
 
         return "search space", tuple(SPACES)
     if kind == "searcher":
-        from nas.search.searcher import SEARCHERS
+        from nas.search.searcher import searcher_names
 
-        return "searcher", tuple(sorted(SEARCHERS))
+        return "searcher", searcher_names()
     if kind == "wandb":
         from nas.tracking.base import MODES
 

@@ -18,9 +18,8 @@ reruns them (same proposal id and genotype) before the searcher is asked for new
 Every step costs the same at child 20,000 as at child 1 (issue 14): appends, never rewrites; the
 best child is kept in memory; the CSV is written by `finish`, at the end of the run.
 
-``save``/``restore`` write JSON (the id map; the searcher's state is the run folder's), never a pickle.
-``save``/``restore`` write JSON (the searcher's ``state_dict`` and the id map), never a pickle. Tune
-still pickles the adapter itself into its experiment folder; the tracker and the listeners (the live
+``save``/``restore`` write JSON, never a pickle: only the id map (`get_state`); the searcher's state is
+the run folder's snapshot and journal. Tune still pickles the adapter itself into its experiment folder; the tracker and the listeners (the live
 view) are held through `nas.tracking.base.DriverLocal`, so that copy carries neither.
 """
 
@@ -42,8 +41,9 @@ from nas.errors import no_space
 from nas.results.row import TrialRow
 from nas.results.run_folder import RunFolder, read_jsonl, write_json
 from nas.results.trial import TrialStatus
-from nas.search.searcher import Proposal, Searcher, SearcherCheckpoint
-from nas.space.genotype import Genotype
+from nas.searcher.base import Proposal, Searcher
+from nas.searcher.checkpoint import SearcherCheckpoint
+from nas.space.protocol import GenotypeLike
 from nas.tracking.base import DriverLocal, Tracker
 
 logger = logging.getLogger(__name__)
@@ -273,8 +273,10 @@ def leaderboard_row(
 ) -> TrialRow:
     """The `TrialRow` of a finished child from its last report (`nas.search.runner` defines its fields).
 
-    A last report still marked ``running`` means the scheduler (ASHA) stopped the child early: it is
-    ``stopped``, with the best accuracy of the epochs it did, and never ranked with completed ones.
+    The accuracy is the trainer's (``best_val_accuracy``: `nas.train.trainer.ChildResult.val_accuracy`,
+    also sent with every epoch's report). A last report still marked ``running`` means the scheduler
+    (ASHA) stopped the child early: it is ``stopped``, with the best accuracy it reached, and never
+    ranked with completed ones (`nas.results.trial`'s rule).
     """
     status: TrialStatus
     reason: str | None = result.get("error")
@@ -286,7 +288,7 @@ def leaderboard_row(
         status = "stopped" if raw == "running" else raw  # type: ignore[assignment]
     if status == "stopped":
         reason = f"stopped early by the scheduler after {len(history)} epoch(s)"
-    best = max(history) if history and status in ("completed", "stopped") else None
+    best = result.get("best_val_accuracy") if status in ("completed", "stopped") else None
     return TrialRow(
         index=index,
         trial_id=proposal.trial_id,
@@ -313,6 +315,10 @@ def _proposal_from_dict(searcher: Searcher, data: Mapping[str, Any]) -> Proposal
     return Proposal(str(data["trial_id"]), choices, searcher.space.decode(choices))
 
 
-def genotype_of(config: Mapping[str, Any]) -> Genotype:
-    """The genotype a suggested config carries (the trainable's side of `suggest`)."""
-    return Genotype.from_json(str(config["genotype"]))
+def genotype_of(config: Mapping[str, Any]) -> GenotypeLike:
+    """The genotype a suggested config carries, read by the space the config names (the trainable's
+    side of `suggest`)."""
+    from nas.search.searcher import build_space
+
+    space = build_space(str(config["space"]), blocks=int(config["blocks"]))
+    return space.genotype_from_json(str(config["genotype"]))

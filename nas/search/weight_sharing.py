@@ -9,13 +9,13 @@
    through `nas.search.runner.run_search` (same trainer, leaderboard, W&B and report); a
    `VerifyList` searcher proposes them in order.
 
-Which architectures train the shared weights (phase (a)): ``rl`` samples its controller's current
-policy, as ENAS does, from a generator of its own so the controller's sampling stream is untouched;
-``random`` samples uniformly (Li & Talwalkar 2019's random search with weight sharing, RSWS);
-``evolution`` and ``tpe`` have no distribution to sample without asking, so they train on uniform
-paths too (single-path one-shot training, Guo et al. 2019) and search on the result. Deviation for
-``tpe``/``random``: the stage's Optuna study is in memory (its JSON state is the checkpoint), so
-the stage resumes exactly; TPE's cost per ask grows with the study.
+Which architectures train the shared weights (phase (a)) is the searcher's `Searcher.path_sampler`:
+``rl`` samples its controller's current policy, as ENAS does, from a generator of its own so the
+controller's sampling stream is untouched; the others sample uniformly (Li & Talwalkar 2019's random
+search with weight sharing; single-path one-shot training, Guo et al. 2019) and search on the result.
+The searcher is built with its `Searcher.weight_sharing_options` (``rl``: ENAS's CIFAR controller)
+and bound to no run folder: deviation for ``tpe``, the stage's Optuna study is in memory (its JSON
+state is the checkpoint), so the stage resumes exactly; TPE's cost per ask grows with the study.
 
 Run folder additions::
 
@@ -46,9 +46,10 @@ from typing import Any
 from nas.errors import ConfigError, NasError
 from nas.results.run_folder import RunFolder, atomic_write_text, read_json, read_jsonl, write_json
 from nas.results.trial import TrialResult
-from nas.search.searcher import Proposal, Searcher, SearchSpace
 from nas.search.settings import SearchSettings
-from nas.space.genotype import Genotype
+from nas.searcher.base import Proposal, Searcher
+from nas.searcher.checkpoint import SearcherCheckpoint
+from nas.space.protocol import GenotypeLike, SearchSpace
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +62,6 @@ WS_FLAGS = (
     "ws_reward_batch",
 )
 """Settings that mean something only with ``--weight-sharing``."""
-
-ENAS_RL_OPTIONS = {"baseline_decay": 0.99, "entropy_weight": 1e-4}
-"""ENAS's controller settings (released code), used unless ``--searcher-option`` says otherwise."""
 
 
 def check_flags(values: Mapping[str, Any]) -> None:
@@ -83,16 +81,15 @@ def check_flags(values: Mapping[str, Any]) -> None:
 class VerifyList(Searcher):
     """Proposes a fixed list of genotypes in order: the stage-2 children (`nas.search.runner`'s searcher)."""
 
-    def __init__(self, space: SearchSpace, *, seed: int, genotypes: Sequence[Genotype]) -> None:
+    def __init__(self, space: SearchSpace, *, seed: int, genotypes: Sequence[GenotypeLike]) -> None:
         super().__init__(space, seed=seed)
         self.genotypes = list(genotypes)
-        self._encode: Callable[[Genotype], list[int]] = space.encode  # type: ignore[attr-defined]
 
     def ask(self) -> Proposal:
         i = self.ledger.num_asked
         if i >= len(self.genotypes):
             raise NasError(f"all {len(self.genotypes)} candidates to verify were asked already")
-        return self.ledger.propose(self.space, f"v{i}", self._encode(self.genotypes[i]))
+        return self.ledger.propose(self.space, f"v{i}", self.space.encode(self.genotypes[i]))
 
     def tell(self, trial_id: str, result: TrialResult) -> None:
         self.ledger.close(trial_id, result)
@@ -102,33 +99,8 @@ class VerifyList(Searcher):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self._load_header(state)
-        saved = [Genotype.from_dict(g) for g in state["genotypes"]]
-        if saved != self.genotypes:
+        if list(state["genotypes"]) != [g.to_dict() for g in self.genotypes]:
             raise ConfigError("searcher state: the saved candidates to verify differ from this run's")
-
-
-class PathSampler:
-    """Phase (a)'s architectures: ``rl`` samples its policy, the others uniformly (module docstring)."""
-
-    def __init__(self, searcher: Searcher, space: Any, seed: int) -> None:
-        import torch
-
-        from controllers.rnn_reinforce import RLSearcher
-
-        self.space = space
-        self.generator = torch.Generator().manual_seed(seed + 2)
-        self.policy = searcher.policy if isinstance(searcher, RLSearcher) else None
-        self.sizes = [len(d.choices) for d in space.decisions]
-
-    def __call__(self) -> Genotype:
-        import torch
-
-        if self.policy is not None:
-            with torch.no_grad():
-                choices = self.policy.rollout(1, generator=self.generator).actions[0].tolist()
-        else:
-            choices = [int(torch.randint(n, (1,), generator=self.generator)) for n in self.sizes]
-        return self.space.decode(choices)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -157,6 +129,11 @@ class Paths:
     def searcher(self, epoch: int) -> Path:
         return self.dir / f"searcher-{epoch}.json"
 
+    def searcher_file(self, epoch: int) -> SearcherCheckpoint:
+        """The searcher after ``epoch``: a snapshot in the search's own format, read by the same reader
+        (`nas.results.run_folder.read_searcher_journal`); the stage journals nothing between epochs."""
+        return SearcherCheckpoint(self.searcher(epoch), self.dir / "searcher_journal.jsonl")
+
 
 def _append_rows(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     """Append rows in place (a stage writes ~300 per epoch, 45,000 in ENAS's budget: rewriting the file
@@ -167,13 +144,13 @@ def _append_rows(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
-def _stage_searcher(settings: SearchSettings, space: Any) -> Searcher:
-    from nas.search.searcher import create_searcher
+def stage_searcher(settings: SearchSettings, space: SearchSpace) -> Searcher:
+    """The stage's searcher: its `Searcher.weight_sharing_options` under the user's ``--searcher-option``s,
+    bound to no run folder (its whole history is in its JSON state, the stage's checkpoint)."""
+    from nas.search.searcher import create_searcher, searcher_class
 
-    options = dict(settings.searcher_options)
-    if settings.searcher == "rl":
-        options = {**ENAS_RL_OPTIONS, **options}
-    options.pop("storage_path", None)  # in memory: the JSON state is the checkpoint
+    cls = searcher_class(settings.searcher)
+    options = {**cls.weight_sharing_options(settings.ws_archs_per_step), **settings.searcher_options}
     return create_searcher(settings.searcher, space, seed=settings.seed, **options)
 
 
@@ -183,16 +160,16 @@ def train_supernet(settings_dict: dict[str, Any], run_dir: str) -> dict[str, Any
 
     from nas.model.network import NetworkConfig
     from nas.model.supernet import SuperNetwork
+    from nas.search.searcher import build_space
     from nas.train.data import load_cifar10
     from nas.train.trainer import resolve_device
     from nas.train.weight_sharing import SharedTrainingConfig, SharedWeightTraining
-    from search_spaces import get_space
 
     started = time.perf_counter()
     settings = SearchSettings.from_dict(settings_dict)
     paths = Paths(Path(run_dir))
     paths.dir.mkdir(parents=True, exist_ok=True)
-    space = get_space(settings.space, num_blocks=settings.blocks)
+    space = build_space(settings.space, blocks=settings.blocks)
     data = load_cifar10(
         settings.data_dir,
         train_size=settings.train_size,
@@ -211,30 +188,30 @@ def train_supernet(settings_dict: dict[str, Any], run_dir: str) -> dict[str, Any
     with torch.random.fork_rng():
         torch.manual_seed(settings.seed)
         supernet = SuperNetwork(
-            NetworkConfig(N=settings.N, C=settings.C), num_blocks=settings.blocks, ops=space.ops
+            NetworkConfig(N=settings.N, C=settings.C), num_blocks=settings.blocks, ops=_supernet_ops(space)
         )
     training = SharedWeightTraining(supernet, data, cfg, resolve_device("auto"))
-    searcher = _stage_searcher(settings, space)
-    sampler = PathSampler(searcher, space, settings.seed)
+    searcher = stage_searcher(settings, space)
+    sampler = searcher.path_sampler(settings.seed + 2)
     if paths.checkpoint.exists():
         state = torch.load(paths.checkpoint, weights_only=True, map_location="cpu")
         training.load_state_dict(state["training"])
-        sampler.generator.set_state(state["sampler_rng"])
-        searcher.load_state_dict(read_json(paths.searcher(training.epoch)))
+        sampler.load_state_dict(state["sampler"])
+        paths.searcher_file(training.epoch).restore(searcher)
         logger.info("supernet stage resumes after epoch %d", training.epoch)
     _clean_after(paths, training.epoch)
     for _ in range(training.epoch, cfg.epochs):
-        report = training.run_epoch(sampler, searcher)
+        report = training.run_epoch(lambda: space.decode(sampler()), searcher)
         rows = [{"stage": "search", "epoch": report.epoch, **s.to_dict()} for s in report.scored]
         _append_rows(paths.scores, rows)
-        write_json(paths.searcher(report.epoch), searcher.state_dict())
+        paths.searcher_file(report.epoch).snapshot(searcher)
         _save_checkpoint(
             paths.checkpoint,
-            {"training": training.state_dict(), "sampler_rng": sampler.generator.get_state()},
+            {"training": training.state_dict(), "sampler": sampler.state_dict()},
         )
         paths.searcher(report.epoch - 1).unlink(missing_ok=True)
         _append_rows(paths.epochs, [report.summary()])
-    candidates = _candidates(paths, searcher, settings.ws_candidates)
+    candidates = _candidates(paths, searcher, space, settings.ws_candidates)
     done = {r["index"] for r in read_jsonl(paths.scores) if r["stage"] == "final"}
     for index, genotype in enumerate(candidates):
         if index not in done:
@@ -257,6 +234,16 @@ def train_supernet(settings_dict: dict[str, Any], run_dir: str) -> dict[str, Any
     ).to_dict()
 
 
+def _supernet_ops(space: SearchSpace) -> tuple[str, ...]:
+    """The ops every slot of the NASNet supernet holds: the choices of the space's op decisions."""
+    ops = {d.choices for d in space.decisions if d.kind in ("op_a", "op_b")}
+    if len(ops) != 1:
+        raise ConfigError(
+            f"--weight-sharing trains a NASNet supernet; space {space.name!r} has no NASNet op slots"
+        )
+    return ops.pop()
+
+
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     import torch
 
@@ -274,22 +261,23 @@ def _clean_after(paths: Paths, epoch: int) -> None:
             atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
-def _candidates(paths: Paths, searcher: Searcher, n: int) -> list[Genotype]:
-    """``n`` architectures asked of the trained searcher (distinct), fixed on disk before scoring."""
+def _candidates(paths: Paths, searcher: Searcher, space: SearchSpace, n: int) -> list[GenotypeLike]:
+    """``n`` architectures asked of the trained searcher, fixed on disk before scoring; one of each
+    network (`SearchSpace.canonical`), so no cell is scored, or verified, twice."""
     if not paths.candidates.exists():
-        seen: dict[str, Genotype] = {}
+        seen: dict[str, GenotypeLike] = {}
         for _ in range(n):
             genotype = searcher.ask().genotype
-            seen.setdefault(genotype.to_json(indent=None), genotype)
+            seen.setdefault(space.canonical(genotype), genotype)
         write_json(paths.candidates, [g.to_dict() for g in seen.values()])
-    return [Genotype.from_dict(g) for g in read_json(paths.candidates)]
+    return [space.genotype_from_json(g) for g in read_json(paths.candidates)]
 
 
-def top_candidates(run_dir: Path, k: int) -> list[Genotype]:
+def top_candidates(run_dir: Path, space: SearchSpace, k: int) -> list[GenotypeLike]:
     """The ``k`` best-scored final candidates (whole validation split, shared weights), best first."""
     rows = [r for r in read_jsonl(Paths(run_dir).scores) if r["stage"] == "final"]
     rows.sort(key=lambda r: (-float(r["accuracy"]), int(r["index"])))
-    return [Genotype.from_dict(r["genotype"]) for r in rows[:k]]
+    return [space.genotype_from_json(r["genotype"]) for r in rows[:k]]
 
 
 def describe_epoch(row: Mapping[str, Any], epochs: int) -> str:
@@ -330,9 +318,11 @@ def run_stage(
 
 def verification(settings: SearchSettings, run: RunFolder) -> tuple[SearchSettings, Searcher]:
     """The stage-2 settings (``trials`` = ``verify_top``, ``epochs`` = ``verify_epochs``) and searcher."""
-    from search_spaces import get_space
+    from nas.search.searcher import build_space
 
-    space = get_space(settings.space, num_blocks=settings.blocks)
-    verifier = VerifyList(space, seed=settings.seed, genotypes=top_candidates(run.path, settings.verify_top))
+    space = build_space(settings.space, blocks=settings.blocks)
+    verifier = VerifyList(
+        space, seed=settings.seed, genotypes=top_candidates(run.path, space, settings.verify_top)
+    )
     # Its state is restored by the Tune adapter, from the run's snapshot and journal, like any searcher's.
     return replace(settings, trials=len(verifier.genotypes), epochs=settings.verify_epochs), verifier

@@ -47,10 +47,16 @@ def network_loss(
 
 
 def optimizer_step(
-    loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module, *, grad_clip: float | None
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    model: nn.Module,
+    *,
+    grad_clip: float | None,
+    keep_zero_grads: bool = False,
 ) -> None:
-    """One step: fresh gradients of ``loss``, their norm clipped to ``grad_clip``, the update."""
-    optimizer.zero_grad(set_to_none=True)
+    """One step: fresh gradients of ``loss``, their norm clipped to ``grad_clip``, the update
+    (`LossSettings.keep_zero_grads`: unused parameters are stepped with a zero gradient)."""
+    optimizer.zero_grad(set_to_none=not keep_zero_grads)
     torch.autograd.backward(loss)
     if grad_clip is not None:
         nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -71,6 +77,12 @@ class LossSettings:
     label_smoothing: float = 0.0
     aux_weight: float = 0.0
     grad_clip: float | None = None
+    keep_zero_grads: bool = False
+    """Zero the gradients in place instead of dropping them, so a parameter the step did not use (an
+    off-path op of a supernet) is still stepped: weight decay and momentum move every parameter every
+    step, as ENAS's L2 term over all weights did. With dropped (None) gradients SGD skips such a
+    parameter, and its momentum buffer, frozen since it was last on the path, is applied undecayed
+    the next time it is."""
 
 
 @dataclass
@@ -123,7 +135,13 @@ def train_epoch(
             batch_loss = network_loss(
                 out, y, label_smoothing=loss.label_smoothing, aux_weight=loss.aux_weight
             )
-        optimizer_step(batch_loss, optimizer, params_of or net, grad_clip=loss.grad_clip)
+        optimizer_step(
+            batch_loss,
+            optimizer,
+            params_of or net,
+            grad_clip=loss.grad_clip,
+            keep_zero_grads=loss.keep_zero_grads,
+        )
         if scheduler is not None:
             scheduler.step()
         loss_sum += batch_loss.detach().float()

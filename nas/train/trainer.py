@@ -34,8 +34,8 @@ from nas.errors import ConfigError, describe
 from nas.model.checkpoint import network_state
 from nas.model.counting import count_mult_adds, count_params
 from nas.model.network import NASNetwork, NetworkConfig, build_network
-from nas.results.trial import TrialResult, TrialStatus
-from nas.space.genotype import Genotype
+from nas.results.trial import TrialStatus
+from nas.space.protocol import GenotypeLike
 from nas.train.data import IMAGE_SHAPE, AugmentedBatches, CifarData, Split, normalize
 from nas.train.loop import LossSettings, topk_counts, train_epoch
 from nas.train.recipes import Recipe
@@ -44,10 +44,10 @@ logger = logging.getLogger(__name__)
 
 CPU_CHANNELS_LAST = True
 """channels_last on the CPU too: 1.42x the NCHW throughput for the search's proxy child (335 vs 235
-images/s, ``bench/child_training.py``, 2 cores). A SIGSEGV in oneDNN's 1x1-convolution weight gradient
-under channels_last was once seen in a search (torch 2.14.1) and has not recurred in 100+ random cells
-since; should it, it kills only that child's Ray worker, and the child is recorded as failed (after
-``--max-failures`` retries) while the search goes on. ``nas train --no-channels-last`` avoids it."""
+images/s, ``bench/child_training.py``, 2 cores). Should oneDNN crash in a channels_last kernel (a
+SIGSEGV in the 1x1-convolution weight gradient has been reported for torch 2.14), it kills only that
+child's Ray worker: the child is recorded as failed (after ``--max-failures`` retries) while the search
+goes on; ``nas train --no-channels-last`` avoids it."""
 
 _EVAL_BATCH = 1000
 
@@ -66,8 +66,8 @@ class TrainConfig(Recipe):
     ``val_size`` use only the first images of the given splits (they are shuffled, so a seeded
     random subset). ``channels_last=None`` means: on for CUDA, `CPU_CHANNELS_LAST` on the CPU.
     ``amp`` (bf16 autocast) applies on CUDA only, and is off by default because for the small
-    NASNet children a search trains it costs more than it saves: measured on an H200 (torch 2.11,
-    `bench/gpu_check.sh`'s probe, 2026-11-26), N=2, C=32, batch 128 trains at 3,800 images/s in fp32
+    NASNet children a search trains it costs more than it saves: on an H200 (`bench/gpu_check.sh`'s
+    probe), N=2, C=32, batch 128 trains at 3,800 images/s in fp32
     channels_last and 2,030 with bf16 autocast; N=1, C=8, batch 256 at 11,080 (fp32) vs 8,910 (bf16).
     The many small depthwise and 1x1 convolutions of a cell are launch-bound, and autocast adds a cast
     per op. Large transfer networks keep bf16 (`nas.transfer.ray_train`).
@@ -121,11 +121,6 @@ class ChildResult:
         out["val_accuracy_history"] = list(self.val_accuracy_history)
         return out
 
-    def to_trial_result(self) -> TrialResult:
-        """What a searcher is told: the reward is the best validation accuracy."""
-        reward = self.val_accuracy if self.status == "completed" else None
-        return TrialResult(self.status, reward, self.params, self.mult_adds, self.error)
-
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> CUDA when present, else the CPU; asking for CUDA without it is a `ConfigError`."""
@@ -158,7 +153,7 @@ def evaluate(
 
 
 def train_child(
-    genotype: Genotype,
+    genotype: GenotypeLike,
     network_config: NetworkConfig,
     train_config: TrainConfig,
     data: CifarData,
@@ -261,7 +256,7 @@ def _train(
     device: torch.device,
     progress: _Progress,
     checkpoint: Path | None,
-    genotype: Genotype,
+    genotype: GenotypeLike,
 ) -> Generator[dict[str, float], None, None]:
     """Train epoch by epoch, yielding each epoch's metrics; a generator so that each epoch's work
     runs inside the caller's failure guard while the caller's ``report`` stays outside it (moving
@@ -317,6 +312,7 @@ def _train(
         progress.history.append(val_accuracy)
         metrics = {
             "val_accuracy": val_accuracy,
+            "best_val_accuracy": max(progress.history),  # the child's reward so far (ChildResult's)
             "train_loss": stats.train_loss,
             "train_accuracy": stats.train_accuracy,
             "images_per_s": stats.images / stats.seconds,

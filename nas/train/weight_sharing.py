@@ -9,7 +9,8 @@ Each epoch alternates the two phases of ENAS:
     with its accuracy on one random ``reward_batch``-image validation minibatch under the shared
     weights, ``tell`` it. ENAS's released code: 30 steps x 10 architectures, 160 images.
 
-Any ask/tell searcher fits (`ArchSearcher`); `nas.train` never imports Ray, W&B or the searchers.
+Any searcher of the contract fits (`nas.searcher.base.Searcher`; its `path_sampler` hook draws phase
+(a)'s paths); `nas.train` never imports Ray, W&B or a concrete searcher.
 The step is the one training loop's (`nas.train.loop.train_epoch`, with the trainer's
 ``evaluate``) and its on-device augmented batches (`nas.train.data.AugmentedBatches`).
 
@@ -27,14 +28,15 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
 from nas.errors import ConfigError, NasError
 from nas.model.supernet import SuperNetwork
 from nas.results.trial import TrialResult
-from nas.space.genotype import Genotype
+from nas.searcher.base import Searcher
+from nas.space.protocol import GenotypeLike
 from nas.train.data import AugmentedBatches, CifarData, Split
 from nas.train.loop import LossSettings, NonFiniteLossError, train_epoch
 from nas.train.trainer import CPU_CHANNELS_LAST, evaluate
@@ -44,22 +46,6 @@ logger = logging.getLogger(__name__)
 
 class SupernetDivergedError(NasError):
     """The shared weights (or the loss) became NaN or infinite: the search stops, naming the epoch."""
-
-
-class ArchProposal(Protocol):
-    @property
-    def trial_id(self) -> str: ...
-
-    @property
-    def genotype(self) -> Genotype: ...
-
-
-class ArchSearcher(Protocol):
-    """What phase (b) needs of a searcher (`nas.search.searcher.Searcher` satisfies it)."""
-
-    def ask(self) -> ArchProposal: ...
-
-    def tell(self, trial_id: str, result: TrialResult) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -92,7 +78,7 @@ class ScoredArch:
     """One architecture rewarded with shared weights: its accuracy on ``images`` validation images."""
 
     trial_id: str
-    genotype: Genotype
+    genotype: GenotypeLike
     accuracy: float
     images: int
 
@@ -170,15 +156,19 @@ class SharedWeightTraining:
             nesterov=cfg.nesterov,
             weight_decay=cfg.weight_decay,
         )
+        for p in self.supernet.parameters():  # every weight is stepped from the first step on
+            p.grad = torch.zeros_like(p)
         self.schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.optimizer, T_max=len(self.batches) * cfg.epochs
         )
 
-    def train_epoch(self, sample_path: Callable[[], Genotype]) -> tuple[float, float, float]:
+    def train_epoch(self, sample_path: Callable[[], GenotypeLike]) -> tuple[float, float, float]:
         """Phase (a): one SGD step per minibatch on the path of a freshly sampled architecture.
 
-        Returns (mean loss, accuracy, seconds). Parameters off the path get no gradient, so SGD
-        neither moves nor decays them (as ENAS updates only the sampled child's weights).
+        Returns (mean loss, accuracy, seconds). Parameters off the path get a zero loss gradient but
+        are still stepped: weight decay and momentum move every shared weight every step, as in ENAS,
+        whose L2 term covers all the shared weights (``child_l2_reg`` over every variable), not only
+        the sampled child's.
         """
         try:
             stats = train_epoch(
@@ -188,7 +178,7 @@ class SharedWeightTraining:
                 self.schedule,
                 device=self.device,
                 amp=False,
-                loss=LossSettings(grad_clip=self.cfg.grad_clip),
+                loss=LossSettings(grad_clip=self.cfg.grad_clip, keep_zero_grads=True),
                 params_of=self.supernet,
             )
         except NonFiniteLossError:
@@ -197,13 +187,13 @@ class SharedWeightTraining:
         assert stats is not None
         return stats.train_loss, stats.train_accuracy, stats.seconds
 
-    def reward(self, genotype: Genotype) -> float:
+    def reward(self, genotype: GenotypeLike) -> float:
         """ENAS's reward: accuracy on one random validation minibatch under the shared weights."""
         idx = torch.randperm(len(self.val), generator=self.reward_generator, device=self.device)
         idx = idx[: self.cfg.reward_batch]
         return self.score(genotype, Split(self.val.images[idx], self.val.labels[idx]))
 
-    def score(self, genotype: Genotype, split: Split | None = None) -> float:
+    def score(self, genotype: GenotypeLike, split: Split | None = None) -> float:
         """Accuracy of ``genotype``'s path on ``split`` (default: the whole validation split)."""
         split = self.val if split is None else split
         child = self.supernet.child(genotype)
@@ -215,7 +205,7 @@ class SharedWeightTraining:
             channels_last=self.channels_last,
         )
 
-    def search_epoch(self, searcher: ArchSearcher) -> tuple[list[ScoredArch], float]:
+    def search_epoch(self, searcher: Searcher) -> tuple[list[ScoredArch], float]:
         """Phase (b): ``controller_steps`` x ``archs_per_step`` asks, each rewarded and told."""
         started, cfg = time.perf_counter(), self.cfg
         scored: list[ScoredArch] = []
@@ -226,7 +216,7 @@ class SharedWeightTraining:
             scored.append(ScoredArch(proposal.trial_id, proposal.genotype, accuracy, cfg.reward_batch))
         return scored, time.perf_counter() - started
 
-    def run_epoch(self, sample_path: Callable[[], Genotype], searcher: ArchSearcher) -> EpochReport:
+    def run_epoch(self, sample_path: Callable[[], GenotypeLike], searcher: Searcher) -> EpochReport:
         """One ENAS epoch: phase (a), then phase (b); ``self.epoch`` counts the epochs done."""
         lr = float(self.schedule.get_last_lr()[0])
         loss, accuracy, train_s = self.train_epoch(sample_path)
@@ -285,10 +275,10 @@ class _SampledPaths(torch.nn.Module):
     """The supernet as one network whose every call runs a freshly sampled path (ENAS's phase (a):
     one architecture per minibatch), so the one training loop can drive it."""
 
-    def __init__(self, supernet: SuperNetwork, sample_path: Callable[[], Genotype]) -> None:
+    def __init__(self, supernet: SuperNetwork, sample_path: Callable[[], GenotypeLike]) -> None:
         super().__init__()
         self.supernet = supernet
         self.sample_path = sample_path
 
     def forward(self, x: torch.Tensor) -> Any:
-        return self.supernet(x, self.sample_path())
+        return self.supernet.child(self.sample_path())(x)

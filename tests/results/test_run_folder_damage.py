@@ -22,9 +22,10 @@ import pytest
 from nas.cli.main import main
 from nas.results.run_folder import RunFolder, check_history, read_json, write_json
 from nas.search.runner import open_run
-from nas.search.searcher import Searcher, create_searcher
+from nas.search.searcher import create_searcher
 from nas.search.settings import SearchSettings
 from nas.search.tune_adapter import leaderboard_row, replay_told
+from nas.searcher.base import Searcher
 from search_spaces import get_space
 from tests.cli_errors import assert_one_line_error
 
@@ -47,7 +48,13 @@ def make_run(tmp_path: Path, cifar_dir: Path, *, told: int, outstanding: int = 0
     searcher = _searcher()
     proposals = [searcher.ask() for _ in range(told + outstanding)]
     for index, proposal in enumerate(proposals[:told]):
-        result = {"status": "completed", "val_accuracy_history": [0.1 + index / 100], "params": 1000 + index}
+        accuracy = 0.1 + index / 100
+        result = {
+            "status": "completed",
+            "val_accuracy_history": [accuracy],
+            "best_val_accuracy": accuracy,
+            "params": 1000 + index,
+        }
         row = leaderboard_row(proposal, result, error=False, index=index, searcher="evolution")
         run.add_trial(row)
         searcher.tell(proposal.trial_id, row.to_trial_result())

@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 
 from nas.results.row import TrialRow
-from nas.results.run_folder import RunFolder, journaled_ledger, read_json, read_jsonl
+from nas.results.run_folder import RunFolder, RunFolderError, journaled_ledger, read_json, read_jsonl
 from nas.results.trial import TrialResult
-from nas.search.searcher import SearcherCheckpoint, create_searcher
+from nas.search.searcher import create_searcher
 from nas.search.tune_adapter import leaderboard_row, replay_told
+from nas.searcher.checkpoint import SearcherCheckpoint
 from search_spaces.nasnet import NasnetSpace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,7 @@ CHILD = """
 import functools, os, signal, sys
 sys.path.insert(0, {root!r})
 import nas.results.run_folder as run_folder
-import nas.search.searcher as searcher_module
+import nas.searcher.checkpoint as searcher_module
 bench = __import__("importlib").import_module("driver_scale")
 point, at = sys.argv[1], int(sys.argv[2])
 calls = [0]
@@ -167,6 +168,7 @@ def _report(status: str = "completed", history: tuple[float, ...] = (0.25, 0.5))
     return {
         "status": status,
         "val_accuracy_history": list(history),
+        "best_val_accuracy": max(history, default=None),
         "params": 10,
         "mult_adds": 20,
         "wall_s": 1.0,
@@ -254,7 +256,6 @@ def test_journal_redo_matches_the_unbroken_searcher_and_skips_snapshotted_events
 
 
 def test_a_journal_with_a_gap_is_refused(tmp_path: Path) -> None:
-    from nas.errors import ConfigError
 
     journal = tmp_path / "journal.jsonl"
     searcher = create_searcher("random", SMALL, seed=0)
@@ -263,5 +264,5 @@ def test_a_journal_with_a_gap_is_refused(tmp_path: Path) -> None:
         json.dumps({"seq": 0, "ask": first.trial_id, "choices": list(first.choices)})
         + '\n{"seq": 2, "tell": "0", "result": {"status": "failed", "reward": null}}\n'
     )
-    with pytest.raises(ConfigError, match="gap"):
+    with pytest.raises(RunFolderError, match="gap"):  # the one reader: nas.results.run_folder
         SearcherCheckpoint(tmp_path / "state.json", journal).restore(create_searcher("random", SMALL, seed=0))

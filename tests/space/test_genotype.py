@@ -128,3 +128,28 @@ def test_space_errors() -> None:
         NasnetSpace(ops=("sep_conv_3x3", "conv_9x9"))
     with pytest.raises(GenotypeError, match="expected 50 choices"):
         NasnetSpace().decode([0])
+
+
+def test_nasnet_canonical_folds_what_builds_the_same_network() -> None:
+    """Swapped branches of a symmetric combine, reordered independent blocks and a block no output
+    reaches leave the canonical form unchanged; a different op or input changes it."""
+    from search_spaces.nasnet import NasnetSpace
+
+    space = NasnetSpace(num_blocks=2)
+    a = Block(0, 1, "sep_conv_3x3", "max_pool_3x3", "add")
+    b = Block(1, 1, "conv_1x1", "skip_connect", "concat")
+    swapped = [Block(x.input_b, x.input_a, x.op_b, x.op_a, x.combine) for x in (a, b)]
+
+    def genotype(*blocks: Block, outputs: tuple[int, ...] | None = None) -> Genotype:
+        return Genotype(normal=Cell(blocks, outputs), reduce=Cell((a, b)))
+
+    key = space.canonical(genotype(a, b))
+    assert space.canonical(genotype(*swapped)) == key
+    assert space.canonical(genotype(b, a)) == key  # two independent blocks, in the other order
+    assert space.canonical(genotype(a, Block(2, 0, "conv_3x3", "conv_3x3"), outputs=(2,))) == space.canonical(
+        genotype(a, Block(1, 1, "fire", "fire"), outputs=(2,))
+    )  # the second block reaches no output: ignored
+    assert space.canonical(genotype(a, Block(1, 1, "conv_3x3", "skip_connect", "concat"))) != key
+    assert space.canonical(genotype(a, Block(0, 1, "conv_1x1", "skip_connect", "concat"))) != key
+    assert space.genotype_from_json(genotype(a, b).to_json()) == genotype(a, b)
+    assert space.name == "nasnet"

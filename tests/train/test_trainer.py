@@ -14,6 +14,7 @@ from torch import nn
 
 from nas.model.network import NetworkConfig, build_network
 from nas.ops import primitives as ops
+from nas.results.trial import outcome
 from nas.space.genotype import Block, Cell, Genotype
 from nas.train.data import CifarData, load_cifar10
 from nas.train.trainer import ChildResult, TrainConfig, evaluate, train_child
@@ -145,7 +146,7 @@ def test_over_budget_child_is_rejected_untrained(
     assert result.status == "rejected" and result.error is not None and "exceed" in result.error
     assert (result.epochs_done, result.steps_done, result.val_accuracy) == (0, 0, None)
     assert result.params is not None and result.params > 1000
-    assert result.to_trial_result().status == "rejected"
+    assert outcome(result.status, result.val_accuracy).status == "rejected"
 
 
 def test_report_exceptions_propagate(tiny_genotype: Genotype, data: CifarData) -> None:
@@ -168,6 +169,6 @@ def test_evaluate_restores_the_mode(tiny_genotype: Genotype, data: CifarData) ->
 
 def test_result_round_trips_to_a_trial_result(tiny_genotype: Genotype, data: CifarData) -> None:
     result = _completed(train_child(tiny_genotype, TINY_NET, QUICK, data))
-    trial = result.to_trial_result()
+    trial = outcome(result.status, result.val_accuracy, result.params)
     assert (trial.status, trial.reward, trial.params) == ("completed", result.val_accuracy, result.params)
     assert result.to_dict()["val_accuracy_history"] == list(result.val_accuracy_history)

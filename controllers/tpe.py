@@ -1,6 +1,7 @@
 """Optuna's TPE behind the ask/tell interface: the model-based baseline (Bergstra et al. 2011).
 
-(Random search is `controllers.random_search`: it needs no study, see there.)
+(Random search is `controllers.random_search`: it needs no study, see there.) The module is named
+after its one searcher; another Optuna sampler is a subclass overriding `TPESearcher._make_sampler`.
 Each decision is one categorical parameter named exactly as the space's decision
 (``normal/b3/op_a``) whose values are the choice strings, so a stored study reads as architectures and
 a study opened with a different op set fails Optuna's distribution check instead of silently mixing
@@ -52,12 +53,14 @@ from optuna.trial import TrialState
 
 from nas.errors import ConfigError, check_number
 from nas.results.trial import TrialResult
-from nas.search.searcher import Proposal, Searcher, SearchSpace
+from nas.searcher.base import Proposal, Searcher, register_searcher
+from nas.space.protocol import SearchSpace
 
 logger = logging.getLogger(__name__)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+@register_searcher("tpe")
 class TPESearcher(Searcher):
     """An Optuna study driven through ``study.ask``/``study.tell``, sampled by multivariate TPE with
     the constant liar, so outstanding asks are not re-proposed. (Another Optuna sampler is a subclass
@@ -95,6 +98,11 @@ class TPESearcher(Searcher):
         self._asked: dict[int, optuna.trial.Trial] = {}  # number -> handle, to report a pruned value
         self._reconciled = False
         self._num_trials: int | None = None  # trials in the study, counted once then kept
+
+    @classmethod
+    def run_options(cls, run_dir: Path) -> dict[str, Any]:
+        """A search keeps its study in the run folder's ``optuna.db`` (optuna-dashboard reads it)."""
+        return {"storage_path": run_dir / "optuna.db"}
 
     def _make_sampler(self, seed: int) -> BaseSampler:
         """A fresh sampler seeded with ``seed`` (rebuilt before every ask, see `_reseed`)."""
@@ -144,11 +152,12 @@ class TPESearcher(Searcher):
         for key in ("params", "mult_adds"):
             if getattr(result, key) is not None:
                 trial.set_user_attr(key, getattr(result, key))
-        if result.status == "completed":
+        if result.ranked:
             self.study.tell(number, result.reward)
+        elif result.learnable is not None:  # stopped by the scheduler: PRUNED at the accuracy reached
+            trial.report(result.learnable, step=0)
+            self.study.tell(number, state=TrialState.PRUNED)
         elif result.status == "stopped":
-            if result.reward is not None:
-                trial.report(result.reward, step=0)
             self.study.tell(number, state=TrialState.PRUNED)
         else:
             self.study.tell(number, state=TrialState.FAIL)
