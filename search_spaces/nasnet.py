@@ -117,15 +117,3 @@ class NasnetSpace:
                         raise GenotypeError(f"{decision.name}: {value!r} is not in this space")
                     out.append(decision.choices.index(value))
         return out
-
-
-SPACES = {"nasnet": NasnetSpace}
-
-
-def get_space(name: str, **kwargs: object) -> NasnetSpace:
-    """The space registered as ``name``; an unknown name is a `ConfigError` listing the known ones."""
-    try:
-        factory = SPACES[name]
-    except KeyError:
-        raise ConfigError(f"unknown search space {name!r}; known: {', '.join(SPACES)}") from None
-    return factory(**kwargs)  # type: ignore[arg-type]

@@ -230,9 +230,9 @@ def _trial_dirname(trial: Any) -> str:
 
 def _build_searcher(settings: SearchSettings, run: RunFolder) -> Searcher:
     from nas.search.searcher import create_searcher
-    from search_spaces import get_space
+    from search_spaces import get_nasnet_space  # NAS-Bench-201 is wired into nas search separately
 
-    space = get_space(settings.space, num_blocks=settings.blocks)
+    space = get_nasnet_space(settings.space, num_blocks=settings.blocks)
     options: dict[str, Any] = dict(settings.searcher_options)
     if settings.searcher == "tpe":
         options["storage_path"] = run.optuna_db

@@ -186,13 +186,13 @@ def train_supernet(settings_dict: dict[str, Any], run_dir: str) -> dict[str, Any
     from nas.train.data import load_cifar10
     from nas.train.trainer import resolve_device
     from nas.train.weight_sharing import SharedTrainingConfig, SharedWeightTraining
-    from search_spaces import get_space
+    from search_spaces import get_nasnet_space  # the supernet shares NASNet ops
 
     started = time.perf_counter()
     settings = SearchSettings.from_dict(settings_dict)
     paths = Paths(Path(run_dir))
     paths.dir.mkdir(parents=True, exist_ok=True)
-    space = get_space(settings.space, num_blocks=settings.blocks)
+    space = get_nasnet_space(settings.space, num_blocks=settings.blocks)
     data = load_cifar10(
         settings.data_dir,
         train_size=settings.train_size,
@@ -330,9 +330,9 @@ def run_stage(
 
 def verification(settings: SearchSettings, run: RunFolder) -> tuple[SearchSettings, Searcher]:
     """The stage-2 settings (``trials`` = ``verify_top``, ``epochs`` = ``verify_epochs``) and searcher."""
-    from search_spaces import get_space
+    from search_spaces import get_nasnet_space  # the supernet shares NASNet ops
 
-    space = get_space(settings.space, num_blocks=settings.blocks)
+    space = get_nasnet_space(settings.space, num_blocks=settings.blocks)
     verifier = VerifyList(space, seed=settings.seed, genotypes=top_candidates(run.path, settings.verify_top))
     # Its state is restored by the Tune adapter, from the run's snapshot and journal, like any searcher's.
     return replace(settings, trials=len(verifier.genotypes), epochs=settings.verify_epochs), verifier
