@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import ConfigError, DataError, first_line
+from nas.model.build import AnyNetwork
 from nas.model.checkpoint import SavedNetwork, read_network_state
 from nas.model.export import check_format, export_network
 from nas.model.network import NASNetwork, NetworkConfig
@@ -93,7 +94,7 @@ def build_network(
     return _build(genotype, NetworkConfig(**fields))
 
 
-def load_checkpoint(path: str | Path, *, auxiliary: bool | None = None) -> NASNetwork:
+def load_checkpoint(path: str | Path, *, auxiliary: bool | None = None) -> AnyNetwork:
     """The trained network in ``path``, in eval mode, its weights loaded with ``weights_only=True``.
 
     ``path``: a checkpoint file (``model.pt``, a transfer's ``state.pt``) or the run folder that holds

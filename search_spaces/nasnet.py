@@ -185,15 +185,3 @@ def canonical_cell(cell: Cell) -> list[Any]:
             pairs.sort()
         blocks.append([*(list(p) for p in pairs), block.combine])
     return [blocks, sorted(renumber[s] for s in outputs)]
-
-
-SPACES = {"nasnet": NasnetSpace}
-
-
-def get_space(name: str, **kwargs: object) -> NasnetSpace:
-    """The space registered as ``name``; an unknown name is a `ConfigError` listing the known ones."""
-    try:
-        factory = SPACES[name]
-    except KeyError:
-        raise ConfigError(f"unknown search space {name!r}; known: {', '.join(SPACES)}") from None
-    return factory(**kwargs)  # type: ignore[arg-type]

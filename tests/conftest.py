@@ -11,6 +11,7 @@ from nas.space.genotype import Block, Cell, Genotype
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CIFAR_DIR = REPO_ROOT.parent / "shared" / "data" / "cifar10"
+DEFAULT_NB201_TABLE = REPO_ROOT.parent / "shared" / "data" / "nats-bench" / "nats_bench_tss.csv"
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +25,17 @@ def cifar_dir() -> Path:
         resolve_cifar_dir(path)
     except DataError as exc:
         pytest.skip(f"needs the CIFAR-10 batches ({exc})")
+    return path
+
+
+@pytest.fixture(scope="session")
+def nb201_table_path() -> Path:
+    """The NAS-Bench-201 table from ``$NAS_BENCH_TABLE``, else ``../shared/data/nats-bench``; skip if absent."""
+    from nas.space.nb201_table import ENV_VAR
+
+    path = Path(os.environ.get(ENV_VAR) or DEFAULT_NB201_TABLE)
+    if not path.is_file():
+        pytest.skip(f"needs the NAS-Bench-201 table ({path}: no such file; set ${ENV_VAR})")
     return path
 
 

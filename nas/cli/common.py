@@ -15,7 +15,7 @@ from nas.errors import ConfigError, NasError, check_number, shown
 
 if TYPE_CHECKING:
     from nas.model.network import NetworkConfig
-    from nas.space.genotype import Genotype
+    from nas.space.load import AnyGenotype
 
 
 def add_size_arguments(
@@ -82,16 +82,16 @@ def _in_range(value: float, **bounds: Any) -> None:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("value").lstrip(": ")) from None
 
 
-def check_network_size(genotype: Genotype, config: NetworkConfig) -> None:
+def check_network_size(genotype: AnyGenotype, config: NetworkConfig) -> None:
     """Refuse a network of more than `MAX_PARAMS` parameters before any memory is allocated for it
     (it is built on PyTorch's meta device, where tensors have shapes and no storage)."""
     import torch
 
+    from nas.model.build import build_any_network
     from nas.model.counting import count_params
-    from nas.model.network import build_network
 
     with torch.device("meta"):
-        params = count_params(build_network(genotype, config), include_aux=True)
+        params = count_params(build_any_network(genotype, config), include_aux=True)
     if params > MAX_PARAMS:
         raise ConfigError(
             f"{config.N} cells per stage at C={config.C} make {params:,} parameters, over the limit of "

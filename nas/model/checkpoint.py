@@ -18,8 +18,9 @@ from typing import Any
 import torch
 
 from nas.errors import DataError, first_line
-from nas.model.network import NASNetwork, NetworkConfig, build_network
-from nas.space.genotype import Genotype
+from nas.model.build import AnyNetwork, build_any_network
+from nas.model.network import NetworkConfig
+from nas.space.load import AnyGenotype, genotype_from_text
 from nas.space.protocol import GenotypeLike
 
 FORMAT = "nas-network/1"
@@ -31,10 +32,10 @@ class SavedNetwork:
     """What a checkpoint holds: the weights, and the genotype and config when the file records them."""
 
     state_dict: dict[str, torch.Tensor]
-    genotype: Genotype | None
+    genotype: AnyGenotype | None
     config: NetworkConfig | None
 
-    def build(self, *, auxiliary: bool | None = None) -> NASNetwork:
+    def build(self, *, auxiliary: bool | None = None) -> AnyNetwork:
         """The network with these weights, in eval mode. ``auxiliary=False`` leaves out the auxiliary
         head (used only in training, Szegedy et al. 2015) and its weights."""
         if self.genotype is None or self.config is None:
@@ -44,7 +45,7 @@ class SavedNetwork:
         if auxiliary is not None and auxiliary != config.auxiliary:
             config = NetworkConfig(**{**config.to_dict(), "auxiliary": auxiliary})
             state = {k: v for k, v in state.items() if not k.startswith("aux_head.")}
-        model = build_network(self.genotype, config)
+        model = build_any_network(self.genotype, config)
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:  # shapes or names that do not match what the metadata builds
@@ -52,7 +53,7 @@ class SavedNetwork:
         return model.eval()
 
 
-def network_state(model: NASNetwork, genotype: GenotypeLike) -> dict[str, Any]:
+def network_state(model: AnyNetwork, genotype: GenotypeLike) -> dict[str, Any]:
     """``model``'s weights (on the CPU) with the genotype and config that rebuild it, for `torch.save`."""
     return {
         "format": FORMAT,
@@ -84,7 +85,7 @@ def read_network_state(path: Path) -> SavedNetwork:
     if raw["format"] != FORMAT:
         raise DataError(f"{path}: checkpoint format {raw['format']!r}; this version reads {FORMAT!r}")
     try:
-        genotype = Genotype.from_json(raw["genotype"])
+        genotype = genotype_from_text(raw["genotype"])
         config = NetworkConfig(**json.loads(raw["network"]))
         state = raw["model"]
         if not _is_state_dict(state):

@@ -227,3 +227,28 @@ PUBLISHED_OPS: tuple[str, ...] = ("conv_7x1_1x7_bottleneck",)
 """Ops of published cells outside the search space (AmoebaNet-A's bottlenecked 1x7-7x1)."""
 SEARCH_OPS: tuple[str, ...] = NASNET_OPS + LANDMARK_OPS
 """The default search space: the NASNet ops and the landmark blocks."""
+
+
+class Zero(nn.Module):
+    """NAS-Bench-201's ``none``: zeros of the output's shape, so a node summing its edges ignores it.
+
+    As xautodl's ``Zero`` (``x.mul(0.0)``, strided by slicing): multiplying keeps the graph connected,
+    so the input still gets a (zero) gradient, and NaNs propagate as in the authors' networks.
+    """
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
+
+
+# --- NAS-Bench-201's names (Dong & Yang 2020): registered last, outside the NASNet search space. Its
+# skip_connect and avg_pool_3x3 are ours at stride 1 (identity; 3x3 average, count_include_pad=False);
+# nor_conv_kxk is the same ReLU-Conv-BN as conv_kxk under the benchmark's name. ---
+register_op("none")(lambda C, stride, affine: Zero(stride))
+register_op("nor_conv_1x1")(OPS["conv_1x1"])
+register_op("nor_conv_3x3")(OPS["conv_3x3"])
+NB201_ONLY_OPS: tuple[str, ...] = ("none", "nor_conv_1x1", "nor_conv_3x3")
+"""Ops registered for NAS-Bench-201 cells only (`nas.space.nb201.NB201_OPS` adds skip_connect, avg_pool_3x3)."""

@@ -62,9 +62,13 @@ def searcher_option_types(name: str) -> dict[str, Any]:
 
 def build_space(name: str, *, blocks: int) -> SearchSpace:
     """The space a search's ``--space`` names (``--blocks`` per cell where the space has blocks)."""
-    from search_spaces import get_space
+    import dataclasses
 
-    return get_space(name, num_blocks=blocks)
+    from search_spaces import SPACES, get_space
+
+    factory = SPACES.get(name)
+    sized = factory is not None and "num_blocks" in {f.name for f in dataclasses.fields(factory)}  # type: ignore[arg-type]
+    return get_space(name, **({"num_blocks": blocks} if sized else {}))
 
 
 def create_searcher(

@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nas.errors import GenotypeError, one_line, shown
 
 SCHEMA_VERSION = 1
 COMBINES = ("add", "concat")
 NUM_INPUT_STATES = 2  # h_{i-2} and h_{i-1}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -137,15 +138,7 @@ class Genotype:
 
     @classmethod
     def load(cls, path: str | Path) -> Genotype:
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise GenotypeError(f"cannot read genotype file {p}: {exc}") from None
-        try:
-            return cls.from_json(text)
-        except GenotypeError as exc:
-            raise GenotypeError(f"{p}: {exc}") from None
+        return read_genotype_file(path, cls.from_json)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
@@ -164,6 +157,19 @@ class Genotype:
             )
         for cell_name, cell in self.cells():
             _validate_cell(cell, cell_name, known_ops)
+
+
+def read_genotype_file(path: str | Path, parse: Callable[[str], T]) -> T:
+    """``parse`` of the file's text; errors (unreadable file, bad content) name the file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GenotypeError(f"cannot read genotype file {p}: {exc}") from None
+    try:
+        return parse(text)
+    except GenotypeError as exc:
+        raise GenotypeError(f"{p}: {exc}") from None
 
 
 def _validate_cell(cell: Cell, where: str, known_ops: Collection[str]) -> None:

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nas.errors import ConfigError, GenotypeError
+from nas.errors import ConfigError, GenotypeError, shown
 from nas.space.genotype import Block, Cell, Genotype
+from nas.space.load import AnyGenotype, load_genotype
+from nas.space.nb201 import Nb201Genotype, looks_like_arch
 
 _Pairs = list[tuple[str, int]]
 
@@ -287,14 +289,24 @@ def macro_for(genotype: Genotype) -> Macro:
 
 
 def resolve_genotype(arg: str) -> Genotype:
-    """A published cell by name (``nasnet-a``, ...), a genotype JSON file, or a search's run folder
-    (its ``best_genotype.json``).
+    """`resolve_any_genotype` for the commands that build NASNet networks only (transfer, benches)."""
+    genotype = resolve_any_genotype(arg)
+    if not isinstance(genotype, Genotype):
+        raise GenotypeError(f"{shown(arg)}: a NAS-Bench-201 cell; this takes NASNet-space cells only")
+    return genotype
+
+
+def resolve_any_genotype(arg: str) -> AnyGenotype:
+    """A published cell by name (``nasnet-a``, ...), a NAS-Bench-201 arch string, a genotype file of
+    either space, or a search's run folder (its ``best_genotype.json``).
 
     A genotype saved without a name is named after where it came from, so every command shows and
     files it under a name: ``<run>-best`` for a run's best genotype, else the file's stem.
     """
     if arg.lower() in PUBLISHED:
         return PUBLISHED[arg.lower()]
+    if looks_like_arch(arg):
+        return Nb201Genotype.from_arch(arg)
     path = Path(arg)
     if path.is_dir():
         if not (path / "best_genotype.json").is_file():
@@ -304,9 +316,9 @@ def resolve_genotype(arg: str) -> Genotype:
         path = path / "best_genotype.json"
     if not path.exists():
         raise GenotypeError(
-            f"{arg!r} is neither a genotype file nor a published cell ({', '.join(PUBLISHED)})"
+            f"{arg!r} is neither a genotype file, an arch string nor a published cell ({', '.join(PUBLISHED)})"
         )
-    genotype = Genotype.load(path)
+    genotype = load_genotype(path)
     if genotype.name is None:
         name = f"{path.resolve().parent.name}-best" if path.name == "best_genotype.json" else path.stem
         genotype = dataclasses.replace(genotype, name=name)

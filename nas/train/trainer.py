@@ -31,9 +31,10 @@ import torch
 from torch import nn
 
 from nas.errors import ConfigError, describe
+from nas.model.build import AnyNetwork, build_any_network
 from nas.model.checkpoint import network_state
 from nas.model.counting import count_mult_adds, count_params
-from nas.model.network import NASNetwork, NetworkConfig, build_network
+from nas.model.network import NetworkConfig
 from nas.results.trial import TrialStatus
 from nas.space.protocol import GenotypeLike
 from nas.train.data import IMAGE_SHAPE, AugmentedBatches, CifarData, Split, normalize
@@ -179,7 +180,7 @@ def train_child(
     with torch.random.fork_rng(devices=[torch.cuda.current_device()] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed)  # weight init, drop path and dropout; the loader has its own stream
         try:
-            model = build_network(genotype, network_config)
+            model = build_any_network(genotype, network_config)
             progress.params = count_params(model)
             progress.mult_adds = count_mult_adds(model, IMAGE_SHAPE[1])
         except Exception as exc:
@@ -248,7 +249,7 @@ def _next_or_failure(epochs: Iterator[dict[str, float]], progress: _Progress) ->
 
 
 def _train(
-    model: NASNetwork,
+    model: AnyNetwork,
     cfg: TrainConfig,
     train: Split,
     val: Split,

@@ -75,7 +75,7 @@ def test_registry_contents() -> None:
     names = blocks.register_all(register)
     assert len(ops.NASNET_OPS) == 13 and len(set(ops.NASNET_OPS)) == 13
     assert ops.LANDMARK_OPS == names == tuple(registered)
-    assert tuple(ops.OPS) == ops.NASNET_OPS + ops.LANDMARK_OPS + ops.PUBLISHED_OPS
+    assert tuple(ops.OPS) == ops.NASNET_OPS + ops.LANDMARK_OPS + ops.PUBLISHED_OPS + ops.NB201_ONLY_OPS
     assert ops.SEARCH_OPS == ops.NASNET_OPS + ops.LANDMARK_OPS  # published-only variants stay out
 
 
