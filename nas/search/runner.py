@@ -180,7 +180,7 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     started = time.perf_counter()
     try:
         data = _cached_data(child.data_dir, child.train_size, child.val_size, child.split_seed)
-        train_config = TrainConfig(**child.train)
+        train_config = TrainConfig(**child.train).for_trial(str(config["proposal_id"]))
     except Exception as exc:  # the leaderboard's reason is this first line, not a pointer to error.txt
         _report_failure(config, exc)
         return
