@@ -224,9 +224,9 @@ def _ground_truth(args: argparse.Namespace, cells: Sequence[Any]) -> list[float]
     """The table's 200-epoch CIFAR-10 accuracy of each cell (NAS-Bench-201 only)."""
     if args.space != "nb201":
         return None
-    from nas.space.nb201_table import Nb201Table
+    from nas.space.nb201_table import load_table  # branch nb201 (Nb201Table.accuracy: percent)
 
-    table = Nb201Table.load(args.table)
+    table = load_table(args.table)
     return [table.accuracy(cell) for cell in cells]
 
 
@@ -286,6 +286,8 @@ def _train_one(
 
 
 def _load(genotype: Any, network: Any, checkpoint: Path) -> Any:
+    """The trained child back from its checkpoint, to read it on the bigger split. NAS-Bench-201 cells
+    need the builder of branch nb201 here (the network `train_child` dispatches to), not yet merged."""
     import torch
 
     from nas.model.network import build_network
