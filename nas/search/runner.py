@@ -177,7 +177,7 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     from nas.train.trainer import train_child
 
     started = time.perf_counter()
-    train_config = child.train
+    train_config = child.train.for_trial(str(config["proposal_id"]))
     try:
         data = _cached_data(child.data_dir, child.train_size, child.val_size, child.split_seed)
     except Exception as exc:  # the leaderboard's reason is this first line, not a pointer to error.txt

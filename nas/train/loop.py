@@ -10,7 +10,7 @@ optimizer and schedule, and what is reported after an epoch.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -155,16 +155,24 @@ def train_epoch(
 
 
 def topk_counts(
-    net: nn.Module, batches: Batches, *, device: torch.device, amp: bool, topk: Sequence[int]
+    net: nn.Module,
+    batches: Batches,
+    *,
+    device: torch.device,
+    amp: bool,
+    topk: Sequence[int],
+    loss: Callable[..., torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """Hits at each k of ``topk``, then the number of images, as one float64 tensor on ``device``.
+    """Hits at each k of ``topk``, then the number of images, as one float64 tensor on ``device``;
+    with ``loss`` (e.g. ``F.cross_entropy``, called with ``reduction="sum"``), its sum last.
 
     Counts rather than accuracies, so data-parallel workers can sum them with one all-reduce. The
     network is put in eval mode (and back) and runs without autograd.
     """
     was_training = net.training
     net.eval()
-    counts = torch.zeros(len(topk) + 1, dtype=torch.float64, device=device)
+    n = len(topk)
+    counts = torch.zeros(n + 1 + (loss is not None), dtype=torch.float64, device=device)
     with torch.inference_mode(), autocast(device, amp):
         for x, y in batches:
             logits: torch.Tensor = net(x).logits
@@ -172,6 +180,8 @@ def topk_counts(
             hits = top == y.view(-1, 1)
             for i, k in enumerate(topk):
                 counts[i] += hits[:, :k].any(dim=1).sum()
-            counts[-1] += len(y)
+            counts[n] += len(y)
+            if loss is not None:
+                counts[n + 1] += loss(logits.float(), y, reduction="sum")
     net.train(was_training)
     return counts

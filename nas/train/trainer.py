@@ -18,16 +18,18 @@ autotuning, the data resident on the GPU (`nas.train.data.AugmentedBatches`) and
 from __future__ import annotations
 
 import gc
+import hashlib
 import itertools
 import logging
 import math
 import time
 from collections.abc import Generator, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nas.errors import ConfigError, describe
@@ -51,6 +53,9 @@ child's Ray worker: the child is recorded as failed (after ``--max-failures`` re
 goes on; ``nas train --no-channels-last`` avoids it."""
 
 _EVAL_BATCH = 1000
+
+SCORES = ("val_accuracy", "val_loss", "train_loss_sum")
+"""What a child can be scored by (`ChildResult.score`)."""
 
 
 class Reporter(Protocol):
@@ -84,6 +89,7 @@ class TrainConfig(Recipe):
     max_mult_adds: int | None = None
     train_size: int | None = None
     val_size: int | None = None
+    crn: bool = True  # common random numbers: every child of a search trains with ``seed`` itself
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or (self.max_steps is not None and self.max_steps < 1):
@@ -93,12 +99,32 @@ class TrainConfig(Recipe):
         if not 0.0 <= self.drop_path_prob < 1.0 or self.lr <= 0.0:
             raise ConfigError("drop_path_prob must be in [0, 1) and lr positive")
 
+    def for_trial(self, trial_id: str) -> TrainConfig:
+        """This config for child ``trial_id`` of a search: itself under common random numbers, else with
+        a seed of the child's own drawn from (``seed``, ``trial_id``).
+
+        Common random numbers (CRN; Law & Kelton, "Simulation modeling and analysis", ch. 11) let
+        children differ by their cells rather than by their luck. With one seed every child shares
+        the split, the order of the training images and every crop, flip and cutout square (the
+        loader's generator draws the same numbers whatever the network). The initial weights share the
+        seed but not the values: the global stream is consumed in construction order, parameter shape
+        by shape, so only the stem (built first) starts equal; from the first cell on, draws depend on
+        the cell's ops. Without CRN each child also has its own data order and augmentation, which
+        is what `bench/proxy_fidelity.py` compares against.
+        """
+        if self.crn:
+            return self
+        digest = hashlib.blake2b(f"{self.seed}/{trial_id}".encode(), digest_size=4).digest()
+        return replace(self, seed=int.from_bytes(digest, "little"))
+
 
 @dataclass(frozen=True)
 class ChildResult:
     """The outcome of one child. ``val_accuracy`` is the best epoch's (the reward); all in [0, 1].
 
-    ``images_per_s`` counts training steps only; ``split`` is the data's seed and sizes as used
+    ``val_loss`` is the best epoch's mean validation cross-entropy and ``train_loss_sum`` the sum of
+    the minibatch training losses over the whole run, so a child can also be scored by either (see
+    `score`). ``images_per_s`` counts training steps only; ``split`` is the data's seed and sizes as used
     (`nas.train.data.CifarData.summary`); ``params`` exclude the auxiliary head, as the papers count them.
     A failed child keeps what it reached before failing.
     """
@@ -116,11 +142,30 @@ class ChildResult:
     mult_adds: int | None = None
     error: str | None = None
     split: dict[str, int] = field(default_factory=dict)
+    val_loss: float | None = None
+    val_loss_history: tuple[float, ...] = ()
+    train_loss_sum: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["val_accuracy_history"] = list(self.val_accuracy_history)
+        out["val_loss_history"] = list(self.val_loss_history)
         return out
+
+    def score(self, by: str = "val_accuracy") -> float | None:
+        """The child's score, higher is better, read from one of `SCORES`: its best validation
+        accuracy, minus its best validation loss, or minus its sum of training losses (SoTL, Ru et al.,
+        "Speedy performance estimation for neural architecture search", NeurIPS 2021: the loss summed
+        over training ranks cells by final accuracy better than the validation accuracy of the same
+        short training). None when the child got no such figure."""
+        if by not in SCORES:
+            raise ConfigError(f"score: unknown {by!r}; known: {', '.join(SCORES)}")
+        value = {
+            "val_accuracy": self.val_accuracy,
+            "val_loss": self.val_loss,
+            "train_loss_sum": self.train_loss_sum,
+        }[by]
+        return None if value is None else value if by == "val_accuracy" else -value
 
 
 def resolve_device(name: str) -> torch.device:
@@ -142,6 +187,21 @@ def evaluate(
     amp: bool = False,
 ) -> float:
     """Top-1 accuracy of ``model`` (eval mode, no autograd) on uint8 NCHW ``images``; one host sync."""
+    return evaluate_with_loss(
+        model, images, labels, batch_size=batch_size, channels_last=channels_last, amp=amp
+    )[0]
+
+
+def evaluate_with_loss(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    batch_size: int = _EVAL_BATCH,
+    channels_last: bool = False,
+    amp: bool = False,
+) -> tuple[float, float]:
+    """Top-1 accuracy and mean cross-entropy of ``model`` (eval mode, no autograd); one host sync."""
     batches = (
         (
             normalize(images[start : start + batch_size], channels_last=channels_last),
@@ -149,8 +209,9 @@ def evaluate(
         )
         for start in range(0, len(labels), batch_size)
     )
-    hits, total = (float(c) for c in topk_counts(model, batches, device=labels.device, amp=amp, topk=(1,)))
-    return hits / max(total, 1.0)
+    counts = topk_counts(model, batches, device=labels.device, amp=amp, topk=(1,), loss=F.cross_entropy)
+    hits, total, loss_sum = (float(c) for c in counts)
+    return hits / max(total, 1.0), loss_sum / max(total, 1.0)
 
 
 def train_child(
@@ -210,6 +271,8 @@ class _Progress:
     params: int | None = None
     mult_adds: int | None = None
     history: list[float] = field(default_factory=list)
+    val_losses: list[float] = field(default_factory=list)
+    train_loss_sum: float = 0.0
     steps: int = 0
     images: int = 0
     train_s: float = 0.0
@@ -235,6 +298,9 @@ class _Progress:
             mult_adds=self.mult_adds,
             error=error,
             split=self.split,
+            val_loss=min(self.val_losses) if self.val_losses else None,
+            val_loss_history=tuple(self.val_losses),
+            train_loss_sum=self.train_loss_sum if self.steps else None,
         )
 
 
@@ -309,11 +375,17 @@ def _train(
         progress.steps += stats.steps
         progress.images += stats.images
         progress.train_s += stats.seconds
-        val_accuracy = evaluate(net, val.images, val.labels, channels_last=channels_last, amp=amp)
+        progress.train_loss_sum += float(stats.loss_sum)
+        val_accuracy, val_loss = evaluate_with_loss(
+            net, val.images, val.labels, channels_last=channels_last, amp=amp
+        )
         progress.history.append(val_accuracy)
+        progress.val_losses.append(val_loss)
         metrics = {
             "val_accuracy": val_accuracy,
             "best_val_accuracy": max(progress.history),  # the child's reward so far (ChildResult's)
+            "val_loss": val_loss,
+            "train_loss_sum": progress.train_loss_sum,
             "train_loss": stats.train_loss,
             "train_accuracy": stats.train_accuracy,
             "images_per_s": stats.images / stats.seconds,

@@ -10,14 +10,16 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from nas.errors import ConfigError
 from nas.model.network import NetworkConfig, build_network
 from nas.ops import primitives as ops
 from nas.results.trial import outcome
 from nas.space.genotype import Block, Cell, Genotype
-from nas.train.data import CifarData, load_cifar10
-from nas.train.trainer import ChildResult, TrainConfig, evaluate, train_child
+from nas.train.data import CifarData, load_cifar10, normalize
+from nas.train.trainer import ChildResult, TrainConfig, evaluate, evaluate_with_loss, train_child
 
 TINY_NET = NetworkConfig(N=1, C=8)
 QUICK = TrainConfig(epochs=1, batch_size=64, lr=0.05, device="cpu", train_size=256, val_size=128)
@@ -172,3 +174,51 @@ def test_result_round_trips_to_a_trial_result(tiny_genotype: Genotype, data: Cif
     trial = outcome(result.status, result.val_accuracy, result.params)
     assert (trial.status, trial.reward, trial.params) == ("completed", result.val_accuracy, result.params)
     assert result.to_dict()["val_accuracy_history"] == list(result.val_accuracy_history)
+
+
+def test_losses_are_recorded_and_each_is_a_score(tiny_genotype: Genotype, data: CifarData) -> None:
+    reports: list[Mapping[str, float]] = []
+    result = _completed(
+        train_child(tiny_genotype, TINY_NET, replace(QUICK, epochs=2), data, lambda e, m: reports.append(m))
+    )
+    steps_per_epoch = 256 // QUICK.batch_size
+    assert result.train_loss_sum == pytest.approx(sum(m["train_loss"] * steps_per_epoch for m in reports))
+    assert [m["train_loss_sum"] for m in reports][-1] == pytest.approx(result.train_loss_sum)
+    assert result.val_loss_history == tuple(m["val_loss"] for m in reports)
+    assert result.val_loss == min(result.val_loss_history) and 0.0 < result.val_loss < 10.0
+    assert result.to_dict()["val_loss_history"] == list(result.val_loss_history)
+    assert (result.score(), result.score("val_loss"), result.score("train_loss_sum")) == (
+        result.val_accuracy,
+        -result.val_loss,
+        -result.train_loss_sum,
+    )
+    with pytest.raises(ConfigError, match="unknown 'test_accuracy'"):
+        result.score("test_accuracy")
+
+
+def test_evaluate_with_loss_is_the_cross_entropy(tiny_genotype: Genotype, data: CifarData) -> None:
+    model = build_network(tiny_genotype, TINY_NET)
+    images, labels = data.val.images[:200], data.val.labels[:200]
+    accuracy, loss = evaluate_with_loss(model, images, labels, batch_size=64)
+    model.eval()
+    with torch.inference_mode():
+        logits = model(normalize(images)).logits
+    assert accuracy == pytest.approx(float((logits.argmax(1) == labels).float().mean()))
+    assert loss == pytest.approx(float(F.cross_entropy(logits, labels)), rel=1e-5)
+
+
+def test_common_random_numbers_make_children_of_one_cell_equal(
+    tiny_genotype: Genotype, data: CifarData
+) -> None:
+    # With CRN (the default) two children of the same cell are the same experiment: same accuracy on
+    # the CPU. Without, each child draws its own seed from (search seed, trial id), reproducibly.
+    tiny = replace(QUICK, batch_size=32, max_steps=3, val_size=128)
+    crn = [_completed(train_child(tiny_genotype, TINY_NET, tiny.for_trial(t), data)) for t in ("1", "2")]
+    assert crn[0].val_accuracy_history == crn[1].val_accuracy_history
+    assert crn[0].val_loss_history == crn[1].val_loss_history
+    free = replace(tiny, crn=False)
+    seeds = {t: free.for_trial(t).seed for t in ("1", "2")}
+    assert seeds["1"] != seeds["2"] and free.for_trial("1").seed == seeds["1"]
+    assert replace(free, seed=1).for_trial("1").seed != seeds["1"]  # the search's seed matters too
+    apart = [_completed(train_child(tiny_genotype, TINY_NET, free.for_trial(t), data)) for t in ("1", "2")]
+    assert apart[0].val_loss_history != apart[1].val_loss_history

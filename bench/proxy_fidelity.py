@@ -1,0 +1,393 @@
+"""How well the search's cheap evaluation ranks cells: proxy settings against the ground truth.
+
+A search is only as good as the score it ranks its children by. For ``--cells`` random cells this
+trains each under a list of *trainings* (epochs, images per epoch, N, C, seed, common random numbers)
+and reads every trained child in several ways (validation accuracy or loss on the search's 512
+images or on a bigger split, and the sum of training losses), so each (training, reading) pair is
+one evaluation setting. For each setting it prints:
+
+- Kendall tau and Spearman rho against the ground truth, in the NAS-Bench-201 space the table's
+  200-epoch CIFAR-10 test accuracy (Dong & Yang, ICLR 2020); NAS-Bench-201's own 12-epoch results
+  reach about 0.9 there;
+- seconds per child (training plus the evaluation of that reading, on this machine);
+- the tau between two seeds of the same setting (the ``@1`` trainings: the same cells trained with
+  seed 1), the proxy's agreement with itself, which bounds its agreement with anything else;
+- n and the chance band: under independence tau is about normal with variance 2(2n+5)/(9n(n-1)),
+  so |tau| below 1.96 of its standard deviations is not evidence of any ranking.
+
+The readings: ``acc512`` and ``loss512`` are the search's own validation split (512 images held out
+of the training batches, split seed 0). ``acc4054``/``loss4054`` are read on every image of the
+CIFAR files here that no child trains on: the 512, the 2,525 training-batch images the 2,048 do
+not use, and the 1,017 of the test batch (4,054 in all). This is a bench, not a search: using the
+test batch as validation is fine here because nothing is selected on it, and it is the only way
+to get near NASNet's 5,000 held-out images from this 6,102-image subset. ``sotl`` is minus the
+sum of the minibatch training losses over the run (Ru et al., NeurIPS 2021, "Speedy performance
+estimation for neural architecture search"), which needs no validation images at all. The bigger
+split is read from the same trained weights as the 512 (a checkpoint per child), so the readings
+of one training differ only in what they read.
+
+The trainings (`TRAININGS`), each a `nas.train.trainer.TrainConfig` for `train_child`:
+``today`` is the search's proxy (1 epoch of 2,048 images at batch 32, lr 0.1, N=1, C=8, common random
+numbers, seed 0); ``e3``/``e9`` train 3 or 9 epochs of 672 or 224 images (63 steps, the same
+training cost; EcoNAS, Zhou et al. CVPR 2020, compare such trade-offs); ``C16``, ``N2`` widen or
+deepen the network; ``nocrn`` gives each child its own seed drawn from (seed, cell number) instead
+of the shared one. A name ``X@1`` is ``X`` with seed 1.
+
+Each trained child is one line of ``--log`` (JSON), written as it finishes, so an interrupted run
+keeps what it measured and the same command resumes it (``--report-only`` summarises the log).
+
+    nice python bench/proxy_fidelity.py --cells 25 --log /tmp/fidelity.jsonl     # NAS-Bench-201
+    python bench/proxy_fidelity.py --space nasnet --cells 20 --trainings today,today@1
+    python bench/proxy_fidelity.py --quick --json                                  # every step, tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TABLE = REPO_ROOT.parent / "shared" / "data" / "nats-bench" / "nats_bench_tss.csv"
+
+
+@dataclass(frozen=True)
+class Training:
+    """How the children of one training are trained (the search's proxy unless said otherwise)."""
+
+    epochs: int = 1
+    train_size: int = 2048
+    N: int = 1
+    C: int = 8
+    crn: bool = True
+    seed: int = 0
+
+
+TRAININGS: dict[str, Training] = {
+    "today": Training(),
+    "e3": Training(epochs=3, train_size=672),  # 21 steps x 3: the 63 of 2,048 // 32, rounded down
+    "e9": Training(epochs=9, train_size=224),  # 7 steps x 9
+    "C16": Training(C=16),
+    "N2": Training(N=2),
+    "nocrn": Training(crn=False),
+}
+"""The trainings by name; ``name@1`` is the same with seed 1 (`training_of`)."""
+DEFAULT_TRAININGS = "today,today@1,e3,nocrn,C16,e9,e3@1,nocrn@1,N2"
+"""In the order they run: today's proxy and its second seed first, so a run cut short has those."""
+READINGS = ("acc512", "loss512", "acc4054", "loss4054", "sotl")
+"""Ways to read a trained child, each higher-is-better (losses negated)."""
+
+
+def training_of(name: str) -> Training:
+    base, _, seed = name.partition("@")
+    if base not in TRAININGS or (seed and not seed.isdigit()):
+        raise SystemExit(
+            f"proxy_fidelity: unknown training {name!r}; known: {', '.join(TRAININGS)} (+ @SEED)"
+        )
+    return replace(TRAININGS[base], seed=int(seed or TRAININGS[base].seed))
+
+
+def log(line: str) -> None:
+    """Progress on stderr (stdout holds the figures): a run of hours shows where it is."""
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
+def kendall_band(n: int) -> float:
+    """Half-width of tau's 95% band under independence (normal approximation, Kendall 1938)."""
+    return 1.96 * math.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1))) if n > 1 else math.nan
+
+
+def spearman_rho(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rho: Pearson's correlation of the ranks (ties get their mean rank)."""
+
+    def ranks(values: Sequence[float]) -> list[float]:
+        order = sorted(range(len(values)), key=lambda i: values[i])
+        out = [0.0] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                out[order[k]] = (i + j) / 2
+            i = j + 1
+        return out
+
+    rx, ry = ranks(x), ranks(y)
+    try:
+        return statistics.correlation(rx, ry)
+    except statistics.StatisticsError:  # a constant sequence
+        return math.nan
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--space", choices=("nb201", "nasnet"), default="nb201")
+    parser.add_argument("--cells", type=int, default=50, help="random cells (seeded by --cell-seed)")
+    parser.add_argument("--cell-seed", type=int, default=12345)
+    parser.add_argument("--trainings", default=DEFAULT_TRAININGS, help="comma-separated, run in this order")
+    parser.add_argument("--blocks", type=int, default=5, help="NASNet space: blocks per cell")
+    parser.add_argument(
+        "--data-dir", help="CIFAR-10 folder (default: $NAS_DATA_DIR, else ../shared/data/cifar10)"
+    )
+    parser.add_argument("--table", default=str(TABLE), help="the NAS-Bench-201 table (CSV)")
+    parser.add_argument("--log", help="JSON lines, one per trained child; an existing log is resumed")
+    parser.add_argument("--report-only", action="store_true", help="summarise --log, train nothing")
+    parser.add_argument("--quick", action="store_true", help="3 cells, tiny sizes: every step runs")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = parser.parse_args(argv)
+    args.trainings = [t for t in args.trainings.split(",") if t]
+    for name in args.trainings:
+        training_of(name)
+    if args.quick:
+        args.cells, args.blocks = 3, 2
+    if args.report_only and not args.log:
+        parser.error("--report-only needs --log")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    sys.path.insert(0, str(REPO_ROOT))
+    import os
+
+    import numpy as np
+    import torch
+
+    from nas.train.data import ENV_VAR, Split, load_cifar10
+
+    data_dir = (
+        args.data_dir or os.environ.get(ENV_VAR) or str(REPO_ROOT.parent / "shared" / "data" / "cifar10")
+    )
+    rng = np.random.default_rng(args.cell_seed)
+    space = _space(args)
+    cells = [
+        space.decode([int(rng.integers(len(d.choices))) for d in space.decisions]) for _ in range(args.cells)
+    ]
+    truth = _ground_truth(args, cells)
+    log_path = Path(args.log) if args.log else Path(tempfile.mkdtemp()) / "fidelity.jsonl"
+    done = _read_log(log_path, args.space)
+    started = time.perf_counter()
+    if not args.report_only:
+        full = load_cifar10(data_dir, val_size=512 if not args.quick else 128, split_seed=0, with_test=True)
+        used = 2048 if not args.quick else 256
+        assert full.test is not None
+        big = Split(
+            torch.cat([full.val.images, full.train.images[used:], full.test.images]),
+            torch.cat([full.val.labels, full.train.labels[used:], full.test.labels]),
+        )
+        if args.quick:  # the readings run, on fewer images: a tiny child is cheap, 4,054 evaluations are not
+            big = Split(big.images[:256], big.labels[:256])
+        search_data = replace(full, test=None)
+        with tempfile.TemporaryDirectory() as tmp, log_path.open("a", encoding="utf-8") as out:
+            for name in args.trainings:
+                for index, genotype in enumerate(cells):
+                    key = _key(name, genotype)
+                    if key in done:
+                        continue
+                    row = _train_one(args, name, index, genotype, search_data, big, Path(tmp))
+                    done[key] = row
+                    out.write(json.dumps(row) + "\n")
+                    out.flush()
+                    log(f"{name} cell {index}: {row['scores']['acc512']:.4f} in {row['train_s']:.1f} s")
+    figures = summarise(args, cells, truth, done)
+    figures["wall_s"] = time.perf_counter() - started
+    figures["log"] = str(log_path)
+    if args.json:
+        print(json.dumps({"args": vars(args), "summary": summary_line(figures), **figures}))
+    else:
+        print_table(figures)
+    return 0
+
+
+def _space(args: argparse.Namespace) -> Any:
+    if args.space == "nasnet":
+        from search_spaces import get_space
+
+        return get_space("nasnet", num_blocks=args.blocks)
+    from search_spaces import get_space
+
+    return get_space("nas-bench-201")
+
+
+def _ground_truth(args: argparse.Namespace, cells: Sequence[Any]) -> list[float] | None:
+    """The table's 200-epoch CIFAR-10 accuracy of each cell (NAS-Bench-201 only)."""
+    if args.space != "nb201":
+        return None
+    from nas.space.nb201_table import load_table  # branch nb201 (Nb201Table.accuracy: percent)
+
+    table = load_table(args.table)
+    return [table.accuracy(cell) for cell in cells]
+
+
+def _key(name: str, genotype: Any) -> str:
+    return f"{name} {genotype.to_json(indent=None)}"
+
+
+def _read_log(path: Path, space: str) -> dict[str, dict[str, Any]]:
+    if not path.is_file():
+        return {}
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {f"{r['training']} {r['genotype']}": r for r in rows if r["space"] == space}
+
+
+def _train_one(
+    args: argparse.Namespace, name: str, index: int, genotype: Any, data: Any, big: Any, tmp: Path
+) -> dict[str, Any]:
+    """Train ``genotype`` under training ``name`` and read it every way (`READINGS`)."""
+    from nas.model.network import NetworkConfig
+    from nas.train.trainer import TrainConfig, evaluate_with_loss, train_child
+
+    t = training_of(name)
+    train_size = t.train_size if not args.quick else max(64, t.train_size // 8)
+    config = TrainConfig(
+        epochs=t.epochs, batch_size=32, lr=0.1, seed=t.seed, crn=t.crn, device="cpu",
+        train_size=train_size, val_size=None,
+    ).for_trial(str(index))  # fmt: skip
+    network = NetworkConfig(N=t.N, C=t.C if not args.quick else 4)
+    checkpoint = tmp / "child.pt"
+    result = train_child(genotype, network, config, data, checkpoint=checkpoint)
+    if result.status != "completed":
+        raise SystemExit(f"proxy_fidelity: cell {index} failed under {name}: {result.error}")
+    started = time.perf_counter()
+    model = _load(genotype, network, checkpoint)
+    acc_big, loss_big = evaluate_with_loss(model, big.images, big.labels, channels_last=True)
+    big_s = time.perf_counter() - started
+    assert (
+        result.val_accuracy is not None and result.val_loss is not None and result.train_loss_sum is not None
+    )
+    return {
+        "space": args.space,
+        "training": name,
+        "cell": index,
+        "genotype": genotype.to_json(indent=None),
+        "seed": config.seed,
+        "train_s": result.wall_s,
+        "big_eval_s": big_s,
+        "big_val_size": len(big.labels),
+        "scores": {
+            "acc512": result.final_val_accuracy,
+            "loss512": -result.val_loss_history[-1],
+            "acc4054": acc_big,
+            "loss4054": -loss_big,
+            "sotl": -result.train_loss_sum,
+        },
+    }
+
+
+def _load(genotype: Any, network: Any, checkpoint: Path) -> Any:
+    """The trained child back from its checkpoint (either space: the checkpoint records its genotype
+    and network config), to read it on the bigger split."""
+    import torch
+
+    from nas.model.checkpoint import read_network_state
+
+    model = read_network_state(checkpoint).build()
+    return model.to(memory_format=torch.channels_last)
+
+
+def summarise(
+    args: argparse.Namespace,
+    cells: Sequence[Any],
+    truth: Sequence[float] | None,
+    done: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """Per (training, reading): tau and rho against the table, seconds per child, seed-to-seed tau."""
+    from nas.results.report import kendall_tau
+
+    settings: list[dict[str, Any]] = []
+    for name in args.trainings:
+        # a run cut short: each figure over the cells it has (the same cells for both seeds of a tau)
+        rows = {i: done[_key(name, g)] for i, g in enumerate(cells) if _key(name, g) in done}
+        if not rows:
+            continue
+        base, _, seed = name.partition("@")
+        twin = {
+            i: done[_key(f"{base}@1", g)]
+            for i, g in enumerate(cells)
+            if not seed and _key(f"{base}@1", g) in done
+        }
+        paired = [i for i in rows if i in twin]
+        for reading in READINGS:
+            scores = [r["scores"][reading] for r in rows.values()]
+            seconds = statistics.fmean(
+                r["train_s"] + (r["big_eval_s"] if "4054" in reading else 0.0) for r in rows.values()
+            )
+            entry: dict[str, Any] = {
+                "training": name, "reading": reading, "n": len(rows), "band": kendall_band(len(rows)),
+                "s_per_child": seconds,
+            }  # fmt: skip
+            if truth is not None:
+                entry["tau"] = kendall_tau(scores, [truth[i] for i in rows])
+                entry["rho"] = spearman_rho(scores, [truth[i] for i in rows])
+            if len(paired) > 1:
+                ours = [rows[i]["scores"][reading] for i in paired]
+                entry["seed_tau"] = kendall_tau(ours, [twin[i]["scores"][reading] for i in paired])
+                entry["seed_n"] = len(paired)
+            settings.append(entry)
+    n = len(cells)
+    figures: dict[str, Any] = {
+        "space": args.space,
+        "n": n,
+        "chance_band": kendall_band(n),
+        "settings": settings,
+    }
+    if truth is not None:
+        figures["truth_mean"] = statistics.fmean(truth)
+    key = "tau" if truth is not None else "seed_tau"
+    ranked = [s for s in settings if not math.isnan(s.get(key, math.nan))]
+    today = next((s for s in settings if s["training"] == "today" and s["reading"] == "acc512"), None)
+    best = max(ranked, key=lambda s: s[key], default=None)
+    figures["today"] = today
+    figures["best"] = best
+    return figures
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:+.3f}"
+
+
+def print_table(figures: dict[str, Any]) -> None:
+    print(
+        f"{figures['space']}: {figures['n']} random cells; tau's 95% chance band +-{figures['chance_band']:.3f}"
+    )
+    print(f"{'training':10}{'reading':10}{'n':>4}{'tau':>8}{'rho':>8}{'seed tau (n)':>15}{'s/child':>9}")
+    for s in figures["settings"]:
+        seed = f"{_fmt(s.get('seed_tau'))} ({s['seed_n']})" if "seed_n" in s else "-"
+        print(
+            f"{s['training']:10}{s['reading']:10}{s['n']:>4}{_fmt(s.get('tau')):>8}{_fmt(s.get('rho')):>8}"
+            f"{seed:>15}{s['s_per_child']:>9.1f}"
+        )
+    print(summary_line(figures))
+
+
+def summary_line(figures: dict[str, Any]) -> str:
+    key = "tau" if figures["space"] == "nb201" else "seed_tau"
+
+    def describe(entry: dict[str, Any] | None) -> str:
+        if entry is None:
+            return "n/a"
+        n = entry.get("seed_n", 0) if key == "seed_tau" else entry["n"]
+        return (
+            f"{entry['training']}/{entry['reading']} {key} {_fmt(entry.get(key))} (n={n}) "
+            f"at {entry['s_per_child']:.1f} s/child"
+        )
+
+    return (
+        f"proxy_fidelity: {figures['space']} n={figures['n']} (chance +-{figures['chance_band']:.2f}); "
+        f"today {describe(figures['today'])}; best {describe(figures['best'])}"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""`bench/proxy_fidelity.py --quick`: every training and reading of the comparison runs (3 cells, tiny
+sizes, real CIFAR files, real children), its log resumes, and the summary holds every figure, so the
+script cannot rot between the long runs whose figures docs/fidelity.md quotes. The figures themselves
+mean nothing at these sizes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BENCH = REPO_ROOT / "bench" / "proxy_fidelity.py"
+READINGS = {"acc512", "loss512", "acc4054", "loss4054", "sotl"}
+
+
+def _run(*flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(BENCH), "--quick", *flags], capture_output=True, text=True, timeout=280
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_quick_run_prints_every_setting_and_resumes(cifar_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "fidelity.jsonl"
+    flags = ("--space", "nasnet", "--trainings", "today,today@1,nocrn", "--data-dir", str(cifar_dir))
+    done = _run(*flags, "--log", str(log), "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout)
+    assert len(log.read_text().splitlines()) == 9  # 3 cells x 3 trainings
+    settings = {(s["training"], s["reading"]): s for s in figures["settings"]}
+    assert set(settings) == {(t, r) for t in ("today", "today@1", "nocrn") for r in READINGS}
+    assert all(s["n"] == 3 and s["s_per_child"] > 0 for s in settings.values())
+    assert settings["today", "acc512"]["seed_n"] == 3
+    assert "seed_tau" in settings["today", "acc512"] and "seed_tau" not in settings["nocrn", "sotl"]
+    assert figures["chance_band"] == pytest.approx(1.96 * (2 * 11 / (9 * 3 * 2)) ** 0.5)
+    again = _run(*flags, "--log", str(log), "--report-only")  # nothing left to train: the log is read
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.splitlines()[-1].startswith("proxy_fidelity: nasnet n=3")
+    assert len(log.read_text().splitlines()) == 9
