@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("nas.results",),  # one child's outcome, the run folder, the report
     ("nas.train",),  # data and the one training loop
     ("search_spaces", "nas.tracking"),
+    ("nas.proxies",),  # zero-cost scores of a child network: networks, data and spaces below them
     ("nas.search", "controllers"),  # orchestration; controllers implement nas.search.searcher
     ("nas.transfer",),
     ("nas.cli",),
@@ -38,6 +39,7 @@ NO_INTEGRATIONS = (
     "nas.model",
     "nas.results",
     "nas.train",
+    "nas.proxies",
 )
 """Layers that must run without Ray, W&B and Optuna (the trainer reports through a callback)."""
 INTEGRATIONS = ("ray", "wandb", "optuna")
