@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("nas.searcher",),  # the searcher contract: the supernet loop above asks and tells through it
     ("nas.train",),  # data and the one training loop
     ("search_spaces", "nas.tracking"),
+    ("nas.proxies",),  # zero-cost scores of a child network: networks, data and spaces below them
     ("controllers",),  # the searchers: implement nas.searcher, never see the orchestration above
     ("nas.search",),  # orchestration: builds searchers by name (loads controllers), runs Tune
     ("nas.transfer",),
@@ -42,6 +43,7 @@ NO_INTEGRATIONS = (
     "nas.results",
     "nas.searcher",
     "nas.train",
+    "nas.proxies",
 )
 """Layers that must run without Ray, W&B and Optuna (the trainer reports through a callback)."""
 INTEGRATIONS = ("ray", "wandb", "optuna")
