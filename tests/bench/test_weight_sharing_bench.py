@@ -1,6 +1,6 @@
 """`bench/weight_sharing.py --quick` in each of its modes: every step of the comparison runs (tiny
 sizes, real CIFAR files, real supernet stages and children), so the script cannot rot between the
-hour-long runs whose figures the README quotes. The figures themselves mean nothing at these sizes."""
+hour-long runs whose figures docs/weight_sharing.md quotes. The figures themselves mean nothing at these sizes."""
 
 from __future__ import annotations
 
