@@ -177,6 +177,16 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     from nas.train.trainer import train_child
 
     started = time.perf_counter()
+    table_accuracy: float | None = None
+    if child.benchmark is not None:
+        try:
+            table_accuracy = _table_accuracy(child.benchmark, config)
+        except NasError as exc:  # a cell the table lacks: a failed row that says so
+            _report_failure(config, exc)
+            return
+        if child.tabular:
+            _report_tabular(config, table_accuracy, time.perf_counter() - started)
+            return
     train_config = child.train.for_trial(str(config["proposal_id"]))
     try:
         data = _cached_data(child.data_dir, child.train_size, child.val_size, child.split_seed)
@@ -202,7 +212,38 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     final = {**last, **result.to_dict(), "proposal_id": config["proposal_id"]}
     final["best_val_accuracy"] = result.val_accuracy
     final["val_accuracy"] = result.val_accuracy if is_ranked(result.status, result.val_accuracy) else 0.0
+    final["table_accuracy"] = table_accuracy
     tune.report(final)
+
+
+def _table_accuracy(benchmark: str, config: Mapping[str, Any]) -> float:
+    """The cell's 200-epoch CIFAR-10 test accuracy from the --benchmark table, in [0, 1] (the table
+    is read once per worker process: `nas.space.nb201_table.load_table` caches it)."""
+    from nas.search.tune_adapter import genotype_of
+    from nas.space.nb201 import Nb201Genotype
+    from nas.space.nb201_table import load_table
+
+    genotype = genotype_of(config)
+    assert isinstance(genotype, Nb201Genotype)  # --benchmark is refused with another space
+    return load_table(benchmark).accuracy(genotype, "cifar10") / 100.0
+
+
+def _report_tabular(config: Mapping[str, Any], accuracy: float, wall_s: float) -> None:
+    """A tabular child's one report: the table's accuracy as its reward, as a completed 1-epoch child
+    (Dong & Yang 2020's "query" of the benchmark in place of training)."""
+    from ray import tune
+
+    tune.report(
+        {
+            "status": "completed",
+            "val_accuracy": accuracy,
+            "best_val_accuracy": accuracy,
+            "table_accuracy": accuracy,
+            "val_accuracy_history": [accuracy],
+            "wall_s": wall_s,
+            "proposal_id": config["proposal_id"],
+        }
+    )
 
 
 def _report_failure(config: Mapping[str, Any], exc: Exception) -> None:
@@ -334,6 +375,7 @@ def run_search(
             "C": settings.C,
             "blocks": settings.blocks,
             "epochs": settings.epochs,
+            "benchmark": settings.benchmark,
         },
         stopping=should_stop,
     )

@@ -303,6 +303,8 @@ def leaderboard_row(
         epochs_done=len(history),
         error=None if status == "completed" else (reason or "no result reported"),
         searcher=searcher,
+        arch=proposal.genotype.to_dict().get("arch"),
+        table_accuracy=result.get("table_accuracy"),
     )
 
 
