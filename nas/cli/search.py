@@ -246,10 +246,14 @@ def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Pa
         print(
             f"search {'interrupted' if stopped else 'done'}: {outcome.trials_done}/{outcome.budget} children "
             f"({outcome.trials_completed} completed, {outcome.trials_stopped} stopped early, "
-            f"{outcome.trials_failed} failed, {outcome.trials_rejected} rejected), best val_accuracy {best}, "
+            f"{outcome.trials_failed} failed, {outcome.trials_rejected} rejected"
+            f"{f'; {outcome.trials_duplicate} duplicates told, not trained' if outcome.trials_duplicate else ''}"
+            f"), best val_accuracy {best}, "
             f"{outcome.wall_s:.0f} s, run folder {outcome.run_dir}",
             file=sys.stdout,
         )
+    if outcome.note is not None and not args.json:
+        print(f"nas: note: {outcome.note}", file=sys.stderr)
     if stopped:
         sys.stdout.flush()
         print(f"nas: interrupted; resume with: nas search --resume {run_folder.path}", file=sys.stderr)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
+from nas.results.duplicates import sample_means
 from nas.results.row import TrialRow, best
 from nas.results.run_folder import RunFolder, read_jsonl, read_leaderboard, read_run_config
 from nas.space.diagram import draw_genotype, pyplot
@@ -65,8 +66,10 @@ class Run:
         return [t for t in self.trials if t.scored]
 
     def ranked(self) -> list[TrialRow]:
-        """Completed children, best first; ties go to the earlier child."""
-        return sorted(self.completed(), key=lambda t: (-_accuracy(t), t.index))
+        """Completed children (one row per cell), best first by the mean over the cell's trained samples
+        (more than one only with ``--retrain-duplicates``); ties go to the earlier child."""
+        means = sample_means(self.trials)
+        return sorted(self.completed(), key=lambda t: (-means.get(t.trial_id, _accuracy(t)), t.index))
 
 
 def _accuracy(row: TrialRow) -> float:

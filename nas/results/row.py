@@ -51,8 +51,10 @@ class TrialRow:
 
     @property
     def scored(self) -> bool:
-        """Completed with an accuracy: the rows that compete for `best` and the report's rankings."""
-        return is_ranked(self.status, self.val_accuracy)
+        """Completed with an accuracy, and the first of its cell: the rows that compete for `best` and the
+        report's rankings (a repeat of a cell, told or retrained, is not ranked again:
+        `nas.results.duplicates`)."""
+        return is_ranked(self.status, self.val_accuracy) and self.duplicate_of is None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``trials.jsonl`` object, keys in `LEADERBOARD_KEYS` order."""

@@ -305,33 +305,42 @@ class SearchOutcome:
     trials_stopped: int
     trials_failed: int
     trials_rejected: int
+    trials_duplicate: int  # proposals told a recorded result, not trained (not counted in trials_done)
     best_val_accuracy: float | None
     best_trial_id: str | None
     best_genotype: str | None
     wall_s: float
     attempt: int
+    note: str | None = None  # why the search ended short of its budget, if it did
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def summarize(run: RunFolder, budget: int, wall_s: float, attempt: int) -> SearchOutcome:
-    rows = run.trials()
+def summarize(
+    run: RunFolder, budget: int, wall_s: float, attempt: int, note: str | None = None
+) -> SearchOutcome:
+    from nas.results.duplicates import evaluated, is_told_duplicate
+
+    all_rows = run.trials()
+    rows = [r for r in all_rows if not is_told_duplicate(r)]
     top = best(rows)
     counts = {s: sum(r.status == s for r in rows) for s in get_args(TrialStatus)}
     return SearchOutcome(
         run_dir=str(run.path),
         budget=budget,
-        trials_done=len(rows),
+        trials_done=evaluated(all_rows),
         trials_completed=counts["completed"],
         trials_stopped=counts["stopped"],
         trials_failed=counts["failed"],
         trials_rejected=counts["rejected"],
+        trials_duplicate=len(all_rows) - len(rows),
         best_val_accuracy=None if top is None else top.val_accuracy,
         best_trial_id=None if top is None else top.trial_id,
         best_genotype=str(run.best_genotype) if top is not None else None,
         wall_s=wall_s,
         attempt=attempt,
+        note=note,
     )
 
 
@@ -378,6 +387,7 @@ def run_search(
             "benchmark": settings.benchmark,
         },
         stopping=should_stop,
+        retrain_duplicates=settings.retrain_duplicates,
     )
     remaining = settings.trials - adapter.done
     try:
@@ -426,7 +436,7 @@ def run_search(
     finally:
         adapter.finish()
         searcher.close()
-    outcome = summarize(run, settings.trials, time.perf_counter() - started, attempt)
+    outcome = summarize(run, settings.trials, time.perf_counter() - started, attempt, adapter.exhausted)
     tracker.finish(
         best_genotype=run.best_genotype if run.best_genotype.exists() else None,
         artifacts=[run.trials_jsonl, run.trials_csv],

@@ -160,23 +160,29 @@ class SearchSettings:
     )
     trials: int = setting(
         16,  # the README's main job; the searchers' defaults are sized to teach within it
-        help="children to train in all, counting those a resumed run has done; with --resume, a larger "
-        "budget extends a finished search",
+        help="children to evaluate in all, counting those a resumed run has done; a cell proposed again is "
+        "told its recorded result, not trained, and not counted; with --resume, a larger budget extends "
+        "a finished search",
+        group="selection",
+    )
+    retrain_duplicates: bool = setting(
+        False,
+        help="train a cell the run has evaluated again, a second sample of a noisy proxy, instead of "
+        "telling the searcher its recorded result; the report ranks each cell's mean",
         group="selection",
     )
     seed: int = setting(0, help="searcher seed, also the children's", group="selection")
     blocks: int = setting(5, help="blocks per cell, the space's B (NASNet space only)", group="selection")
     benchmark: str | None = setting(
-        help="NAS-Bench-201 table (the nats_bench CSV, `nas/space/nb201_table.py`): tabular mode, every "
-        "child answered with the table's 200-epoch CIFAR-10 test accuracy instead of trained (with "
-        "--space nas-bench-201 only)",
+        help="NAS-Bench-201 table, the nats_bench CSV: tabular mode, every child answered with the "
+        "table's 200-epoch CIFAR-10 test accuracy instead of trained; --space nas-bench-201 only",
         group="selection",
         none="children are trained",
     )
     benchmark_train: bool = setting(
         False,
         help="with --benchmark: train the children as usual and record the table's accuracy beside "
-        "each (column table_accuracy; `nas report` plots one against the other)",
+        "each, column table_accuracy; nas report plots one against the other",
         group="selection",
         flag="--train",
     )
