@@ -107,6 +107,7 @@ class TuneSearcherAdapter(TuneSearcher):
         space = searcher.space
         self.cells = CellRecord.from_rows(rows, lambda g: space.canonical(space.genotype_from_json(g)))
         self.exhausted: str | None = None  # the note when the searcher proposes no new cell
+        self.waiting: Proposal | None = None  # a proposal whose cell a running child is training
         told, self.pending = replay_told(searcher, rows)
         logged = read_jsonl(run.stats_jsonl)
         for step in range(int(logged[-1]["step"]) + 1 if logged else 1, self.rows_written + 1):
@@ -119,6 +120,8 @@ class TuneSearcherAdapter(TuneSearcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if self.no_room is not None or self.done + len(self.proposals) >= self.budget:
             return TuneSearcher.FINISHED  # type: ignore[return-value]  # Tune's sentinel string
+        if self.waiting is not None:  # told once its cell's running child ends; ask nothing before
+            return None
         while True:
             if self.pending:
                 proposal = self.pending.pop(0)
@@ -127,6 +130,11 @@ class TuneSearcherAdapter(TuneSearcher):
                 # Journaled at once: a kill before this child ends must rerun it, never re-issue its id.
                 if not self._written(functools.partial(self.checkpoint.asked, proposal)):
                     return TuneSearcher.FINISHED  # type: ignore[return-value]
+            if not self.retrain_duplicates and self._running(proposal):
+                # Its cell is being trained right now: it waits for that outcome, and Tune asks again
+                # (a None) after the child ends, when `on_trial_complete` has told it.
+                self.waiting = proposal
+                return None
             if not self._told_duplicate(proposal):
                 break
             if self.no_room is not None:
@@ -171,6 +179,14 @@ class TuneSearcherAdapter(TuneSearcher):
             return
         for listener in self._listeners.get() or ():
             listener(row)
+        waiting, self.waiting = self.waiting, None
+        if waiting is not None and not self._told_duplicate(waiting):
+            self.pending.insert(0, waiting)  # its cell's child was not this one after all: train it
+
+    def _running(self, proposal: Proposal) -> bool:
+        """Whether a child of the same cell is being trained now (`CellRecord.canonical`)."""
+        key = self.cells.canonical(proposal.genotype.to_dict())
+        return any(self.cells.canonical(p.genotype.to_dict()) == key for p in self.proposals.values())
 
     def _told_duplicate(self, proposal: Proposal) -> bool:
         """A proposal whose cell this run evaluated already is answered from the record, not trained
