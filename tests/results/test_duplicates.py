@@ -3,6 +3,7 @@ tells, what --trials counts, what a resume rebuilds from trials.jsonl, and the m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ ARCH_B = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 NB201 = Nb201Space()
 
 
-def _canonical(genotype: dict[str, Any]) -> str:
+def _canonical(genotype: Mapping[str, Any]) -> str:
     return NB201.canonical(NB201.genotype_from_json(genotype))
 
 

@@ -9,9 +9,6 @@ mid-run and resumed, since the controller repeats itself most; the others at 50:
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,7 @@ import pytest
 from nas.results.run_folder import RunFolder, journaled_ledger, read_jsonl
 from nas.space.nb201_table import load_table
 from tests.nas_cli import NAS, nas, nas_search, search_env
-from tests.processes import kill_9, wait_for_lines
+from tests.processes import kill_9_after_lines
 
 TABULAR = ["--space", "nas-bench-201", "--wandb", "disabled", "--quiet"]
 
@@ -53,21 +50,13 @@ def test_tabular_search_with_every_searcher_and_a_kill_9(tmp_path: Path, nb201_t
     results = tmp_path / "results"
     run_dir = results / "rl"
     args = [*TABULAR, "--benchmark", str(nb201_table_path), "--searcher", "rl", "--trials", "200"]
-    proc = subprocess.Popen(
+    kill_9_after_lines(
         [NAS, "search", *args, "--results-dir", str(results), "--name", "rl"],
+        run_dir / "trials.jsonl",
+        60,
         cwd=tmp_path,
         env=search_env(),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
     )
-    try:
-        wait_for_lines(run_dir / "trials.jsonl", 60, proc, timeout=180)
-        kill_9(proc)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     done = nas_search("--resume", str(run_dir), "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
