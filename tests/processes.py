@@ -67,3 +67,23 @@ def wait_for_lines(path: Path, n: int, proc: subprocess.Popen[str], timeout: flo
         assert proc.poll() is None, f"search exited early: {proc.communicate()[1][-3000:]}"
         time.sleep(0.2)
     raise AssertionError(f"{path} did not reach {n} lines in {timeout} s")
+
+
+def kill_9_after_lines(argv: list[str], path: Path, n: int, *, cwd: Path, env: dict[str, str]) -> None:
+    """Start ``argv`` (a search) in its own session, and kill -9 it with everything it started once
+    the JSONL file ``path`` has ``n`` rows."""
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        wait_for_lines(path, n, proc, timeout=180)
+        kill_9(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

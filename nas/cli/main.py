@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from nas.errors import NasError, no_space, one_line
 
-COMMANDS = ("show", "train", "search", "submit", "transfer", "export", "report")
+COMMANDS = ("show", "train", "search", "submit", "transfer", "export", "report", "score")
 """Sub-command modules in `nas.cli`; each defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args)``, and its docstring is the command's ``--help`` description; one that sets
 ``OWN_HELP = True`` adds its own ``-h/--help``."""

@@ -150,8 +150,11 @@ def run(args: argparse.Namespace) -> int:
     settings, resumed = resolve_settings(given_settings(args), resume=args.resume)
     if not resumed:
         check_output_dir(settings.results_dir, "--results-dir")
-    data_dir = check_data(settings)
-    settings.check_data_size(training_images(data_dir))
+    settings.check_benchmark()
+    data_dir: Path | None = None
+    if settings.benchmark is None or settings.benchmark_train:  # tabular children read no images
+        data_dir = check_data(settings)
+        settings.check_data_size(training_images(data_dir))
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     if not args.verbose:
         quiet_ray_logs()
@@ -166,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         return _search(args, settings, resumed, data_dir)
 
 
-def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Path) -> int:
+def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Path | None) -> int:
     """Connect, check resources, run the stage(s) with the live view and Ctrl-C handling; print the
     summary. Under ``--json`` it runs with Ray's own output sent to the run's ``driver.log``."""
     import signal
@@ -182,7 +185,8 @@ def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Pa
     connect(settings.address)
     check_resources(settings)
     run_folder = open_search_run(settings)
-    settings = dataclasses.replace(settings, data_dir=str(data_dir))  # what the workers read
+    if data_dir is not None:
+        settings = dataclasses.replace(settings, data_dir=str(data_dir))  # what the workers read
     console = Console(stderr=True)
     stage, verifier = None, None
     if settings.weight_sharing:  # the supernet stage, then its best candidates as the children
@@ -242,10 +246,14 @@ def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Pa
         print(
             f"search {'interrupted' if stopped else 'done'}: {outcome.trials_done}/{outcome.budget} children "
             f"({outcome.trials_completed} completed, {outcome.trials_stopped} stopped early, "
-            f"{outcome.trials_failed} failed, {outcome.trials_rejected} rejected), best val_accuracy {best}, "
+            f"{outcome.trials_failed} failed, {outcome.trials_rejected} rejected"
+            f"{f'; {outcome.trials_duplicate} duplicates told, not trained' if outcome.trials_duplicate else ''}"
+            f"), best val_accuracy {best}, "
             f"{outcome.wall_s:.0f} s, run folder {outcome.run_dir}",
             file=sys.stdout,
         )
+    if outcome.note is not None and not args.json:
+        print(f"nas: note: {outcome.note}", file=sys.stderr)
     if stopped:
         sys.stdout.flush()
         print(f"nas: interrupted; resume with: nas search --resume {run_folder.path}", file=sys.stderr)

@@ -33,7 +33,7 @@ from nas.train.recipes import PAPER_SCHEDULE
 
 if TYPE_CHECKING:
     from nas.model.network import NetworkConfig
-    from nas.space.genotype import Genotype
+    from nas.space.load import AnyGenotype
     from nas.train.trainer import ChildResult, TrainConfig
 
 JSON_KEYS = ("status", "val_accuracy", "test_accuracy", "params", "mult_adds", "images_per_s", "wall_s")
@@ -107,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nas.api import TRAIN_CHECKPOINT
-    from nas.space.published import resolve_genotype
+    from nas.space.published import resolve_any_genotype
     from nas.train.data import load_cifar10
     from nas.train.trainer import train_child
 
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(like["threads"])
-    genotype = resolve_genotype(args.genotype)
+    genotype = resolve_any_genotype(args.genotype)
     train_config = _train_config(args, like)
     network_config = _network_config(args, genotype, train_config, like)
     common.check_network_size(genotype, network_config)
@@ -206,15 +206,21 @@ def _train_config(args: argparse.Namespace, like: Mapping[str, Any] | None = Non
 
 
 def _network_config(
-    args: argparse.Namespace, genotype: Genotype, train: TrainConfig, like: dict[str, Any]
+    args: argparse.Namespace, genotype: AnyGenotype, train: TrainConfig, like: dict[str, Any]
 ) -> NetworkConfig:
+    from nas.errors import ConfigError
     from nas.model.network import NetworkConfig
+    from nas.space.genotype import Genotype
 
     sizes: dict[str, Any] = {"dataset": args.dataset, "auxiliary": train.aux_weight > 0}
+    if not isinstance(genotype, Genotype):  # a NAS-Bench-201 cell: N and C only, no auxiliary head
+        if args.F is not None:
+            raise ConfigError("--F: a NAS-Bench-201 network is sized by --N and --C")
+        sizes["auxiliary"] = False
     N = args.N if args.N is not None else like.get("N")
     if N is not None:
         sizes["N"] = N
-    if args.F is not None:
+    if args.F is not None and isinstance(genotype, Genotype):
         return NetworkConfig.from_filters(genotype, args.F, **sizes)
     C = args.C if args.C is not None else like.get("C")
     if C is not None:
@@ -222,7 +228,7 @@ def _network_config(
     return NetworkConfig(**sizes)
 
 
-def _name(arg: str, genotype: Genotype) -> str:
+def _name(arg: str, genotype: AnyGenotype) -> str:
     from nas.space.genotype import file_stem
 
     return file_stem(genotype.name or Path(arg).stem)

@@ -22,9 +22,10 @@ import torch
 from torch import nn
 
 from nas.errors import ConfigError
-from nas.model.network import NetworkConfig, build_network
+from nas.model.build import build_any_network
+from nas.model.network import NetworkConfig
 from nas.proxies.base import PROXIES, Minibatch
-from nas.space.genotype import Genotype
+from nas.space.load import AnyGenotype
 from search_spaces import get_space
 
 DEFAULT_PROXIES = ("synflow", "naswot", "jacov", "grad_norm", "snip", "params", "flops")
@@ -70,9 +71,10 @@ class ScoreSettings:
         return NetworkConfig(N=self.N, C=self.C)
 
 
-def build_child(genotype: Genotype, settings: ScoreSettings) -> nn.Module:
-    """The network `nas train` and the search build for ``genotype`` (CIFAR layout, no aux head)."""
-    return build_network(genotype, settings.network_config())
+def build_child(genotype: AnyGenotype, settings: ScoreSettings) -> nn.Module:
+    """The network `nas train` and the search build for ``genotype`` (CIFAR layout, no aux head),
+    NASNet's or NAS-Bench-201's (`nas.model.build.build_any_network`)."""
+    return build_any_network(genotype, settings.network_config())
 
 
 def load_minibatch(settings: ScoreSettings, size: int) -> Minibatch:
@@ -96,7 +98,7 @@ class Scorer:
         self.minibatch = load_minibatch(self.settings, size)
         self.seconds = dict.fromkeys(self.settings.proxies, 0.0)
 
-    def score(self, genotype: Genotype) -> dict[str, float]:
+    def score(self, genotype: AnyGenotype) -> dict[str, float]:
         """Each proxy's score of ``genotype`` (higher: predicted better); always finite."""
         seed = self.settings.seed
         with torch.random.fork_rng(devices=[]):
@@ -118,7 +120,7 @@ class Scorer:
         return scores
 
     def score_all(
-        self, genotypes: Sequence[Genotype], progress: Callable[[], Any] | None = None
+        self, genotypes: Sequence[AnyGenotype], progress: Callable[[], Any] | None = None
     ) -> list[dict[str, float]]:
         """`score` of each genotype; ``progress()`` is called after each."""
         out = []
@@ -129,7 +131,7 @@ class Scorer:
         return out
 
 
-def random_genotypes(space: str, n: int, seed: int) -> list[Genotype]:
+def random_genotypes(space: str, n: int, seed: int) -> list[AnyGenotype]:
     """``n`` cells of ``space``, every decision drawn uniformly (as the random searcher does),
     named ``random-<seed>-<i>``."""
     import dataclasses
@@ -140,13 +142,12 @@ def random_genotypes(space: str, n: int, seed: int) -> list[Genotype]:
     for i in range(n):
         choices = [int(rng.integers(len(d.choices))) for d in decisions]
         genotype = get_space(space).decode(choices)
-        if not isinstance(genotype, Genotype):  # NAS-Bench-201 cells: not scored here yet
-            raise ConfigError(f"space {space}: zero-cost scores take NASNet cells only")
+        assert dataclasses.is_dataclass(genotype) and not isinstance(genotype, type)
         out.append(dataclasses.replace(genotype, name=f"random-{seed}-{i}"))
     return out
 
 
-def best_by_proxy(space: str, proxy: str, n: int, seed: int, **settings: Any) -> list[Genotype]:
+def best_by_proxy(space: str, proxy: str, n: int, seed: int, **settings: Any) -> list[AnyGenotype]:
     """``n`` random cells of ``space`` drawn with ``seed``, best ``proxy`` score first (ties keep the
     draw order): the warm start of a search (issue 25). ``settings`` are further `ScoreSettings`
     fields (N, C, batch_size, data_dir)."""

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
+from nas.results.duplicates import sample_means
 from nas.results.row import TrialRow, best
 from nas.results.run_folder import RunFolder, read_jsonl, read_leaderboard, read_run_config
 from nas.space.diagram import draw_genotype, pyplot
-from nas.space.genotype import Genotype
+from nas.space.load import genotype_from_data
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -65,8 +66,10 @@ class Run:
         return [t for t in self.trials if t.scored]
 
     def ranked(self) -> list[TrialRow]:
-        """Completed children, best first; ties go to the earlier child."""
-        return sorted(self.completed(), key=lambda t: (-_accuracy(t), t.index))
+        """Completed children (one row per cell), best first by the mean over the cell's trained samples
+        (more than one only with ``--retrain-duplicates``); ties go to the earlier child."""
+        means = sample_means(self.trials)
+        return sorted(self.completed(), key=lambda t: (-means.get(t.trial_id, _accuracy(t)), t.index))
 
 
 def _accuracy(row: TrialRow) -> float:
@@ -93,6 +96,8 @@ def load_run(path: str | Path) -> Run:
 
 def genotype_id(genotype: dict[str, Any]) -> str:
     """A short, stable id of a genotype's cells (its name ignored), to spot one cell found twice."""
+    if "arch" in genotype:  # a NAS-Bench-201 cell: its arch string is the cell
+        return hashlib.sha1(str(genotype["arch"]).encode()).hexdigest()[:8]
     cells = {k: genotype[k] for k in ("normal", "reduce")}
     return hashlib.sha1(json.dumps(cells, sort_keys=True).encode()).hexdigest()[:8]
 
@@ -203,6 +208,10 @@ def write_report(
         sections.append(
             Section("Shared-weight score vs stand-alone accuracy", shared[1], images=(shared[0],))
         )
+    table = _plot_table(runs, out_dir / IMAGES_DIR / "table_accuracy.png")
+    if table is not None:  # only --benchmark --train runs have both numbers
+        image("table_accuracy.png")
+        sections.append(Section("Measured accuracy vs the benchmark table", table[1], images=(table[0],)))
     for run in runs:
         if run.searcher == RL_SEARCHER and any("op_probs" in s for s in run.stats):
             plot = _plot_controller(run, image(f"{run.name}_controller.png"))
@@ -300,7 +309,7 @@ def _run_section(run: Run, top: int, image: Callable[[str], Path]) -> Section:
     if not ranked:
         return Section(f"{run.label}", f"No completed child among {len(run.trials)}.")
     best = ranked[0]
-    genotype = Genotype.from_dict(best.genotype)
+    genotype = genotype_from_data(best.genotype)
     cells = draw_genotype(genotype, image(f"{run.name}_best_cells.png"))
     header = ("rank", "child", "finished #", "val acc", "params", "mult-adds", "wall time", "genotype id")
     rows = [header] + [
@@ -439,6 +448,60 @@ def _plot_shared_weights(runs: Sequence[Run], path: Path) -> tuple[str, str] | N
         "different supernets and are not compared. The verified cells are the supernet's top-scored, a "
         "narrow range, and a tau over a few cells is mostly noise (over 5 cells its spread under no "
         "correlation is +-0.41): `bench/weight_sharing.py` measures the ranking over 20 random cells."
+    )
+    return _save(fig, path), text
+
+
+def table_pairs(run: Run) -> list[tuple[float, float]]:
+    """(table accuracy, measured accuracy) of each completed child of a ``--benchmark --train`` run."""
+    return [
+        (t.table_accuracy, _accuracy(t))
+        for t in run.completed()
+        if t.table_accuracy is not None and t.duplicate_of is None
+    ]
+
+
+def chance_band(n: int) -> float:
+    """Two standard deviations of Kendall's tau over ``n`` pairs under no correlation (Kendall 1938:
+    variance 2(2n+5) / 9n(n-1)): a tau inside +-this is no evidence of a ranking."""
+    return 2 * math.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1))) if n > 1 else math.inf
+
+
+def _plot_table(runs: Sequence[Run], path: Path) -> tuple[str, str] | None:
+    """Children of ``--benchmark --train`` runs: the accuracy the search measured (its proxy) against
+    the table's 200-epoch test accuracy, Kendall's tau per run: how well the proxy ranks cells."""
+    pairs = {run.label: table_pairs(run) for run in runs}
+    pairs = {label: p for label, p in pairs.items() if p}
+    if not pairs:
+        return None
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    taus = {label: (kendall_tau([x for x, _ in p], [y for _, y in p]), len(p)) for label, p in pairs.items()}
+    for (label, (tau, n)), color in zip(taus.items(), _colors(len(taus)), strict=True):
+        points = pairs[label]
+        ax.scatter(
+            [x for x, _ in points],
+            [y for _, y in points],
+            s=24,
+            color=color,
+            label=f"{label}: tau {tau:.2f} (n={n})",
+        )
+    _style(
+        ax,
+        "the search's proxy vs the benchmark",
+        "table accuracy (200 epochs, test)",
+        "measured val accuracy",
+    )
+    ax.legend(fontsize=8, loc="lower right")
+    per_run = "; ".join(
+        f"{label}: tau {tau:.2f} over n={n} cells (chance band +-{chance_band(n):.2f})"
+        for label, (tau, n) in taus.items()
+    )
+    text = (
+        "Each completed child's validation accuracy as this search measured it against its NAS-Bench-201 "
+        "table accuracy (CIFAR-10 test, 200 epochs, Dong & Yang 2020). Kendall tau (1: the proxy ranks "
+        f"cells as 200 epochs do; inside the chance band, two standard deviations of tau under no "
+        f"correlation, it is no evidence of a ranking): {per_run}."
     )
     return _save(fig, path), text
 

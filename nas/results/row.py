@@ -40,6 +40,10 @@ class TrialRow:
     epochs_done: int
     error: str | None
     searcher: str
+    # Columns added with NAS-Bench-201 (issue 23); rows written before them read back as None.
+    arch: str | None = None  # the cell's arch string (NB201), the benchmark's own name for it
+    table_accuracy: float | None = None  # the benchmark table's 200-epoch test accuracy, in [0, 1]
+    duplicate_of: str | None = None  # the trial id whose recorded result this row repeats (not trained)
 
     def __post_init__(self) -> None:
         if self.status not in get_args(TrialStatus):
@@ -47,8 +51,10 @@ class TrialRow:
 
     @property
     def scored(self) -> bool:
-        """Completed with an accuracy: the rows that compete for `best` and the report's rankings."""
-        return is_ranked(self.status, self.val_accuracy)
+        """Completed with an accuracy, and the first of its cell: the rows that compete for `best` and the
+        report's rankings (a repeat of a cell, told or retrained, is not ranked again:
+        `nas.results.duplicates`)."""
+        return is_ranked(self.status, self.val_accuracy) and self.duplicate_of is None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``trials.jsonl`` object, keys in `LEADERBOARD_KEYS` order."""
@@ -57,8 +63,8 @@ class TrialRow:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrialRow:
         """A row read back from ``trials.jsonl``; other keys than `LEADERBOARD_KEYS` are a `NasError`."""
-        if set(data) != set(LEADERBOARD_KEYS):
-            differ = sorted(set(data) ^ set(LEADERBOARD_KEYS))
+        if not set(REQUIRED_KEYS) <= set(data) <= set(LEADERBOARD_KEYS):
+            differ = sorted((set(data) ^ set(LEADERBOARD_KEYS)) - set(OPTIONAL_KEYS))
             raise NasError(f"leaderboard row keys differ from LEADERBOARD_KEYS: {differ}")
         return cls(
             index=int(data["index"]),
@@ -74,6 +80,9 @@ class TrialRow:
             epochs_done=int(data["epochs_done"]),
             error=data["error"],
             searcher=str(data["searcher"]),
+            arch=data.get("arch"),
+            table_accuracy=data.get("table_accuracy"),
+            duplicate_of=data.get("duplicate_of"),
         )
 
     def to_trial_result(self) -> TrialResult:
@@ -83,6 +92,9 @@ class TrialRow:
 
 LEADERBOARD_KEYS: tuple[str, ...] = tuple(f.name for f in fields(TrialRow))
 """Columns of ``trials.jsonl`` / ``trials.csv``, in order: the fields of `TrialRow`."""
+OPTIONAL_KEYS: tuple[str, ...] = ("arch", "table_accuracy", "duplicate_of")
+"""Columns a row written before they existed lacks (read back as None)."""
+REQUIRED_KEYS: tuple[str, ...] = tuple(k for k in LEADERBOARD_KEYS if k not in OPTIONAL_KEYS)
 
 
 def best(rows: Iterable[TrialRow | None]) -> TrialRow | None:

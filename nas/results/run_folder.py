@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, get_args
 
 from nas.errors import NasError, shown
-from nas.results.row import LEADERBOARD_KEYS, TrialRow, best
+from nas.results.row import LEADERBOARD_KEYS, REQUIRED_KEYS, TrialRow, best
 from nas.results.trial import TrialStatus
 
 logger = logging.getLogger(__name__)
@@ -325,7 +325,7 @@ def read_leaderboard(path: Path) -> tuple[list[dict[str, Any]], str | None]:
             if position == len(lines) and not text.endswith("\n"):
                 return rows, line
             raise RunFolderError(f"{path}:{number}: not a JSON object ({_reason(exc)}); {_REPAIR}") from None
-        missing = set(LEADERBOARD_KEYS) - set(row) if isinstance(row, dict) else set(LEADERBOARD_KEYS)
+        missing = set(REQUIRED_KEYS) - set(row) if isinstance(row, dict) else set(REQUIRED_KEYS)
         if missing or row["status"] not in get_args(TrialStatus):
             raise RunFolderError(
                 f"{path}:{number}: not a leaderboard row (missing or bad {', '.join(sorted(missing)) or 'status'}); "
@@ -415,13 +415,13 @@ def _row_from_csv(path: Path, wanted: set[str]) -> dict[str, Any] | None:
             found = [r for r in csv.DictReader(f) if r.get("trial_id") in wanted]
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
-    if len(found) != 1 or set(found[0]) != set(LEADERBOARD_KEYS):
+    if len(found) != 1 or not set(REQUIRED_KEYS) <= set(found[0]) <= set(LEADERBOARD_KEYS):
         return None
     row: dict[str, Any] = {}
-    for key in LEADERBOARD_KEYS:
+    for key in found[0]:
         cell = found[0][key]
-        if key in ("trial_id", "status", "error", "searcher"):
-            row[key] = cell or None if key == "error" else cell
+        if key in ("trial_id", "status", "error", "searcher", "arch", "duplicate_of"):
+            row[key] = cell or None if key in ("error", "arch", "duplicate_of") else cell
             continue
         try:
             row[key] = None if cell == "" else json.loads(cell)

@@ -27,6 +27,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from nas.results.duplicates import evaluated, is_told_duplicate
 from nas.results.row import TrialRow, best
 from nas.tracking.base import DriverLocal
 
@@ -57,8 +58,8 @@ class SearchProgress:
         self.run_dir = run_dir
         self.console = console
         self.mode = mode
-        self.done_before = len(rows)
-        self.done = len(rows)
+        self.done_before = evaluated(rows)  # what --trials counts: told duplicates are not
+        self.done = self.done_before
         self.counts: dict[str, int] = {}
         self.running = 0
         self.stopping = False
@@ -90,7 +91,7 @@ class SearchProgress:
         return _ProgressCallback(self)
 
     def child_done(self, row: TrialRow) -> None:
-        self.done += 1
+        self.done += 0 if is_told_duplicate(row) else 1
         self._record(row)
         if self.mode == "lines":
             self._line(self._child_line(row))
@@ -113,6 +114,7 @@ class SearchProgress:
         accuracy = "" if row.val_accuracy is None else f" val_acc {row.val_accuracy:.4f}"
         wall = "" if row.wall_s is None else f" {row.wall_s:.1f} s"
         why = f" ({row.error})" if row.error else ""
+        why += f" (duplicate of {row.duplicate_of}, not trained)" if is_told_duplicate(row) else ""
         top = "none" if self.best is None else f"{self.best.val_accuracy:.4f} (child {self.best.trial_id})"
         return (
             f"[{self.done}/{self.budget}] child {row.trial_id} {row.status}{accuracy}{wall}{why}; best {top}"

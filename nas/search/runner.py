@@ -177,6 +177,16 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     from nas.train.trainer import train_child
 
     started = time.perf_counter()
+    table_accuracy: float | None = None
+    if child.benchmark is not None:
+        try:
+            table_accuracy = _table_accuracy(child.benchmark, config)
+        except NasError as exc:  # a cell the table lacks: a failed row that says so
+            _report_failure(config, exc)
+            return
+        if child.tabular:
+            _report_tabular(config, table_accuracy, time.perf_counter() - started)
+            return
     train_config = child.train.for_trial(str(config["proposal_id"]))
     try:
         data = _cached_data(child.data_dir, child.train_size, child.val_size, child.split_seed)
@@ -202,7 +212,38 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     final = {**last, **result.to_dict(), "proposal_id": config["proposal_id"]}
     final["best_val_accuracy"] = result.val_accuracy
     final["val_accuracy"] = result.val_accuracy if is_ranked(result.status, result.val_accuracy) else 0.0
+    final["table_accuracy"] = table_accuracy
     tune.report(final)
+
+
+def _table_accuracy(benchmark: str, config: Mapping[str, Any]) -> float:
+    """The cell's 200-epoch CIFAR-10 test accuracy from the --benchmark table, in [0, 1] (the table
+    is read once per worker process: `nas.space.nb201_table.load_table` caches it)."""
+    from nas.search.tune_adapter import genotype_of
+    from nas.space.nb201 import Nb201Genotype
+    from nas.space.nb201_table import load_table
+
+    genotype = genotype_of(config)
+    assert isinstance(genotype, Nb201Genotype)  # --benchmark is refused with another space
+    return load_table(benchmark).accuracy(genotype, "cifar10") / 100.0
+
+
+def _report_tabular(config: Mapping[str, Any], accuracy: float, wall_s: float) -> None:
+    """A tabular child's one report: the table's accuracy as its reward, as a completed 1-epoch child
+    (Dong & Yang 2020's "query" of the benchmark in place of training)."""
+    from ray import tune
+
+    tune.report(
+        {
+            "status": "completed",
+            "val_accuracy": accuracy,
+            "best_val_accuracy": accuracy,
+            "table_accuracy": accuracy,
+            "val_accuracy_history": [accuracy],
+            "wall_s": wall_s,
+            "proposal_id": config["proposal_id"],
+        }
+    )
 
 
 def _report_failure(config: Mapping[str, Any], exc: Exception) -> None:
@@ -264,33 +305,42 @@ class SearchOutcome:
     trials_stopped: int
     trials_failed: int
     trials_rejected: int
+    trials_duplicate: int  # proposals told a recorded result, not trained (not counted in trials_done)
     best_val_accuracy: float | None
     best_trial_id: str | None
     best_genotype: str | None
     wall_s: float
     attempt: int
+    note: str | None = None  # why the search ended short of its budget, if it did
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def summarize(run: RunFolder, budget: int, wall_s: float, attempt: int) -> SearchOutcome:
-    rows = run.trials()
+def summarize(
+    run: RunFolder, budget: int, wall_s: float, attempt: int, note: str | None = None
+) -> SearchOutcome:
+    from nas.results.duplicates import evaluated, is_told_duplicate
+
+    all_rows = run.trials()
+    rows = [r for r in all_rows if not is_told_duplicate(r)]
     top = best(rows)
     counts = {s: sum(r.status == s for r in rows) for s in get_args(TrialStatus)}
     return SearchOutcome(
         run_dir=str(run.path),
         budget=budget,
-        trials_done=len(rows),
+        trials_done=evaluated(all_rows),
         trials_completed=counts["completed"],
         trials_stopped=counts["stopped"],
         trials_failed=counts["failed"],
         trials_rejected=counts["rejected"],
+        trials_duplicate=len(all_rows) - len(rows),
         best_val_accuracy=None if top is None else top.val_accuracy,
         best_trial_id=None if top is None else top.trial_id,
         best_genotype=str(run.best_genotype) if top is not None else None,
         wall_s=wall_s,
         attempt=attempt,
+        note=note,
     )
 
 
@@ -334,8 +384,10 @@ def run_search(
             "C": settings.C,
             "blocks": settings.blocks,
             "epochs": settings.epochs,
+            "benchmark": settings.benchmark,
         },
         stopping=should_stop,
+        retrain_duplicates=settings.retrain_duplicates,
     )
     remaining = settings.trials - adapter.done
     try:
@@ -384,7 +436,7 @@ def run_search(
     finally:
         adapter.finish()
         searcher.close()
-    outcome = summarize(run, settings.trials, time.perf_counter() - started, attempt)
+    outcome = summarize(run, settings.trials, time.perf_counter() - started, attempt, adapter.exhausted)
     tracker.finish(
         best_genotype=run.best_genotype if run.best_genotype.exists() else None,
         artifacts=[run.trials_jsonl, run.trials_csv],

@@ -160,12 +160,32 @@ class SearchSettings:
     )
     trials: int = setting(
         16,  # the README's main job; the searchers' defaults are sized to teach within it
-        help="children to train in all, counting those a resumed run has done; with --resume, a larger "
-        "budget extends a finished search",
+        help="children to evaluate in all, counting those a resumed run has done; a cell proposed again is "
+        "told its recorded result, not trained, and not counted; with --resume, a larger budget extends "
+        "a finished search",
+        group="selection",
+    )
+    retrain_duplicates: bool = setting(
+        False,
+        help="train a cell the run has evaluated again, a second sample of a noisy proxy, instead of "
+        "telling the searcher its recorded result; the report ranks each cell's mean",
         group="selection",
     )
     seed: int = setting(0, help="searcher seed, also the children's", group="selection")
-    blocks: int = setting(5, help="blocks per cell, the space's B", group="selection")
+    blocks: int = setting(5, help="blocks per cell, the space's B (NASNet space only)", group="selection")
+    benchmark: str | None = setting(
+        help="NAS-Bench-201 table, the nats_bench CSV: tabular mode, every child answered with the "
+        "table's 200-epoch CIFAR-10 test accuracy instead of trained; --space nas-bench-201 only",
+        group="selection",
+        none="children are trained",
+    )
+    benchmark_train: bool = setting(
+        False,
+        help="with --benchmark: train the children as usual and record the table's accuracy beside "
+        "each, column table_accuracy; nas report plots one against the other",
+        group="selection",
+        flag="--train",
+    )
     epochs: int = setting(1, help="epochs per child", group="child")
     N: int = setting(1, help="normal cells per stage of a child", group="child")
     C: int = setting(8, help="channels per block in a child's first stage", group="child")
@@ -300,6 +320,7 @@ class SearchSettings:
                 )
         if self.name is not None and (self.name in (".", "..") or "/" in self.name or "\\" in self.name):
             raise ConfigError(f"--name: a run name is a folder name (no / or \\), got {shown(self.name)}")
+        self.check_space()
         if self.weight_sharing:  # --weight-sharing's cross-checks (nas/search/weight_sharing.py)
             if self.verify_top > self.ws_candidates:
                 raise ConfigError(f"--verify-top must be in 0..--ws-candidates ({self.ws_candidates})")
@@ -308,6 +329,34 @@ class SearchSettings:
                     f"--ws-reward-batch {self.ws_reward_batch} exceeds --val-size {self.val_size}"
                 )
         self.check_searcher_options()
+
+    def check_space(self) -> None:
+        """The settings that only one space has: --blocks and --weight-sharing are the NASNet space's,
+        --benchmark is NAS-Bench-201's (its table is checked where it is read: `check_benchmark`)."""
+        nb201 = self.space == "nas-bench-201"
+        default_blocks = SearchSettings.__dataclass_fields__["blocks"].default
+        if nb201 and self.blocks != default_blocks:  # the default is ignored: it is in every config
+            raise ConfigError(f"--blocks {self.blocks}: the nas-bench-201 space has no blocks (6 edges)")
+        if nb201 and self.weight_sharing:
+            raise ConfigError(
+                "--weight-sharing: the supernet is the NASNet space's; not with --space nas-bench-201"
+            )
+        if self.benchmark is not None and not nb201:
+            raise ConfigError(
+                f"--benchmark: the table answers nas-bench-201 cells only; not with --space {self.space}"
+            )
+        if self.benchmark_train and self.benchmark is None:
+            raise ConfigError(
+                "--train: trains beside a --benchmark table; without one children are trained anyway"
+            )
+
+    def check_benchmark(self) -> None:
+        """Read the --benchmark table (cached), so that a missing, unreadable or wrong table is one line
+        before Ray starts (`nas.space.nb201_table`'s errors name the file and what is wrong)."""
+        if self.benchmark is not None:
+            from nas.space.nb201_table import load_table
+
+            load_table(self.benchmark)
 
     def check_searcher_options(self) -> None:
         """``--searcher-option`` values: known to the searcher's constructor, of its annotated types,
@@ -392,6 +441,13 @@ class ChildSettings:
     split_seed: int
     network: NetworkConfig
     train: TrainConfig
+    benchmark: str | None = None  # the table's absolute path (--benchmark)
+    benchmark_train: bool = False  # --train: train, and record the table's accuracy beside
+
+    @property
+    def tabular(self) -> bool:
+        """Children answered from the table, not trained."""
+        return self.benchmark is not None and not self.benchmark_train
 
     @classmethod
     def of(cls, settings: SearchSettings) -> ChildSettings:
@@ -410,7 +466,17 @@ class ChildSettings:
             max_mult_adds=settings.max_mult_adds,
         )
         data_dir = str(Path(settings.data_dir).resolve()) if settings.data_dir else None
-        return cls(data_dir, settings.train_size, settings.val_size, settings.seed, network, train)
+        benchmark = str(Path(settings.benchmark).expanduser().resolve()) if settings.benchmark else None
+        return cls(
+            data_dir,
+            settings.train_size,
+            settings.val_size,
+            settings.seed,
+            network,
+            train,
+            benchmark,
+            settings.benchmark_train,
+        )
 
 
 def default_run_name(settings: SearchSettings) -> str:

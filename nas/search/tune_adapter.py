@@ -25,7 +25,9 @@ view) are held through `nas.tracking.base.DriverLocal`, so that copy carries nei
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import functools
 import json
 import logging
 import os
@@ -38,9 +40,10 @@ from ray.tune.search import Searcher as TuneSearcher
 from ray.tune.stopper import Stopper
 
 from nas.errors import no_space
+from nas.results.duplicates import CellRecord, duplicate_row, evaluated
 from nas.results.row import TrialRow
 from nas.results.run_folder import RunFolder, read_jsonl, write_json
-from nas.results.trial import TrialStatus
+from nas.results.trial import TrialStatus, duplicate_outcome
 from nas.searcher.base import Proposal, Searcher
 from nas.searcher.checkpoint import SearcherCheckpoint
 from nas.space.protocol import GenotypeLike
@@ -78,6 +81,7 @@ class TuneSearcherAdapter(TuneSearcher):
         snapshot_every: int = 100,
         snapshot_every_s: float = 60.0,
         stopping: Callable[[], bool] | None = None,
+        retrain_duplicates: bool = False,
     ) -> None:
         super().__init__(metric=METRIC, mode="max")
         self._stopping = DriverLocal(stopping)
@@ -97,10 +101,16 @@ class TuneSearcherAdapter(TuneSearcher):
         )
         redone = self.checkpoint.restore(searcher)
         rows = run.trials()
-        self.done = len(rows)
+        self.done = evaluated(rows)  # what the budget counts: told duplicates cost nothing
+        self.rows_written = len(rows)
+        self.retrain_duplicates = retrain_duplicates
+        space = searcher.space
+        self.cells = CellRecord.from_rows(rows, lambda g: space.canonical(space.genotype_from_json(g)))
+        self.exhausted: str | None = None  # the note when the searcher proposes no new cell
+        self.waiting: Proposal | None = None  # a proposal whose cell a running child is training
         told, self.pending = replay_told(searcher, rows)
         logged = read_jsonl(run.stats_jsonl)
-        for step in range(int(logged[-1]["step"]) + 1 if logged else 1, self.done + 1):
+        for step in range(int(logged[-1]["step"]) + 1 if logged else 1, self.rows_written + 1):
             self._log_stats(step=step)  # the kill came between the row and its stats line
         if told or redone:
             self.checkpoint.snapshot(searcher)
@@ -110,12 +120,31 @@ class TuneSearcherAdapter(TuneSearcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if self.no_room is not None or self.done + len(self.proposals) >= self.budget:
             return TuneSearcher.FINISHED  # type: ignore[return-value]  # Tune's sentinel string
-        if self.pending:
-            proposal = self.pending.pop(0)
-        else:
-            proposal = self.inner.ask()
-            # Journaled at once: a kill before this child ends must rerun it, never re-issue its id.
-            if not self._written(lambda: self.checkpoint.asked(proposal)):
+        if self.waiting is not None:  # told once its cell's running child ends; ask nothing before
+            return None
+        while True:
+            if self.pending:
+                proposal = self.pending.pop(0)
+            else:
+                proposal = self.inner.ask()
+                # Journaled at once: a kill before this child ends must rerun it, never re-issue its id.
+                if not self._written(functools.partial(self.checkpoint.asked, proposal)):
+                    return TuneSearcher.FINISHED  # type: ignore[return-value]
+            if not self.retrain_duplicates and self._running(proposal):
+                # Its cell is being trained right now: it waits for that outcome, and Tune asks again
+                # (a None) after the child ends, when `on_trial_complete` has told it.
+                self.waiting = proposal
+                return None
+            if not self._told_duplicate(proposal):
+                break
+            if self.no_room is not None:
+                return TuneSearcher.FINISHED  # type: ignore[return-value]
+            if self.cells.exhausted:
+                self.exhausted = (
+                    f"the searcher proposed {self.cells.consecutive} cells in a row that this run had "
+                    f"evaluated; the search ends with {self.done} of {self.budget} children evaluated"
+                )
+                logger.warning("%s", self.exhausted)
                 return TuneSearcher.FINISHED  # type: ignore[return-value]
         self.proposals[trial_id] = proposal
         return {
@@ -144,20 +173,48 @@ class TuneSearcherAdapter(TuneSearcher):
                 "error": f"the worker of Tune trial {trial_id} died or raised; see its error.txt under {self.run.ray_dir}",
             }
         row = leaderboard_row(
-            proposal, result or {}, error=error, index=self.done, searcher=self.searcher_name
+            proposal, result or {}, error=error, index=self.rows_written, searcher=self.searcher_name
         )
         if not self._written(lambda: self._record(proposal, row)):
             return
         for listener in self._listeners.get() or ():
             listener(row)
+        waiting, self.waiting = self.waiting, None
+        if waiting is not None and not self._told_duplicate(waiting):
+            self.pending.insert(0, waiting)  # its cell's child was not this one after all: train it
 
-    def _record(self, proposal: Proposal, row: TrialRow) -> None:
+    def _running(self, proposal: Proposal) -> bool:
+        """Whether a child of the same cell is being trained now (`CellRecord.canonical`)."""
+        key = self.cells.canonical(proposal.genotype.to_dict())
+        return any(self.cells.canonical(p.genotype.to_dict()) == key for p in self.proposals.values())
+
+    def _told_duplicate(self, proposal: Proposal) -> bool:
+        """A proposal whose cell this run evaluated already is answered from the record, not trained
+        (`nas.results.duplicates`); True when it was (or when the disk filled while recording it)."""
+        genotype = proposal.genotype.to_dict()
+        recorded = self.cells.recorded(genotype)
+        if recorded is None:
+            return False
+        if self.retrain_duplicates:  # trained again: its row will name the first sample
+            return False
+        row = duplicate_row(recorded, trial_id=proposal.trial_id, index=self.rows_written, genotype=genotype)
+        if self._written(lambda: self._record(proposal, row, duplicate=True)):
+            for listener in self._listeners.get() or ():
+                listener(row)
+        return True
+
+    def _record(self, proposal: Proposal, row: TrialRow, *, duplicate: bool = False) -> None:
+        if not duplicate and self.retrain_duplicates:
+            recorded = self.cells.recorded(row.genotype)
+            row = row if recorded is None else dataclasses.replace(row, duplicate_of=recorded.trial_id)
         self.run.add_trial(row)
-        self.done += 1
-        outcome = row.to_trial_result()
+        self.cells.add(row)
+        self.rows_written += 1
+        self.done += 0 if duplicate else 1
+        outcome = duplicate_outcome(row.to_trial_result()) if duplicate else row.to_trial_result()
         self.inner.tell(proposal.trial_id, outcome)
         self.checkpoint.told(self.inner, proposal.trial_id, outcome)
-        self._log_stats(step=self.done)
+        self._log_stats(step=self.rows_written)
 
     def _written(self, write: Callable[[], None]) -> bool:
         """Run ``write``; on a full disk keep its error for `finish`, and say no.
@@ -303,6 +360,8 @@ def leaderboard_row(
         epochs_done=len(history),
         error=None if status == "completed" else (reason or "no result reported"),
         searcher=searcher,
+        arch=proposal.genotype.to_dict().get("arch"),
+        table_accuracy=result.get("table_accuracy"),
     )
 
 

@@ -21,6 +21,7 @@ import networkx as nx
 
 from nas.errors import NasError
 from nas.space.genotype import NUM_INPUT_STATES, Cell, Genotype, display_name
+from nas.space.nb201 import Nb201Genotype
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -68,14 +69,33 @@ def cell_graph(cell: Cell) -> nx.MultiDiGraph:
     return graph
 
 
-def draw_genotype(genotype: Genotype, path: str | Path) -> Path:
-    """Draw both cells of ``genotype`` into one PNG or SVG file (by suffix) and return its path."""
+def nb201_graph(genotype: Nb201Genotype) -> nx.MultiDiGraph:
+    """A NAS-Bench-201 cell (Dong & Yang 2020, Fig. 1) in `cell_graph`'s form: node 0 the cell's input,
+    nodes 1 and 2 each the sum of their incoming edges, node 3 the sum that is the cell's output.
+    ``none`` edges (zeros: no connection) are left out, as the paper's figure leaves them."""
+    graph = nx.MultiDiGraph()
+    graph.add_node("n0", label="0: input", kind="input", depth=0)
+    for node in (1, 2):
+        graph.add_node(f"n{node}", label=f"{node}: +", kind="block", depth=node)
+    graph.add_node("n3", label="3: + (output)", kind="output", depth=3)
+    for to, frm, op in genotype.edges():
+        if op != "none":
+            graph.add_edge(f"n{frm}", f"n{to}", op=op)
+    return graph
+
+
+def draw_genotype(genotype: Genotype | Nb201Genotype, path: str | Path) -> Path:
+    """Draw the cells of ``genotype`` (NASNet's two, or the NAS-Bench-201 cell) into one PNG or SVG file
+    (by suffix) and return its path."""
     out = Path(path)
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise NasError(f"{out}: a cell diagram is written as .png or .svg, not {out.suffix or 'no suffix'!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    graphs = [(CELL_TITLES[name], cell_graph(cell)) for name, cell in genotype.cells()]
+    if isinstance(genotype, Nb201Genotype):
+        graphs = [(f"NAS-Bench-201 cell {genotype.arch}", nb201_graph(genotype))]
+    else:
+        graphs = [(CELL_TITLES[name], cell_graph(cell)) for name, cell in genotype.cells()]
     dot = shutil.which("dot")
     if dot is not None:
         subprocess.run([dot, f"-T{fmt}", "-o", str(out)], input=to_dot(graphs), text=True, check=True)

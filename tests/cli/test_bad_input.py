@@ -91,7 +91,7 @@ def _fill(args: list[str], paths: dict[str, str]) -> list[str]:
 
 def test_at_least_sixty_bad_command_lines_across_every_sub_command() -> None:
     commands = {args[0] for args, _ in CASES}
-    assert commands == {"show", "train", "search", "submit", "transfer", "export", "report"}
+    assert commands == {"show", "train", "search", "submit", "transfer", "export", "report", "score"}
     assert len(CASES) >= 60
 
 

@@ -15,6 +15,7 @@ from nas.proxies.base import Minibatch
 from nas.proxies.jacov import jacobian_score
 from nas.proxies.score import DEFAULT_PROXIES, Scorer, ScoreSettings, best_by_proxy, random_genotypes
 from nas.space.genotype import Block, Cell, Genotype
+from nas.space.nb201 import NB201_OPS, Nb201Genotype
 
 TINY = {"N": 1, "C": 4, "batch_size": 4}
 
@@ -106,3 +107,38 @@ def test_best_by_proxy_sorts_random_cells(cifar_dir: Path) -> None:
 def test_bad_settings_are_config_errors(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         ScoreSettings(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def nb201_scorer(cifar_dir: Path) -> Scorer:
+    return Scorer(ScoreSettings(space="nas-bench-201", data_dir=cifar_dir, **TINY))
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        ("none",) * 6,  # constant output: every gradient 0, every image coded alike
+        ("none", "none", "none", "skip_connect", "none", "none"),
+        ("avg_pool_3x3",) * 6,
+        *((op,) * 6 for op in NB201_OPS[1:4]),
+    ],
+)
+def test_nb201_cells_score_finite_and_deterministic(ops: tuple[str, ...], nb201_scorer: Scorer) -> None:
+    genotype = Nb201Genotype(ops)
+    first = nb201_scorer.score(genotype)
+    assert set(first) == set(DEFAULT_PROXIES)
+    assert all(math.isfinite(v) for v in first.values()), first
+    torch.manual_seed(99)
+    assert nb201_scorer.score(genotype) == first
+
+
+def test_nb201_random_cells_and_best_by_proxy(cifar_dir: Path) -> None:
+    cells = random_genotypes("nas-bench-201", 4, 0)
+    assert all(isinstance(g, Nb201Genotype) for g in cells) and cells[0].name == "random-0-0"
+    best = best_by_proxy("nas-bench-201", "params", 4, 0, N=1, C=4, data_dir=cifar_dir)
+    scorer = Scorer(ScoreSettings(space="nas-bench-201", proxies=("params",), data_dir=cifar_dir, N=1, C=4))
+    params = [scorer.score(g)["params"] for g in best]
+    assert params == sorted(params, reverse=True)
+    none_cell = scorer.score(Nb201Genotype(("none",) * 6))["params"]
+    conv_cell = scorer.score(Nb201Genotype(("nor_conv_3x3",) * 6))["params"]
+    assert conv_cell > none_cell

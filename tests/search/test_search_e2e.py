@@ -7,9 +7,6 @@ Every search runs as a subprocess (``nas search ...``), as a user runs it; child
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,7 @@ import pytest
 from nas.results.run_folder import read_jsonl
 from nas.space.genotype import Genotype
 from tests.nas_cli import NAS, TINY_SEARCH, check_leaderboard, nas_search, search_env
-from tests.processes import kill_9, wait_for_lines
+from tests.processes import kill_9_after_lines
 
 
 @pytest.mark.slow
@@ -63,21 +60,7 @@ def test_kill_9_then_resume_trains_exactly_the_budget(tmp_path: Path, cifar_dir:
     args = [*TINY_SEARCH, "--searcher", "rl", "--trials", "6", "--max-concurrent", "2", "--max-failures", "0"]
     args += ["--quiet"]
     args += ["--data-dir", str(cifar_dir), "--results-dir", str(results), "--name", "k"]
-    proc = subprocess.Popen(
-        [NAS, "search", *args],
-        cwd=tmp_path,
-        env=search_env(),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        wait_for_lines(run_dir / "trials.jsonl", 2, proc, timeout=180)
-        kill_9(proc)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    kill_9_after_lines([NAS, "search", *args], run_dir / "trials.jsonl", 2, cwd=tmp_path, env=search_env())
     before = read_jsonl(run_dir / "trials.jsonl")
     assert 2 <= len(before) < 6
 

@@ -1,0 +1,113 @@
+"""No child trained twice: the record of which cells a run has evaluated, by canonical form.
+
+A searcher may propose a cell it proposed before (the issue-23 measurement: the RL controller spent
+112 of 300 NAS-Bench-201 children on cells already seen); in a real search each repeat is a full
+training. `CellRecord` maps a cell's canonical form (`nas.space.protocol.SearchSpace.canonical`: the
+arch string in NAS-Bench-201; blocks' inputs, ops and combine with symmetric combines folded in the
+NASNet space) to the leaderboard row that evaluated it. The adapter asks it before handing a
+proposal to Tune: a cell on record is not trained again; its row is `duplicate_row` (``duplicate_of``
+names the recorded trial, no training cost) and the searcher is told the recorded outcome
+(`nas.results.trial.duplicate_outcome`).
+
+``--trials`` counts children *evaluated*: a duplicate costs nothing and is not counted (the issue's
+searcher bench counts the same way), so a run ends with ``--trials`` evaluated children plus its
+duplicates. A searcher that proposes nothing new `MAX_CONSECUTIVE_DUPLICATES` times in a row has
+exhausted what it will try (a small space, a collapsed policy): the search ends with a note instead
+of asking forever.
+
+The record is data in ``trials.jsonl`` alone (each row's genotype and ``duplicate_of``), so a resume
+after ``kill -9`` rebuilds it with `CellRecord.from_rows`; nothing else is saved.
+
+``--retrain-duplicates`` trains a repeated cell again (a second sample of a noisy proxy): its row
+still names the first trial in ``duplicate_of``, and `sample_means` gives each cell's mean over its
+trained samples, which the report ranks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from nas.results.row import TrialRow
+from nas.results.trial import is_ranked
+
+MAX_CONSECUTIVE_DUPLICATES = 200
+"""Proposals in a row that are all on record before the search gives up on new cells: at 15,625
+NAS-Bench-201 cells a searcher still exploring finds a new one far sooner (random search's chance of
+200 repeats in a row is nil until the space is nearly spent)."""
+
+Canonical = Callable[[Mapping[str, Any]], str]
+"""A row's genotype data -> its canonical form (the space's `canonical` of its parsed genotype)."""
+
+
+class CellRecord:
+    """Canonical form -> the trial id that first evaluated it, and the rows of trained samples."""
+
+    def __init__(self, canonical: Canonical) -> None:
+        self.canonical = canonical
+        self.first: dict[str, TrialRow] = {}  # canonical form -> first row evaluating it
+        self.consecutive = 0  # duplicates told in a row (reset by a new cell)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[TrialRow], canonical: Canonical) -> CellRecord:
+        """The record of a leaderboard read back (a resume)."""
+        record = cls(canonical)
+        for row in rows:
+            record.add(row)
+        return record
+
+    def recorded(self, genotype: Mapping[str, Any]) -> TrialRow | None:
+        """The row that evaluated this cell already, if any."""
+        return self.first.get(self.canonical(genotype))
+
+    def add(self, row: TrialRow) -> None:
+        """Record a finished row (a new cell, a retrained sample or a told duplicate)."""
+        key = self.canonical(row.genotype)
+        if row.duplicate_of is None and key not in self.first:
+            self.first[key] = row
+        self.consecutive = self.consecutive + 1 if row.duplicate_of is not None and row.wall_s is None else 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.consecutive >= MAX_CONSECUTIVE_DUPLICATES
+
+
+def duplicate_row(recorded: TrialRow, *, trial_id: str, index: int, genotype: dict[str, Any]) -> TrialRow:
+    """The row of a proposal whose cell ``recorded`` evaluated: its outcome repeated, no training
+    (no history, epochs or wall time), and ``duplicate_of`` naming the recorded trial."""
+    return dataclasses.replace(
+        recorded,
+        index=index,
+        trial_id=trial_id,
+        genotype=genotype,
+        val_accuracy_history=[],
+        wall_s=None,
+        images_per_s=None,
+        epochs_done=0,
+        duplicate_of=recorded.trial_id,
+    )
+
+
+def evaluated(rows: Iterable[TrialRow]) -> int:
+    """Children evaluated (what ``--trials`` counts): every row but the told duplicates."""
+    return sum(not is_told_duplicate(r) for r in rows)
+
+
+def is_told_duplicate(row: TrialRow) -> bool:
+    """A duplicate told from the record (not trained): it names a trial and has no wall time."""
+    return row.duplicate_of is not None and row.wall_s is None
+
+
+def sample_means(rows: Iterable[TrialRow]) -> dict[str, float]:
+    """First trial id -> mean accuracy over its cell's trained, ranked samples (``--retrain-duplicates``).
+    Told duplicates are the same sample again and are left out."""
+    samples: dict[str, list[float]] = {}
+    for row in rows:
+        if (
+            is_ranked(row.status, row.val_accuracy)
+            and not is_told_duplicate(row)
+            and row.val_accuracy is not None
+        ):
+            samples.setdefault(row.duplicate_of or row.trial_id, []).append(row.val_accuracy)
+    return {tid: sum(v) / len(v) for tid, v in samples.items()}
