@@ -140,7 +140,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--data-dir", help="CIFAR-10 folder (default: $NAS_DATA_DIR, else ../shared/data/cifar10)"
     )
-    parser.add_argument("--table", default=str(TABLE), help="the NAS-Bench-201 table (CSV)")
+    parser.add_argument(
+        "--table",
+        help="the NAS-Bench-201 table (CSV; default: $NAS_BENCH_TABLE, else ../shared/data/nats-bench)",
+    )
     parser.add_argument("--log", help="JSON lines, one per trained child; an existing log is resumed")
     parser.add_argument("--report-only", action="store_true", help="summarise --log, train nothing")
     parser.add_argument("--quick", action="store_true", help="3 cells, tiny sizes: every step runs")
@@ -224,9 +227,11 @@ def _ground_truth(args: argparse.Namespace, cells: Sequence[Any]) -> list[float]
     """The table's 200-epoch CIFAR-10 accuracy of each cell (NAS-Bench-201 only)."""
     if args.space != "nb201":
         return None
-    from nas.space.nb201_table import load_table  # branch nb201 (Nb201Table.accuracy: percent)
+    import os
 
-    table = load_table(args.table)
+    from nas.space.nb201_table import ENV_VAR, load_table  # Nb201Table.accuracy: percent
+
+    table = load_table(args.table or os.environ.get(ENV_VAR) or str(TABLE))
     return [table.accuracy(cell) for cell in cells]
 
 
