@@ -29,7 +29,8 @@ def _ours(arch: str, N: int, C: int) -> Nb201Network:
 @pytest.mark.parametrize(("N", "C"), [(5, 16), (1, 4)])
 def test_param_count_equals_xautodl(arch: str, N: int, C: int) -> None:
     xautodl = pytest.importorskip(
-        "xautodl", reason="xautodl (the authors' builder, dev extra) is not installed"
+        "xautodl",
+        reason="xautodl (the authors' builder) is not installed: pip install --no-deps xautodl (its numpy<=1.19.5 pin conflicts)",
     )
     from xautodl.config_utils import dict2config
     from xautodl.models import get_cell_based_tiny_net
