@@ -251,7 +251,7 @@ def _train_one(
 ) -> dict[str, Any]:
     """Train ``genotype`` under training ``name`` and read it every way (`READINGS`)."""
     from nas.model.network import NetworkConfig
-    from nas.train.trainer import TrainConfig, evaluate_with_loss, train_child
+    from nas.train.trainer import TrainConfig, evaluate, train_child
 
     t = training_of(name)
     train_size = t.train_size if not args.quick else max(64, t.train_size // 8)
@@ -266,7 +266,7 @@ def _train_one(
         raise SystemExit(f"proxy_fidelity: cell {index} failed under {name}: {result.error}")
     started = time.perf_counter()
     model = _load(genotype, network, checkpoint)
-    acc_big, loss_big = evaluate_with_loss(model, big.images, big.labels, channels_last=True)
+    acc_big, loss_big = evaluate(model, big.images, big.labels, channels_last=True)
     big_s = time.perf_counter() - started
     assert (
         result.val_accuracy is not None and result.val_loss is not None and result.train_loss_sum is not None

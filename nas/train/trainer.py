@@ -185,21 +185,6 @@ def evaluate(
     batch_size: int = _EVAL_BATCH,
     channels_last: bool = False,
     amp: bool = False,
-) -> float:
-    """Top-1 accuracy of ``model`` (eval mode, no autograd) on uint8 NCHW ``images``; one host sync."""
-    return evaluate_with_loss(
-        model, images, labels, batch_size=batch_size, channels_last=channels_last, amp=amp
-    )[0]
-
-
-def evaluate_with_loss(
-    model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    *,
-    batch_size: int = _EVAL_BATCH,
-    channels_last: bool = False,
-    amp: bool = False,
 ) -> tuple[float, float]:
     """Top-1 accuracy and mean cross-entropy of ``model`` (eval mode, no autograd); one host sync."""
     batches = (
@@ -376,9 +361,7 @@ def _train(
         progress.images += stats.images
         progress.train_s += stats.seconds
         progress.train_loss_sum += float(stats.loss_sum)
-        val_accuracy, val_loss = evaluate_with_loss(
-            net, val.images, val.labels, channels_last=channels_last, amp=amp
-        )
+        val_accuracy, val_loss = evaluate(net, val.images, val.labels, channels_last=channels_last, amp=amp)
         progress.history.append(val_accuracy)
         progress.val_losses.append(val_loss)
         metrics = {
@@ -395,7 +378,9 @@ def _train(
         logger.info("epoch %d: %s", progress.epochs_done, metrics)
         yield metrics
     if test is not None:
-        progress.test_accuracy = evaluate(net, test.images, test.labels, channels_last=channels_last, amp=amp)
+        progress.test_accuracy, _ = evaluate(
+            net, test.images, test.labels, channels_last=channels_last, amp=amp
+        )
     if checkpoint is not None:
         torch.save(network_state(model, genotype), checkpoint)
 

@@ -203,7 +203,7 @@ class SharedWeightTraining:
             split.labels,
             batch_size=max(self.cfg.reward_batch, 256),
             channels_last=self.channels_last,
-        )
+        )[0]
 
     def search_epoch(self, searcher: Searcher) -> tuple[list[ScoredArch], float]:
         """Phase (b): ``controller_steps`` x ``archs_per_step`` asks, each rewarded and told."""

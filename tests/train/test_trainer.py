@@ -19,7 +19,7 @@ from nas.ops import primitives as ops
 from nas.results.trial import outcome
 from nas.space.genotype import Block, Cell, Genotype
 from nas.train.data import CifarData, load_cifar10, normalize
-from nas.train.trainer import ChildResult, TrainConfig, evaluate, evaluate_with_loss, train_child
+from nas.train.trainer import ChildResult, TrainConfig, evaluate, train_child
 
 TINY_NET = NetworkConfig(N=1, C=8)
 QUICK = TrainConfig(epochs=1, batch_size=64, lr=0.05, device="cpu", train_size=256, val_size=128)
@@ -165,7 +165,7 @@ def test_report_exceptions_propagate(tiny_genotype: Genotype, data: CifarData) -
 
 def test_evaluate_restores_the_mode(tiny_genotype: Genotype, data: CifarData) -> None:
     model = build_network(tiny_genotype, TINY_NET).train()
-    accuracy = evaluate(model, data.val.images, data.val.labels, batch_size=100)
+    accuracy, _ = evaluate(model, data.val.images, data.val.labels, batch_size=100)
     assert 0.0 <= accuracy <= 1.0 and model.training
 
 
@@ -199,7 +199,7 @@ def test_losses_are_recorded_and_each_is_a_score(tiny_genotype: Genotype, data: 
 def test_evaluate_with_loss_is_the_cross_entropy(tiny_genotype: Genotype, data: CifarData) -> None:
     model = build_network(tiny_genotype, TINY_NET)
     images, labels = data.val.images[:200], data.val.labels[:200]
-    accuracy, loss = evaluate_with_loss(model, images, labels, batch_size=64)
+    accuracy, loss = evaluate(model, images, labels, batch_size=64)
     model.eval()
     with torch.inference_mode():
         logits = model(normalize(images)).logits
