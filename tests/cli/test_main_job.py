@@ -152,11 +152,13 @@ def test_readme_main_command_in_a_terminal_then_train_like_the_search(
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)
-def test_readme_main_command_piped(cifar_dir: Path, tmp_path: Path) -> None:
-    argv = readme_main_command(cifar_dir)
-    budget = int(argv[argv.index("--trials") + 1])
-    done = run_nas(argv, tmp_path, timeout=1500)
+def test_piped_output_is_one_plain_line_per_child(cifar_dir: Path, tmp_path: Path) -> None:
+    """The main job's output piped (the terminal test above runs the README's command itself; tiny
+    children here, since what is checked is the output, not the children)."""
+    budget = 3
+    args = [*TINY, "--searcher", "rl", "--trials", str(budget), "--max-concurrent", "2"]
+    args[args.index("--wandb") + 1] = "auto"  # the default, as in the README's command: offline, quiet
+    done = run_nas([NAS, "search", *args, "--data-dir", str(cifar_dir)], tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     assert done.stdout.count("\n") == 1 and f"search done: {budget}/{budget} children" in done.stdout
     # Not a terminal: one plain line per child instead of a redrawn view, and none of Ray's chatter.
@@ -204,17 +206,6 @@ def test_ctrl_c_stops_cleanly_and_resume_and_extend_finish_the_budget(
     assert json.loads(done.stdout)["trials_done"] == 8
     check_run(run_dir, trials=8)
     assert read_json(run_dir / "config.json")["trials"] == 8
-
-
-@pytest.mark.slow
-def test_default_evolution_mutates_within_sixteen_children(cifar_dir: Path, tmp_path: Path) -> None:
-    results = tmp_path / "results"
-    args = [*TINY, "--searcher", "evolution", "--trials", "16", "--max-concurrent", "2", "--quiet"]
-    args += ["--data-dir", str(cifar_dir), "--results-dir", str(results), "--name", "e"]
-    done = run_nas([NAS, "search", *args], tmp_path, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    state = read_json(results / "e" / "searcher_state.json")
-    assert state["num_mutations"] >= 8, state["num_mutations"]
 
 
 def test_a_run_name_with_other_settings_is_one_line_and_exit_2(tmp_path: Path) -> None:
