@@ -93,7 +93,7 @@ def draw_genotype(genotype: Genotype | Nb201Genotype, path: str | Path) -> Path:
         raise NasError(f"{out}: a cell diagram is written as .png or .svg, not {out.suffix or 'no suffix'!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(genotype, Nb201Genotype):
-        graphs = [(f"NAS-Bench-201 cell {genotype.arch}", nb201_graph(genotype))]
+        graphs = [(f"NAS-Bench-201 cell\n{genotype.arch}", nb201_graph(genotype))]
     else:
         graphs = [(CELL_TITLES[name], cell_graph(cell)) for name, cell in genotype.cells()]
     dot = shutil.which("dot")
@@ -109,7 +109,8 @@ def to_dot(graphs: list[tuple[str, nx.MultiDiGraph]]) -> str:
     """DOT text of the cells, one titled cluster each, left to right (written by hand: no pydot)."""
     lines = ["digraph cells {", "  rankdir=LR; newrank=true;", '  node [style="filled,rounded", shape=box];']
     for i, (title, graph) in enumerate(graphs):
-        lines.append(f'  subgraph cluster_{i} {{ label="{title}"; fontsize=18;')
+        label = title.replace("\n", "\\n")  # DOT's own line break inside a quoted string
+        lines.append(f'  subgraph cluster_{i} {{ label="{label}"; fontsize=18;')
         for node, data in graph.nodes(data=True):
             lines.append(f'    c{i}_{node} [label="{data["label"]}", fillcolor="{_COLORS[data["kind"]]}"];')
         for u, v, op in graph.edges(data="op"):
@@ -171,17 +172,20 @@ def _max_layer(graph: nx.MultiDiGraph) -> int:
 def _draw_cell(ax: Axes, graph: nx.MultiDiGraph, title: str) -> None:
     """One cell: each op label sits just before the block it feeds, the edge bends through it.
 
-    Labels at a fixed offset from their block (one above, one below) cannot overlap however the
-    edges cross, whereas mid-edge labels of long edges from the inputs pile up where the edges do;
-    the upper slot goes to the input drawn higher, so the two edges into a block do not cross there.
+    Labels at fixed offsets from their block (spread from above to below it: two for a NASNet block,
+    up to three for NAS-Bench-201's output node) cannot overlap however the edges cross, whereas
+    mid-edge labels of long edges from the inputs pile up where the edges do; the higher slots go to
+    the inputs drawn higher, so the edges into a block do not cross there.
     """
     pos = _layered_positions(graph)
     for v in graph.nodes:
         incoming = sorted(graph.in_edges(v, data="op"), key=lambda e: -pos[e[0]][1])
         x1, y1 = pos[v]
+        labelled = sum(1 for _, _, op in incoming if op)
         for k, (u, _, op) in enumerate(incoming):
             if op:
-                label_at = (x1 - _LABEL_BEFORE, y1 + (_LABEL_RISE if k == 0 else -_LABEL_RISE))
+                rise = _LABEL_RISE * (1 - 2 * k / (labelled - 1)) if labelled > 1 else _LABEL_RISE
+                label_at = (x1 - _LABEL_BEFORE, y1 + rise)
                 _arrow(ax, pos[u], label_at, graph.nodes[u]["label"], "", head=False, avoid=pos.values())
                 _arrow(ax, label_at, (x1, y1), "", graph.nodes[v]["label"], head=True)
                 ax.text(*label_at, op, fontsize=8, ha="center", va="center", zorder=2, bbox=_OP_BOX)
