@@ -72,12 +72,14 @@ def cell_graph(cell: Cell) -> nx.MultiDiGraph:
 def nb201_graph(genotype: Nb201Genotype) -> nx.MultiDiGraph:
     """A NAS-Bench-201 cell (Dong & Yang 2020, Fig. 1) in `cell_graph`'s form: node 0 the cell's input,
     nodes 1 and 2 each the sum of their incoming edges, node 3 the sum that is the cell's output.
-    ``none`` edges (zeros: no connection) are left out, as the paper's figure leaves them."""
+    ``none`` edges (zeros: no connection) are left out, as the paper's figure leaves them. Nodes 1 and
+    2 sit above and below the row of 0 and 3 (``row``), so the edge 0 -> 3 runs between them instead
+    of through them, and each op label stays by its own edge."""
     graph = nx.MultiDiGraph()
-    graph.add_node("n0", label="0: input", kind="input", depth=0)
-    for node in (1, 2):
-        graph.add_node(f"n{node}", label=f"{node}: +", kind="block", depth=node)
-    graph.add_node("n3", label="3: + (output)", kind="output", depth=3)
+    graph.add_node("n0", label="0: input", kind="input", depth=0, row=0.0)
+    for node, row in ((1, 0.5), (2, -0.5)):
+        graph.add_node(f"n{node}", label=f"{node}: +", kind="block", depth=node, row=row)
+    graph.add_node("n3", label="3: + (output)", kind="output", depth=3, row=0.0)
     for to, frm, op in genotype.edges():
         if op != "none":
             graph.add_edge(f"n{frm}", f"n{to}", op=op)
@@ -121,14 +123,15 @@ def to_dot(graphs: list[tuple[str, nx.MultiDiGraph]]) -> str:
 
 
 def _layered_positions(graph: nx.MultiDiGraph) -> dict[str, tuple[float, float]]:
-    """x = depth; nodes of one depth spread evenly around y = 0, in state order from top to bottom."""
+    """x = depth; y = the node's ``row`` if the graph gives one, else nodes of one depth spread evenly
+    around y = 0, in state order from top to bottom."""
     by_depth: dict[int, list[str]] = {}
     for node, depth in graph.nodes(data="depth"):
         by_depth.setdefault(depth, []).append(node)
     positions: dict[str, tuple[float, float]] = {}
     for depth, nodes in by_depth.items():
         for k, node in enumerate(nodes):
-            positions[node] = (float(depth), (len(nodes) - 1) / 2 - k)
+            positions[node] = (float(depth), graph.nodes[node].get("row", (len(nodes) - 1) / 2 - k))
     return positions
 
 
@@ -146,7 +149,7 @@ def _draw_matplotlib(graphs: list[tuple[str, nx.MultiDiGraph]], name: str | None
     plt = pyplot()
 
     widths = [1 + max(d for _, d in g.nodes(data="depth")) for _, g in graphs]
-    heights = [_max_layer(g) for _, g in graphs]
+    heights = [_rows(g) for _, g in graphs]
     fig, axes = plt.subplots(
         len(graphs),
         1,
@@ -164,9 +167,10 @@ def _draw_matplotlib(graphs: list[tuple[str, nx.MultiDiGraph]], name: str | None
     plt.close(fig)
 
 
-def _max_layer(graph: nx.MultiDiGraph) -> int:
-    depths = [d for _, d in graph.nodes(data="depth")]
-    return max(depths.count(d) for d in set(depths))
+def _rows(graph: nx.MultiDiGraph) -> float:
+    """The drawing's height in rows: the span of the nodes' y, plus one."""
+    ys = [y for _, y in _layered_positions(graph).values()]
+    return max(ys) - min(ys) + 1
 
 
 def _draw_cell(ax: Axes, graph: nx.MultiDiGraph, title: str) -> None:
