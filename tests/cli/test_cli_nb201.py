@@ -62,8 +62,18 @@ def test_show_prints_the_edges_and_draws_the_cell(tmp_path: Path, capsys: pytest
     text = " ".join(out.split())  # as read, whatever the terminal width wrapped
     assert ARCH in text and "1 cells per stage at C=8 (8/16/32 channels" in text
     assert f"cell drawn in {plot}" in text
-    svg = plot.read_text()  # every op drawn (matplotlib writes text as paths unless dot is installed)
-    assert svg.startswith("<?xml") and "</svg>" in svg
+    svg = plot.read_text()  # matplotlib's SVG names each text it draws in a comment, as graphviz's does
+    assert svg.startswith("<?xml") and svg.rstrip().endswith("</svg>")
+    for label in (
+        "0: input",
+        "1: +",
+        "2: +",
+        "3: + (output)",
+        "nor_conv_3x3",
+        "avg_pool_3x3",
+        "skip_connect",
+    ):
+        assert label in svg, label
 
 
 @pytest.mark.parametrize("form", ["json", "bare arch string"])
