@@ -3,9 +3,11 @@
 Four functions, each typed and keyword-only past its first argument, whose names and parameters keep
 working across releases (everything else in `nas` may move):
 
-- `load_genotype`: a genotype from a JSON file, a search's run folder or a published cell's name.
+- `load_genotype`: a genotype from a JSON file, a search's run folder, a published cell's name or a
+  NAS-Bench-201 arch string.
 - `build_network`: the CIFAR or ImageNet network stacked from it (Zoph et al. 2018, Fig. 2), sized
-  with the paper's ``N @ F`` or by ``C``, untrained.
+  with the paper's ``N @ F`` or by ``C``, untrained; for a NAS-Bench-201 cell, the benchmark's CIFAR
+  network (Dong & Yang 2020, Sec. 2.1), sized by ``N`` and ``C``.
 - `load_checkpoint`: the trained network a `nas train` or `nas transfer` run saved, in eval mode.
 - `export`: that network as a ``.pt2`` or ONNX file that runs without this package.
 
@@ -28,13 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import ConfigError, DataError, first_line
-from nas.model.build import AnyNetwork
+from nas.model.build import AnyNetwork, build_any_network
 from nas.model.checkpoint import SavedNetwork, read_network_state
 from nas.model.export import check_format, export_network
-from nas.model.network import NASNetwork, NetworkConfig
-from nas.model.network import build_network as _build
+from nas.model.network import NetworkConfig
 from nas.space.genotype import Genotype
-from nas.space.published import resolve_genotype
+from nas.space.load import AnyGenotype, genotype_from_data
+from nas.space.nb201 import Nb201Genotype
+from nas.space.published import resolve_any_genotype
 
 __all__ = ["NORMALIZATION", "build_network", "export", "load_checkpoint", "load_genotype"]
 
@@ -51,18 +54,21 @@ SEARCH_LEADERBOARD = "trials.jsonl"  # what marks a search's run folder (`nas.re
 _RESULT_SEARCH_DEPTH = 4  # a transfer's result.json sits 3 folders above its state.pt
 
 
-def load_genotype(path: str | Path) -> Genotype:
-    """The genotype in a JSON file, a search's run folder (its ``best_genotype.json``) or a published
-    cell's name (``nasnet-a``, ``darts-v2``, ...; `nas.space.published.PUBLISHED`).
+def load_genotype(path: str | Path) -> AnyGenotype:
+    """The genotype in a JSON file, a search's run folder (its ``best_genotype.json``), a published
+    cell's name (``nasnet-a``, ``darts-v2``, ...; `nas.space.published.PUBLISHED`) or a NAS-Bench-201
+    arch string: a NASNet-space `Genotype` or an `Nb201Genotype`.
 
     >>> load_genotype("nasnet-a").normal.num_blocks
     5
+    >>> load_genotype("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|").ops[:2]
+    ('nor_conv_3x3', 'none')
     """
-    return resolve_genotype(str(path))
+    return resolve_any_genotype(str(path))
 
 
 def build_network(
-    genotype: Genotype | str | Path,
+    genotype: AnyGenotype | str | Path,
     *,
     N: int = 2,
     C: int | None = None,
@@ -70,8 +76,8 @@ def build_network(
     dataset: str = "cifar10",
     num_classes: int | None = None,
     auxiliary: bool = False,
-) -> NASNetwork:
-    """The untrained ``dataset`` network of ``genotype`` (a `Genotype`, or what `load_genotype` takes).
+) -> AnyNetwork:
+    """The untrained ``dataset`` network of ``genotype`` (a genotype, or what `load_genotype` takes).
 
     ``N`` normal cells per stage; the width either as ``F``, the penultimate layer's filters (the
     paper's ``N @ F``: NASNet-A mobile is ``N=4, F=1056`` on ImageNet), or as ``C``, the first stage's
@@ -81,17 +87,29 @@ def build_network(
     >>> net = build_network("nasnet-a", N=4, F=1056, dataset="imagenet")
     >>> net.config.C, sum(p.numel() for p in net.parameters())
     (44, 5287076)
+
+    A NAS-Bench-201 cell gives the benchmark's network: ``N`` cells in each of its 3 stages at
+    ``C``, ``2C``, ``4C`` channels (the benchmark's is ``N=5, C=16``), on 32x32 CIFAR images, without
+    an auxiliary head; ``F`` and ``dataset="imagenet"`` are refused.
+
+    >>> best = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+    >>> net = build_network(best, N=5, C=16)  # the table's best CIFAR-10 cell (94.37% after 200 epochs)
+    >>> sum(p.numel() for p in net.parameters())  # 1.07M, as xautodl's builder counts it
+    1073466
     """
     if C is not None and F is not None:
         raise ConfigError("give the width as C or as F, not both")
-    if not isinstance(genotype, Genotype):
+    if not isinstance(genotype, Genotype | Nb201Genotype):
         genotype = load_genotype(genotype)
+    if isinstance(genotype, Nb201Genotype) and F is not None:
+        raise ConfigError("F: a NAS-Bench-201 network is sized by N and C")
     fields: dict[str, Any] = {"dataset": dataset, "N": N, "num_classes": num_classes, "auxiliary": auxiliary}
     if F is not None:
-        return _build(genotype, NetworkConfig.from_filters(genotype, F, **fields))
+        assert isinstance(genotype, Genotype)
+        return build_any_network(genotype, NetworkConfig.from_filters(genotype, F, **fields))
     if C is not None:
         fields["C"] = C
-    return _build(genotype, NetworkConfig(**fields))
+    return build_any_network(genotype, NetworkConfig(**fields))
 
 
 def load_checkpoint(path: str | Path, *, auxiliary: bool | None = None) -> AnyNetwork:
@@ -170,7 +188,7 @@ def _with_result_metadata(saved: SavedNetwork, result: Path) -> SavedNetwork:
     try:
         record = json.loads(result.read_text(encoding="utf-8"))
         found = record.get("config", record) if "genotype" not in record else record
-        genotype = Genotype.from_dict(found["genotype"])
+        genotype = genotype_from_data(found["genotype"])
         config = NetworkConfig(**found["network"])
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{result}: no genotype and network config ({first_line(exc, limit=200)})") from None

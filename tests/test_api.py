@@ -16,18 +16,21 @@ import torch
 
 import nas
 import nas.api
-from nas.errors import ConfigError, DataError
+from nas.errors import ConfigError, DataError, GenotypeError
 from nas.model.checkpoint import network_state
+from nas.model.nb201 import Nb201Network
 from nas.model.network import NetworkConfig, build_network
+from nas.space.nb201 import Nb201Genotype
 from nas.space.published import resolve_genotype
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOC = REPO_ROOT / "docs" / "api.md"
+NB201_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 
 
 def test_doctests() -> None:
     failed, attempted = doctest.testmod(nas.api, optionflags=doctest.ELLIPSIS)
-    assert attempted >= 5 and failed == 0
+    assert attempted >= 8 and failed == 0
 
 
 def test_import_nas_stays_light_and_reexports_the_api() -> None:
@@ -101,3 +104,43 @@ def test_weights_that_do_not_fit_the_recorded_network_are_a_data_error(tmp_path:
     torch.save(state, tmp_path / "model.pt")
     with pytest.raises(DataError, match="do not fit the recorded network"):
         nas.load_checkpoint(tmp_path)
+
+
+def test_build_network_for_a_nas_bench_201_cell(tmp_path: Path) -> None:
+    """An arch string, its genotype file or the genotype itself build the benchmark's network; the
+    NASNet-only settings are refused, and a malformed arch string names its edge."""
+    genotype = nas.load_genotype(NB201_ARCH)
+    assert isinstance(genotype, Nb201Genotype) and genotype.arch == NB201_ARCH
+    genotype.save(tmp_path / "cell.json")
+    net = nas.build_network(tmp_path / "cell.json", N=1, C=8).eval()
+    assert isinstance(net, Nb201Network) and (net.config.N, net.config.C) == (1, 8)
+    assert net(torch.zeros(2, 3, 32, 32)).logits.shape == (2, 10)
+    assert nas.build_network(genotype, N=1, C=8, num_classes=3).classifier.out_features == 3
+    with pytest.raises(ConfigError, match="sized by N and C"):
+        nas.build_network(genotype, F=96)
+    with pytest.raises(ConfigError, match="32x32 CIFAR"):
+        nas.build_network(genotype, dataset="imagenet")
+    with pytest.raises(ConfigError, match="no auxiliary head"):
+        nas.build_network(genotype, auxiliary=True)
+    with pytest.raises(GenotypeError, match="edge 2<-1: unknown op 'conv_5x5'"):
+        nas.load_genotype(NB201_ARCH.replace("avg_pool_3x3~1", "conv_5x5~1"))
+
+
+@pytest.mark.parametrize("layout", ["self-describing", "bare"])
+def test_nas_bench_201_checkpoints_load(layout: str, tmp_path: Path) -> None:
+    """`nas train`'s ``model.pt`` of an NB201 cell, and an older bare ``state_dict`` beside the
+    ``result.json`` that names the cell, load into the same network with the same outputs."""
+    genotype = Nb201Genotype.from_arch(NB201_ARCH)
+    config = NetworkConfig(N=1, C=8)
+    model = nas.build_network(genotype, N=1, C=8).eval()
+    if layout == "bare":
+        torch.save(model.state_dict(), tmp_path / "model.pt")
+        record = {"genotype": genotype.to_dict(), "network": config.to_dict()}
+        (tmp_path / "result.json").write_text(json.dumps(record))
+    else:
+        torch.save(network_state(model, genotype), tmp_path / "model.pt")
+    loaded = nas.load_checkpoint(tmp_path)
+    assert isinstance(loaded, Nb201Network) and not loaded.training
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(images).logits, model(images).logits)

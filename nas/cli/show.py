@@ -1,8 +1,10 @@
-"""`nas show`: a genotype's two cells as tables, and the network's params and mult-adds.
+"""`nas show`: a genotype's cells as tables, and the network's params and mult-adds.
 
 A published cell is built in its own paper's layout (`nas.space.published.MACROS`: stem, stage cell
 counts, what F means) and ``--preset cifar|mobile|large`` builds the network its paper reports, whose
-figures are printed beside ours; a genotype file is built in NASNet's layout.
+figures are printed beside ours; a genotype file is built in NASNet's layout. A NAS-Bench-201 cell (an
+arch string, its JSON, or the run folder of its search) is one table of its 6 edges, built in the
+benchmark's own network (Dong & Yang 2020, Sec. 2.1: N=5, C=16 unless ``--N``/``--C`` say otherwise).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from nas.cli.common import (
 if TYPE_CHECKING:
     from nas.model.network import NetworkConfig
     from nas.space.genotype import Genotype
+    from nas.space.load import AnyGenotype
+    from nas.space.nb201 import Nb201Genotype
     from nas.space.published import Macro, PaperNetwork
 
 
@@ -32,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from nas.space.published import PRESETS
 
     parser.add_argument(
-        "genotype", help="a genotype JSON file or a published cell (nasnet-a, amoebanet-a, ...)"
+        "genotype",
+        help="a genotype JSON file, a search's run folder, a published cell (nasnet-a, amoebanet-a, "
+        "...) or a NAS-Bench-201 arch string ('|nor_conv_3x3~0|+|...|')",
     )
     parser.add_argument(
         "--preset",
@@ -60,19 +66,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(NASNet-A large and PNASNet-5 large use 3)",
     )
     parser.add_argument(
-        "--plot", default=None, metavar="PATH", help="also draw both cells into PATH (.png or .svg)"
+        "--plot", default=None, metavar="PATH", help="also draw the cells into PATH (.png or .svg)"
     )
     add_json_argument(parser)
     parser.set_defaults(run=run)
 
 
-def _sizes(args: argparse.Namespace) -> tuple[Genotype, Macro, dict[str, Any], PaperNetwork | None]:
-    """The genotype, its paper layout, the `NetworkConfig` fields, and the paper's network if built."""
+def _sizes(args: argparse.Namespace, genotype: Genotype) -> tuple[Macro, dict[str, Any], PaperNetwork | None]:
+    """The genotype's paper layout, the `NetworkConfig` fields, and the paper's network if built."""
     from nas.errors import ConfigError
     from nas.model.network import channels_for
-    from nas.space.published import macro_for, resolve_genotype
+    from nas.space.published import macro_for
 
-    genotype = resolve_genotype(args.genotype)
     macro = macro_for(genotype)
     preset_name = args.preset or ("mobile" if args.dataset == "imagenet" else "cifar")
     needs_preset = args.preset is not None or args.N is None or (args.F is None and args.C is None)
@@ -99,26 +104,46 @@ def _sizes(args: argparse.Namespace) -> tuple[Genotype, Macro, dict[str, Any], P
     }
     if stem_multiplier is not None:
         fields["stem_multiplier"] = stem_multiplier
-    return genotype, macro, fields, use
+    return macro, fields, use
 
 
 def run(args: argparse.Namespace) -> int:
+    from nas.space.nb201 import Nb201Genotype
+    from nas.space.published import resolve_any_genotype
+
+    genotype = resolve_any_genotype(args.genotype)
+    if isinstance(genotype, Nb201Genotype):
+        return _show_nb201(args, genotype)
+    return _show_nasnet(args, genotype)
+
+
+def _costs(genotype: AnyGenotype, config: NetworkConfig) -> tuple[int, int]:
+    """Params and mult-adds of ``genotype``'s network, counted on PyTorch's meta device (shapes only:
+    a 90M-parameter network is counted without its memory), after refusing one over the size limit."""
     import torch
+
+    from nas.model.build import build_any_network
+    from nas.model.counting import count_mult_adds, count_params
+
+    check_network_size(genotype, config)
+    with torch.device("meta"):
+        model = build_any_network(genotype, config)
+    assert config.image_size is not None
+    return count_params(model), count_mult_adds(model, config.image_size)
+
+
+def _show_nasnet(args: argparse.Namespace, genotype: Genotype) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from nas.model.counting import count_mult_adds, count_params
-    from nas.model.network import NetworkConfig, build_network
+    from nas.model.network import NetworkConfig
     from nas.space.genotype import display_name
 
-    genotype, macro, fields, paper = _sizes(args)
+    macro, fields, paper = _sizes(args, genotype)
     if args.plot is not None:
         check_output_file(args.plot, "--plot")
     config = NetworkConfig(**fields)
-    check_network_size(genotype, config)
-    with torch.device("meta"):  # shapes only: a 90M-parameter network is counted without its memory
-        model = build_network(genotype, config)
-    assert config.image_size is not None
+    params, mult_adds = _costs(genotype, config)
     F = config.C if macro.F_means == "C" else config.filters(genotype)
     summary: dict[str, Any] = {
         "genotype": genotype.name or args.genotype,  # data: --json prints it escaped as JSON
@@ -133,8 +158,8 @@ def run(args: argparse.Namespace) -> int:
         "stem_multiplier": config.stem_multiplier,
         "image_size": config.image_size,
         "layout_source": macro.source,
-        "params": count_params(model),
-        "mult_adds": count_mult_adds(model, config.image_size),
+        "params": params,
+        "mult_adds": mult_adds,
     }
     if paper is not None and _is_paper_network(config, F, paper, macro):
         summary["paper"] = {"params": paper.params, "mult_adds": paper.mult_adds, "note": paper.note}
@@ -171,6 +196,78 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"paper: {cost}" + (f" ({paper.note})" if paper.note else ""))
     if args.plot is not None:
         console.print(f"cells drawn in {display_name(summary['plot'], limit=1000)}", markup=False)
+    return 0
+
+
+_NASNET_ONLY = ("preset", "F", "image_size", "stem_multiplier")
+"""`nas show` flags of the NASNet layouts that a NAS-Bench-201 network has no counterpart for."""
+
+
+def _show_nb201(args: argparse.Namespace, genotype: Nb201Genotype) -> int:
+    """The cell's edges as a table and the benchmark's network's costs (`nas.model.nb201`)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from nas.errors import ConfigError
+    from nas.model.nb201 import NUM_STAGES, PAPER_SIZE
+    from nas.model.network import NetworkConfig
+    from nas.space.genotype import display_name
+
+    given = ["--" + flag.replace("_", "-") for flag in _NASNET_ONLY if getattr(args, flag) is not None]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)}: a NAS-Bench-201 network is sized by --N and --C only "
+            f"(the benchmark's: --N {PAPER_SIZE['N']} --C {PAPER_SIZE['C']})"
+        )
+    if args.dataset not in (None, "cifar10"):
+        raise ConfigError(
+            f"--dataset {args.dataset}: a NAS-Bench-201 network is built for 32x32 CIFAR images"
+        )
+    if args.plot is not None:
+        check_output_file(args.plot, "--plot")
+    config = NetworkConfig(
+        N=args.N if args.N is not None else PAPER_SIZE["N"],
+        C=args.C if args.C is not None else PAPER_SIZE["C"],
+    )
+    params, mult_adds = _costs(genotype, config)
+    summary: dict[str, Any] = {
+        "genotype": genotype.name or genotype.arch,
+        "space": "nas-bench-201",
+        "arch": genotype.arch,
+        "dataset": config.dataset,
+        "N": config.N,
+        "C": config.C,
+        "stage_channels": [config.C << stage for stage in range(NUM_STAGES)],
+        "image_size": config.image_size,
+        "layout_source": "Dong & Yang 2020, Sec. 2.1 (NAS-Bench-201)",
+        "params": params,
+        "mult_adds": mult_adds,
+    }
+    if args.plot is not None:
+        from nas.space.diagram import draw_genotype
+
+        summary["plot"] = str(draw_genotype(genotype, args.plot))
+    if args.json:
+        print_json({**summary, "cells": genotype.to_dict()})
+        return 0
+    console = Console(highlight=False)
+    table = Table(title="NAS-Bench-201 cell (node 3 is the output)")
+    for col in ("edge", "from node", "to node", "op"):
+        table.add_column(col)
+    for k, (to, frm, op) in enumerate(genotype.edges()):
+        table.add_row(str(k), str(frm), str(to), op)
+    console.print(table)
+    if genotype.name is not None:
+        console.print(display_name(genotype.name), markup=False)  # data: "[/bogus]" is text
+    console.print(genotype.arch, markup=False, soft_wrap=True)
+    widths = "/".join(map(str, summary["stage_channels"]))
+    console.print(
+        f"NAS-Bench-201 network on {config.dataset}: {config.N} cells per stage at C={config.C} "
+        f"({widths} channels, {config.image_size}px): {params / 1e6:.2f}M params, "
+        f"{mult_adds / 1e6:.1f}M mult-adds"
+    )
+    if args.plot is not None:
+        console.print(f"cell drawn in {display_name(summary['plot'], limit=1000)}", markup=False)
     return 0
 
 

@@ -1,8 +1,11 @@
 """`nas train`: train one network on CIFAR-10 and evaluate it on the test batch.
 
-Used for a quick look at a genotype and for the final evaluation of a found cell. ``--paper-schedule``
-selects NASNet's CIFAR-10 recipe (`nas.train.recipes.PAPER_SCHEDULE`). NASNet-A's CIFAR model is ``--N 6 --F 768`` (18 normal cells). Flags given
-explicitly override the schedule's values.
+Used for a quick look at a genotype and for the final evaluation of a found cell. The genotype is a
+NASNet-space cell or a NAS-Bench-201 one (an arch string, its JSON, or the run folder of either
+space's search). ``--paper-schedule`` selects the cell's own paper's CIFAR-10 recipe: NASNet's
+(`nas.train.recipes.PAPER_SCHEDULE`; NASNet-A's CIFAR model is ``--N 6 --F 768``, 18 normal cells) or
+NAS-Bench-201's (`nas.train.recipes.NB201_SCHEDULE`, on its N=5, C=16 network), the recipe behind
+every accuracy of the benchmark's table. Flags given explicitly override the schedule's values.
 
 Without either, the defaults are `nas.train.trainer.TrainConfig`'s short proxy: 10 epochs, batch 128,
 lr 0.05 (cosine), SGD with Nesterov momentum 0.9, weight decay 3e-4, gradient clip 5, at N=2, C=16 and
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.cli import common
-from nas.train.recipes import PAPER_SCHEDULE
+from nas.train.recipes import NB201_SCHEDULE, PAPER_SCHEDULE
 
 if TYPE_CHECKING:
     from nas.model.network import NetworkConfig
@@ -46,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "genotype",
         nargs="?",
-        help="a genotype JSON file, a search's run folder (its best genotype) or a published cell's "
-        "name (e.g. nasnet-a); default with --like: that run's best genotype",
+        help="a genotype JSON file, a search's run folder (its best genotype), a published cell's "
+        "name (e.g. nasnet-a) or a NAS-Bench-201 arch string ('|nor_conv_3x3~0|+|...|'); default with "
+        "--like: that run's best genotype",
     )
     parser.add_argument("--dataset", choices=("cifar10",), default="cifar10")
     common.add_size_arguments(parser, default_N=None, default_F=None)  # default 2 @ C=16, or --like's
@@ -61,7 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="train as that search trained its children: its N, C, epochs, batch size, lr, image "
         "counts, seed and train/validation split",
     )
-    train.add_argument("--paper-schedule", action="store_true", help="NASNet's final CIFAR-10 recipe")
+    train.add_argument(
+        "--paper-schedule",
+        action="store_true",
+        help="the cell's paper's CIFAR-10 recipe: NASNet's final one (600 epochs), or NAS-Bench-201's "
+        "(200 epochs, batch 256, lr 0.1, N=5, C=16) for an NB201 cell",
+    )
     train.add_argument("--epochs", type=common.integer(1, 100_000))
     train.add_argument(
         "--max-steps", type=common.integer(1, None), help="stop after this many optimizer steps"
@@ -107,6 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nas.api import TRAIN_CHECKPOINT
+    from nas.space.nb201 import Nb201Genotype
     from nas.space.published import resolve_any_genotype
     from nas.train.data import load_cifar10
     from nas.train.trainer import train_child
@@ -117,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(like["threads"])
     genotype = resolve_any_genotype(args.genotype)
-    train_config = _train_config(args, like)
+    train_config = _train_config(args, like, nb201=isinstance(genotype, Nb201Genotype))
     network_config = _network_config(args, genotype, train_config, like)
     common.check_network_size(genotype, network_config)
     out = common.check_output_dir(
@@ -192,11 +202,14 @@ def _like(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _train_config(args: argparse.Namespace, like: Mapping[str, Any] | None = None) -> TrainConfig:
-    """Explicit flags, else ``--like``'s or the paper schedule's value, else `TrainConfig`'s default."""
+def _train_config(
+    args: argparse.Namespace, like: Mapping[str, Any] | None = None, *, nb201: bool = False
+) -> TrainConfig:
+    """Explicit flags, else ``--like``'s or the paper schedule's value (NAS-Bench-201's for an ``nb201``
+    cell, else NASNet's), else `TrainConfig`'s default."""
     from nas.train.trainer import TrainConfig
 
-    values = dict(PAPER_SCHEDULE) if args.paper_schedule else {}
+    values = dict(NB201_SCHEDULE if nb201 else PAPER_SCHEDULE) if args.paper_schedule else {}
     values |= {k: v for k, v in (like or {}).items() if k in {f.name for f in fields(TrainConfig)}}
     for f in fields(TrainConfig):
         given = getattr(args, f.name, None)
@@ -209,6 +222,7 @@ def _network_config(
     args: argparse.Namespace, genotype: AnyGenotype, train: TrainConfig, like: dict[str, Any]
 ) -> NetworkConfig:
     from nas.errors import ConfigError
+    from nas.model.nb201 import PAPER_SIZE
     from nas.model.network import NetworkConfig
     from nas.space.genotype import Genotype
 
@@ -216,7 +230,13 @@ def _network_config(
     if not isinstance(genotype, Genotype):  # a NAS-Bench-201 cell: N and C only, no auxiliary head
         if args.F is not None:
             raise ConfigError("--F: a NAS-Bench-201 network is sized by --N and --C")
+        if train.aux_weight > 0 or train.drop_path_prob > 0:
+            raise ConfigError(
+                "--aux-weight, --drop-path: a NAS-Bench-201 network has no auxiliary head or drop path"
+            )
         sizes["auxiliary"] = False
+        if args.paper_schedule:
+            like = {**PAPER_SIZE, **like}
     N = args.N if args.N is not None else like.get("N")
     if N is not None:
         sizes["N"] = N

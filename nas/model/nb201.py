@@ -24,6 +24,9 @@ from nas.ops.primitives import ReLUConvBN, create_op
 from nas.space.nb201 import EDGES, NUM_NODES, Nb201Genotype
 
 NUM_STAGES = 3
+PAPER_SIZE: dict[str, int] = {"N": 5, "C": 16}
+"""The benchmark's network (Sec. 2.1): 5 cells per stage, 16 channels in the first stage; what every
+cell of its table was trained as, and what `nas show` and ``nas train --paper-schedule`` build."""
 
 
 class Nb201Cell(nn.Module):

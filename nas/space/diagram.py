@@ -72,12 +72,14 @@ def cell_graph(cell: Cell) -> nx.MultiDiGraph:
 def nb201_graph(genotype: Nb201Genotype) -> nx.MultiDiGraph:
     """A NAS-Bench-201 cell (Dong & Yang 2020, Fig. 1) in `cell_graph`'s form: node 0 the cell's input,
     nodes 1 and 2 each the sum of their incoming edges, node 3 the sum that is the cell's output.
-    ``none`` edges (zeros: no connection) are left out, as the paper's figure leaves them."""
+    ``none`` edges (zeros: no connection) are left out, as the paper's figure leaves them. Nodes 1 and
+    2 sit above and below the row of 0 and 3 (``row``), so the edge 0 -> 3 runs between them instead
+    of through them, and each op label stays by its own edge."""
     graph = nx.MultiDiGraph()
-    graph.add_node("n0", label="0: input", kind="input", depth=0)
-    for node in (1, 2):
-        graph.add_node(f"n{node}", label=f"{node}: +", kind="block", depth=node)
-    graph.add_node("n3", label="3: + (output)", kind="output", depth=3)
+    graph.add_node("n0", label="0: input", kind="input", depth=0, row=0.0)
+    for node, row in ((1, 0.5), (2, -0.5)):
+        graph.add_node(f"n{node}", label=f"{node}: +", kind="block", depth=node, row=row)
+    graph.add_node("n3", label="3: + (output)", kind="output", depth=3, row=0.0)
     for to, frm, op in genotype.edges():
         if op != "none":
             graph.add_edge(f"n{frm}", f"n{to}", op=op)
@@ -93,7 +95,7 @@ def draw_genotype(genotype: Genotype | Nb201Genotype, path: str | Path) -> Path:
         raise NasError(f"{out}: a cell diagram is written as .png or .svg, not {out.suffix or 'no suffix'!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(genotype, Nb201Genotype):
-        graphs = [(f"NAS-Bench-201 cell {genotype.arch}", nb201_graph(genotype))]
+        graphs = [(f"NAS-Bench-201 cell\n{genotype.arch}", nb201_graph(genotype))]
     else:
         graphs = [(CELL_TITLES[name], cell_graph(cell)) for name, cell in genotype.cells()]
     dot = shutil.which("dot")
@@ -109,7 +111,8 @@ def to_dot(graphs: list[tuple[str, nx.MultiDiGraph]]) -> str:
     """DOT text of the cells, one titled cluster each, left to right (written by hand: no pydot)."""
     lines = ["digraph cells {", "  rankdir=LR; newrank=true;", '  node [style="filled,rounded", shape=box];']
     for i, (title, graph) in enumerate(graphs):
-        lines.append(f'  subgraph cluster_{i} {{ label="{title}"; fontsize=18;')
+        label = title.replace("\n", "\\n")  # DOT's own line break inside a quoted string
+        lines.append(f'  subgraph cluster_{i} {{ label="{label}"; fontsize=18;')
         for node, data in graph.nodes(data=True):
             lines.append(f'    c{i}_{node} [label="{data["label"]}", fillcolor="{_COLORS[data["kind"]]}"];')
         for u, v, op in graph.edges(data="op"):
@@ -120,14 +123,15 @@ def to_dot(graphs: list[tuple[str, nx.MultiDiGraph]]) -> str:
 
 
 def _layered_positions(graph: nx.MultiDiGraph) -> dict[str, tuple[float, float]]:
-    """x = depth; nodes of one depth spread evenly around y = 0, in state order from top to bottom."""
+    """x = depth; y = the node's ``row`` if the graph gives one, else nodes of one depth spread evenly
+    around y = 0, in state order from top to bottom."""
     by_depth: dict[int, list[str]] = {}
     for node, depth in graph.nodes(data="depth"):
         by_depth.setdefault(depth, []).append(node)
     positions: dict[str, tuple[float, float]] = {}
     for depth, nodes in by_depth.items():
         for k, node in enumerate(nodes):
-            positions[node] = (float(depth), (len(nodes) - 1) / 2 - k)
+            positions[node] = (float(depth), graph.nodes[node].get("row", (len(nodes) - 1) / 2 - k))
     return positions
 
 
@@ -145,7 +149,7 @@ def _draw_matplotlib(graphs: list[tuple[str, nx.MultiDiGraph]], name: str | None
     plt = pyplot()
 
     widths = [1 + max(d for _, d in g.nodes(data="depth")) for _, g in graphs]
-    heights = [_max_layer(g) for _, g in graphs]
+    heights = [_rows(g) for _, g in graphs]
     fig, axes = plt.subplots(
         len(graphs),
         1,
@@ -163,25 +167,29 @@ def _draw_matplotlib(graphs: list[tuple[str, nx.MultiDiGraph]], name: str | None
     plt.close(fig)
 
 
-def _max_layer(graph: nx.MultiDiGraph) -> int:
-    depths = [d for _, d in graph.nodes(data="depth")]
-    return max(depths.count(d) for d in set(depths))
+def _rows(graph: nx.MultiDiGraph) -> float:
+    """The drawing's height in rows: the span of the nodes' y, plus one."""
+    ys = [y for _, y in _layered_positions(graph).values()]
+    return max(ys) - min(ys) + 1
 
 
 def _draw_cell(ax: Axes, graph: nx.MultiDiGraph, title: str) -> None:
     """One cell: each op label sits just before the block it feeds, the edge bends through it.
 
-    Labels at a fixed offset from their block (one above, one below) cannot overlap however the
-    edges cross, whereas mid-edge labels of long edges from the inputs pile up where the edges do;
-    the upper slot goes to the input drawn higher, so the two edges into a block do not cross there.
+    Labels at fixed offsets from their block (spread from above to below it: two for a NASNet block,
+    up to three for NAS-Bench-201's output node) cannot overlap however the edges cross, whereas
+    mid-edge labels of long edges from the inputs pile up where the edges do; the higher slots go to
+    the inputs drawn higher, so the edges into a block do not cross there.
     """
     pos = _layered_positions(graph)
     for v in graph.nodes:
         incoming = sorted(graph.in_edges(v, data="op"), key=lambda e: -pos[e[0]][1])
         x1, y1 = pos[v]
+        labelled = sum(1 for _, _, op in incoming if op)
         for k, (u, _, op) in enumerate(incoming):
             if op:
-                label_at = (x1 - _LABEL_BEFORE, y1 + (_LABEL_RISE if k == 0 else -_LABEL_RISE))
+                rise = _LABEL_RISE * (1 - 2 * k / (labelled - 1)) if labelled > 1 else _LABEL_RISE
+                label_at = (x1 - _LABEL_BEFORE, y1 + rise)
                 _arrow(ax, pos[u], label_at, graph.nodes[u]["label"], "", head=False, avoid=pos.values())
                 _arrow(ax, label_at, (x1, y1), "", graph.nodes[v]["label"], head=True)
                 ax.text(*label_at, op, fontsize=8, ha="center", va="center", zorder=2, bbox=_OP_BOX)

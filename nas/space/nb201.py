@@ -150,5 +150,10 @@ def is_nb201_data(data: Any) -> bool:
 
 
 def looks_like_arch(text: str) -> bool:
-    """Whether ``text`` is meant as an arch string (it starts with ``|``; no file name does here)."""
-    return text.lstrip().startswith("|")
+    """Whether ``text`` is meant as an arch string: it starts with ``|`` (no file name does here), or
+    it is no JSON and has the string's ``|`` and ``~`` (one with its first ``|`` lost), so that the
+    error names what is malformed instead of calling it no file."""
+    stripped = text.strip()
+    if stripped.startswith("|"):
+        return True
+    return not stripped.startswith(("{", "[", '"')) and "|" in stripped and "~" in stripped

@@ -32,6 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 NAS = [sys.executable, "-m", "nas.cli"]
 SUBPROCESS_TIMEOUT_S = 240  # a bound, not a speed claim: Ray's start on a loaded 2-core box included
 HUGE = "9" * 100_000
+NB201_BAD = "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|pool~2|"  # a NAS-Bench-201 cell, one op unknown
 
 
 @pytest.fixture
@@ -50,6 +51,10 @@ def paths(tmp_path: Path, cifar_dir: Path) -> dict[str, str]:
         "toml_unknown": ("unknown.toml", "trails = 3\n"),
         "toml_options": ("options.toml", "searcher_options = 5\n"),
         "toml_broken": ("broken.toml", "trials = [\n"),
+        "nb201_bad": (
+            "nb201_bad.json",
+            json.dumps({"schema_version": 1, "space": "nas-bench-201", "arch": NB201_BAD}),
+        ),
     }
     out = {"tmp": str(tmp_path), "cifar": str(cifar_dir), "dir": str(tmp_path / "a-dir")}
     out |= {"huge_number": HUGE, "huge_text": "x" * 100_000}
