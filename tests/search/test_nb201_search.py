@@ -1,9 +1,8 @@
 """NAS-Bench-201 searches end to end (issue 23): real ``nas search`` subprocesses on real local Ray.
 
 One slow module, sharing work: a tabular search per searcher (rl at 200 children, killed with -9
-mid-run and resumed, since the controller repeats itself most; the others at 50: 200 x 4 took about
-2.5 minutes on this 2-core machine, over the suite's share), and one trained search with
-``--benchmark --train`` whose report has the table scatter.
+mid-run and resumed, since the controller repeats itself most; the others at 30), and one trained
+search with ``--benchmark --train`` whose report has the table scatter.
 """
 
 from __future__ import annotations
@@ -64,10 +63,10 @@ def test_tabular_search_with_every_searcher_and_a_kill_9(tmp_path: Path, nb201_t
     assert summary["trials_done"] == 200 and summary["trials_duplicate"] == len(rows) - 200
     assert summary["trials_duplicate"] > 0  # the controller repeats itself: told, not trained
     for searcher in ("tpe", "random", "evolution"):
-        args = [*TABULAR, "--benchmark", str(nb201_table_path), "--searcher", searcher, "--trials", "50"]
+        args = [*TABULAR, "--benchmark", str(nb201_table_path), "--searcher", searcher, "--trials", "30"]
         done = nas_search(*args, "--json", cwd=tmp_path, results=results, name=searcher)
         assert done.returncode == 0, done.stderr[-3000:]
-        check_tabular_run(results / searcher, trials=50, table=nb201_table_path)
+        check_tabular_run(results / searcher, trials=30, table=nb201_table_path)
 
 
 @pytest.mark.slow

@@ -48,10 +48,12 @@ def check_run(run_dir: Path, *, searcher: str, epochs: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("searcher", ["rl", "random", "evolution", "tpe"])
+@pytest.mark.parametrize("searcher", ["rl", "random", "tpe"])
 def test_weight_sharing_search_verifies_its_best_candidates(
     searcher: str, tmp_path: Path, cifar_dir: Path
 ) -> None:
+    """ENAS (rl: its own path sampler), RSWS (random: the uniform default, which evolution shares) and
+    tpe (a searcher bound to the run folder: its Optuna study)."""
     args = [*WS, "--searcher", searcher, "--epochs", "2", "--seed", "1", "--json"]
     done = nas_search(*args, data=cifar_dir, results=tmp_path, name="w", cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -72,7 +74,7 @@ def test_weight_sharing_search_verifies_its_best_candidates(
 def test_kill_9_in_the_supernet_stage_then_resume(tmp_path: Path, cifar_dir: Path) -> None:
     results = tmp_path / "results"
     run_dir = results / "k"
-    epochs = 12  # enough that a loaded or an idle machine alike is still in the supernet stage at the kill
+    epochs = 6  # the kill comes within 0.2 s of epoch 1's line; an epoch takes seconds, loaded or idle
     args = [*WS, "--searcher", "rl", "--epochs", str(epochs), "--quiet", "--data-dir", str(cifar_dir)]
     args += ["--results-dir", str(results), "--name", "k"]
     proc = subprocess.Popen(
