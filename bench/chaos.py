@@ -159,7 +159,13 @@ def chaos_search(
     first = [NAS, "search", "--space", "nas-bench-201", "--benchmark", str(table), "--searcher", searcher]
     first += ["--trials", str(trials), "--wandb", "disabled", "--quiet"]
     first += ["--results-dir", str(results), "--name", searcher]
-    resume = [NAS, "search", "--resume", str(run_dir), "--quiet"]  # README.md: `nas search --resume results/<run>`
+    resume = [
+        NAS,
+        "search",
+        "--resume",
+        str(run_dir),
+        "--quiet",
+    ]  # README.md: `nas search --resume results/<run>`
     done = {"driver": 0, "worker": 0}
     began = time.monotonic()
     with (results / f"{searcher}.log").open("a") as log:
@@ -189,8 +195,13 @@ def chaos_search(
         if proc.returncode != 0:
             raise RuntimeError(f"{searcher}: the search exited {proc.returncode} (see {log.name})")
         wall = time.monotonic() - began
-        report = subprocess.run([NAS, "report", str(run_dir), "--out", str(results / f"{searcher}-report")],
-                                stdout=log, stderr=log, env=env, timeout=600)
+        report = subprocess.run(
+            [NAS, "report", str(run_dir), "--out", str(results / f"{searcher}-report")],
+            stdout=log,
+            stderr=log,
+            env=env,
+            timeout=600,
+        )
     return Chaos(
         searcher=searcher,
         trials=trials,
@@ -228,7 +239,9 @@ def summary(runs: Sequence[Chaos]) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--searchers", default=",".join(SEARCHERS), help="comma-separated (default: all four)")
+    parser.add_argument(
+        "--searchers", default=",".join(SEARCHERS), help="comma-separated (default: all four)"
+    )
     parser.add_argument("--trials", type=int, default=2000, help="children per searcher (default 2000)")
     parser.add_argument("--driver-kills", type=int, default=10, help="kill -9 of the driver, then --resume")
     parser.add_argument("--worker-kills", type=int, default=10, help="kill -9 of a Ray worker mid-child")

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from bench.processes import kill_9
 from nas.results.report import kendall_tau
 from nas.results.run_folder import read_jsonl
 from tests.nas_cli import NAS, check_leaderboard, nas_search, search_env
-from bench.processes import kill_9
 from tests.processes import wait_for_lines
 
 WS = ["--weight-sharing", "--space", "nasnet", "--N", "1", "--C", "4", "--blocks", "2"]
