@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.processes import descendants, kill_family
+from bench.processes import descendants, kill_family
 
 BIN = Path(sys.executable).parent
 

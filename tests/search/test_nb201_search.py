@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from nas.results.run_folder import RunFolder, journaled_ledger, read_jsonl
+from bench.chaos import audit
+from nas.results.run_folder import read_jsonl
 from nas.space.nb201_table import load_table
 from tests.nas_cli import NAS, nas, nas_search, search_env
 from tests.processes import kill_9_after_lines
@@ -23,25 +24,13 @@ TABULAR = ["--space", "nas-bench-201", "--wandb", "disabled", "--quiet"]
 
 def check_tabular_run(run_dir: Path, *, trials: int, table: Path) -> list[dict[str, Any]]:
     """Every child answered from the table; duplicates told (never trained), each naming an earlier row
-    of the same cell; no cell evaluated twice; the searcher told every row. Returns the rows."""
-    rows = read_jsonl(run_dir / "trials.jsonl")
-    bench = load_table(table)
-    first: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        assert row["status"] == "completed" and row["arch"] == row["genotype"]["arch"]
-        assert row["val_accuracy"] == row["table_accuracy"] == bench.accuracy(row["arch"]) / 100
-        if row["duplicate_of"] is None:
-            assert row["arch"] not in first, f"cell {row['arch']} evaluated twice"
-            first[row["arch"]] = row
-        else:
-            assert first[row["arch"]]["trial_id"] == row["duplicate_of"]
-            assert row["wall_s"] is None and row["epochs_done"] == 0
-    assert len(first) == trials  # --trials counts evaluated children
-    told, outstanding = journaled_ledger(RunFolder(run_dir))
-    assert told == {r["trial_id"] for r in rows} and not outstanding
+    of the same cell; no cell evaluated twice; the searcher told every row (`bench/chaos.py`'s audit,
+    with no child failed). Returns the rows."""
+    found = audit(run_dir, trials, table)
+    assert found.problems == [] and found.failed == 0
     config = json.loads((run_dir / "config.json").read_text())
     assert config["benchmark"] == str(table)
-    return rows
+    return read_jsonl(run_dir / "trials.jsonl")
 
 
 @pytest.mark.slow

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from bench.processes import kill_9
 from nas.results.report import kendall_tau
 from nas.results.run_folder import read_jsonl
 from tests.nas_cli import NAS, check_leaderboard, nas_search, search_env
-from tests.processes import kill_9, wait_for_lines
+from tests.processes import wait_for_lines
 
 WS = ["--weight-sharing", "--space", "nasnet", "--N", "1", "--C", "4", "--blocks", "2"]
 WS += ["--train-size", "64", "--val-size", "64", "--batch-size", "32", "--wandb", "disabled"]
