@@ -140,9 +140,10 @@ class TuneSearcherAdapter(TuneSearcher):
             if self.no_room is not None:
                 return TuneSearcher.FINISHED  # type: ignore[return-value]
             if self.cells.exhausted:
+                ends_with = self.done + len(self.proposals)  # the children still running finish
                 self.exhausted = (
                     f"the searcher proposed {self.cells.consecutive} cells in a row that this run had "
-                    f"evaluated; the search ends with {self.done} of {self.budget} children evaluated"
+                    f"evaluated; the search ends with {ends_with} of {self.budget} children evaluated"
                 )
                 logger.warning("%s", self.exhausted)
                 return TuneSearcher.FINISHED  # type: ignore[return-value]
