@@ -22,8 +22,6 @@ DEFAULT_K = 4
 """Warm children when ``:K`` is not given: the default searchers' start-up size (rl's first batch of
 4, tpe's 4 start-up trials, two thirds of evolution's population of 6), capped at N."""
 
-WARM_START_FILE = "warm_start.json"
-
 
 @dataclass(frozen=True)
 class WarmStart:
@@ -81,7 +79,7 @@ def warm_cells(
 
 def load_or_score(run: RunFolder, warm: WarmStart, space: SearchSpace, **kwargs: Any) -> list[dict[str, Any]]:
     """The run folder's warm cells, scored and written on the first attempt, read back on a resume."""
-    path = run.path / WARM_START_FILE
+    path = run.warm_start
     if path.exists():
         record = read_json(path)
         if (record.get("proxy"), record.get("n"), record.get("k")) != (warm.proxy, warm.n, warm.k):

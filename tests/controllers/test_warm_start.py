@@ -13,7 +13,6 @@ from nas.results.trial import TrialResult
 from tests.controllers.test_searchers import CASES, SMALL, agreement, drive, hidden_target, make
 
 
-
 def warm_cells(n: int) -> list[list[int]]:
     rng = np.random.default_rng(7)
     return [[int(rng.integers(len(d.choices))) for d in SMALL.decisions] for _ in range(n)]
