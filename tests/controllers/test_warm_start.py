@@ -4,12 +4,14 @@ each one learns from a given child."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from nas.results.trial import TrialResult
+from nas.searcher.checkpoint import SearcherCheckpoint
 from tests.controllers.test_searchers import CASES, SMALL, agreement, drive, hidden_target, make
 
 
@@ -96,3 +98,24 @@ def test_tpe_records_given_children_as_its_trials() -> None:
         searcher.tell(p.trial_id, TrialResult("completed", 0.5))
     trials = searcher.study.get_trials()  # type: ignore[attr-defined]
     assert [[d.choices.index(t.params[d.name]) for d in SMALL.decisions] for t in trials] == cells
+
+
+@pytest.mark.parametrize("case", ["rl", "evolution"])
+def test_the_journal_redoes_given_asks_as_given(case: str, tmp_path: Path) -> None:
+    """`SearcherCheckpoint` journals a warm ask as ``given`` and redoes it with `Searcher.ask_with`, so
+    a searcher resumed from snapshot + journal is the one never stopped (a plain redo would draw)."""
+    checkpoint = SearcherCheckpoint(tmp_path / "state.json", tmp_path / "journal.jsonl", every_tells=100)
+    unbroken = make(case)
+    checkpoint.snapshot(unbroken)
+    for i, cells in enumerate(warm_cells(3)):
+        proposal = unbroken.ask_with(cells)
+        checkpoint.asked(proposal, given=True)
+        result = TrialResult("completed", i / 5)
+        unbroken.tell(proposal.trial_id, result)
+        checkpoint.told(unbroken, proposal.trial_id, result)
+    proposal = unbroken.ask()
+    checkpoint.asked(proposal)
+    resumed = make(case)
+    assert SearcherCheckpoint(checkpoint.state, checkpoint.journal).restore(resumed) == 7
+    assert json.dumps(resumed.state_dict()) == json.dumps(unbroken.state_dict())
+    assert resumed.ask() == unbroken.ask()
