@@ -304,6 +304,18 @@ class RLSearcher(Searcher):
         self._log_probs[proposal.trial_id] = float(sample.log_prob[0])
         return proposal
 
+    def ask_with(self, choices: Sequence[int]) -> Proposal:
+        """Propose given ``choices`` (a warm start) and learn from them by REINFORCE on their
+        log-probability under the current policy. Off-policy for these children: the policy did not
+        sample them, so the gradient is not an unbiased estimate of the policy's; it pulls the policy
+        toward the warm cells that beat the baseline, which is the point of a warm start. PPO's ratio
+        starts at 1 from the log-probability recorded here. Draws nothing from the generator."""
+        proposal = self.ledger.propose(self.space, str(self.ledger.num_asked), choices)
+        with torch.no_grad(), _one_thread():
+            out = self.policy.rollout(1, actions=torch.tensor([proposal.choices], dtype=torch.long))
+        self._log_probs[proposal.trial_id] = float(out.log_prob[0])
+        return proposal
+
     def tell(self, trial_id: str, result: TrialResult) -> None:
         actions = self.ledger.close(trial_id, result)
         self._finished.append((actions, self._log_probs.pop(trial_id), self._reward(result)))

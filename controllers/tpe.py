@@ -51,7 +51,7 @@ from optuna.samplers import BaseSampler, TPESampler
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-from nas.errors import ConfigError, check_number
+from nas.errors import ConfigError, NasError, check_number
 from nas.results.trial import TrialResult
 from nas.searcher.base import Proposal, Searcher, register_searcher
 from nas.space.protocol import SearchSpace
@@ -167,10 +167,24 @@ class TPESearcher(Searcher):
         frozen = self.study.get_trials(deepcopy=False)[number]
         return optuna.trial.Trial(self.study, frozen._trial_id)
 
-    def restore_ask(self, trial_id: str, choices: Sequence[int]) -> Proposal:
+    def ask_with(self, choices: Sequence[int]) -> Proposal:
+        """Propose given ``choices`` (a warm start) through Optuna's ``study.enqueue_trial``: the next
+        trial takes them, and its told value joins the history TPE models (it counts toward
+        ``n_startup_trials`` like a random start-up trial)."""
+        key = [int(c) for c in choices]
+        self.study.enqueue_trial(
+            {d.name: d.choices[c] for d, c in zip(self.space.decisions, key, strict=True)},
+            skip_if_exists=False,
+        )
+        proposal = self.ask()
+        if list(proposal.choices) != key:  # Optuna's contract; a silent mismatch would mislabel a child
+            raise NasError(f"tpe: enqueued {key}, Optuna proposed {list(proposal.choices)}")
+        return proposal
+
+    def restore_ask(self, trial_id: str, choices: Sequence[int], *, given: bool = False) -> Proposal:
         """A storage already holds the journaled trial: record it as outstanding, ask nothing."""
         if self._storage is None:
-            return super().restore_ask(trial_id, choices)
+            return super().restore_ask(trial_id, choices, given=given)
         self._num_trials = None  # the storage is ahead of the snapshot: count again at the next ask
         return self.ledger.propose(self.space, trial_id, choices)
 

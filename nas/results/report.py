@@ -49,6 +49,7 @@ class Run:
     config: dict[str, Any]
     trials: list[TrialRow]
     stats: list[dict[str, Any]]
+    warm: dict[str, Any] | None = None  # warm_start.json, when the search was warm-started
 
     @property
     def name(self) -> str:
@@ -91,7 +92,9 @@ def load_run(path: str | Path) -> Run:
         logger.warning("%s: skipping the torn last line", run.trials_jsonl)
     trials = sorted((TrialRow.from_dict(r) for r in rows), key=lambda t: t.index)
     run.write_csv(trials)  # the CSV is written on demand, not by the search per child
-    return Run(folder, config, trials, read_jsonl(run.stats_jsonl) if run.stats_jsonl.is_file() else [])
+    stats = read_jsonl(run.stats_jsonl) if run.stats_jsonl.is_file() else []
+    warm = json.loads(run.warm_start.read_text(encoding="utf-8")) if run.warm_start.is_file() else None
+    return Run(folder, config, trials, stats, warm)
 
 
 def genotype_id(genotype: dict[str, Any]) -> str:
@@ -338,9 +341,33 @@ def _run_section(run: Run, top: int, image: Callable[[str], Path]) -> Section:
         f"(genotype {genotype_id(best.genotype)}), {_pct(_accuracy(best))} validation accuracy. "
         f"Top {min(top, len(ranked))} children below (child: the searcher's trial id, as in "
         "trials.jsonl, the live view and `nas report`; finished #: the order they finished in), then "
-        "the best child's cells."
+        "the best child's cells." + _warm_text(run)
     )
     return Section(run.label, text, table=tuple(rows), images=(cells.as_posix(),))
+
+
+def _warm_text(run: Run) -> str:
+    """One sentence naming ``--warm-start``'s children, their proxy scores and accuracies."""
+    if run.warm is None:
+        return ""
+    first: dict[str, TrialRow] = {}
+    for t in sorted(run.trials, key=lambda t: int(t.trial_id) if t.trial_id.isdigit() else math.inf):
+        first.setdefault(genotype_id(t.genotype), t)
+    parts = []
+    for cell in run.warm["cells"]:
+        child = first.get(genotype_id(json.loads(cell["genotype"])))
+        where = (
+            "not run yet"
+            if child is None
+            else f"child {child.trial_id}"
+            + (f", {_pct(_accuracy(child))}" if child.scored else f", {child.status}")
+        )
+        parts.append(f"{where} (score {cell['score']:.4g})")
+    return (
+        f" Warm start: the best {len(parts)} of {run.warm['n']} random cells by {run.warm['proxy']}: "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def _pct(x: float) -> str:

@@ -14,6 +14,7 @@ Layout of ``<results-dir>/<run>/``::
     searcher_state.json   a snapshot of the searcher's JSON ``state_dict`` (every K tells or T seconds)
     searcher_journal.jsonl  the asks and tells since that snapshot (`nas.search.searcher.SearcherCheckpoint`)
     optuna.db             the Optuna study (tpe only: `TPESearcher.run_options`)
+    warm_start.json       ``--warm-start``'s proxy and its best cells, the first children (`nas.search.warm_start`)
     trials.jsonl          one `TrialRow` per finished child, keys `LEADERBOARD_KEYS` (the source of truth)
     trials.csv            the same rows, the genotype as compact JSON (at the end of a run / ``nas report``)
     searcher_stats.jsonl  one object per tell: step, best_reward and the searcher's stats
@@ -204,6 +205,7 @@ class RunFolder:
         self.trials_jsonl = path / "trials.jsonl"
         self.trials_csv = path / "trials.csv"
         self.stats_jsonl = path / "searcher_stats.jsonl"
+        self.warm_start = path / "warm_start.json"
         self.best_genotype = path / "best_genotype.json"
         self.ray_dir = path / "ray"
         self._best: TrialRow | None = None

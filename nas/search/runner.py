@@ -274,6 +274,29 @@ def _build_searcher(settings: SearchSettings, run: RunFolder) -> Searcher:
     )
 
 
+def _warm_choices(settings: SearchSettings, run: RunFolder, searcher: Searcher) -> list[list[int]]:
+    """The choices of ``--warm-start``'s cells (scored now, or read back on a resume); none without it."""
+    if settings.warm_start is None:
+        return []
+    from nas.search.warm_start import WarmStart, load_or_score
+
+    warm = WarmStart.parse(settings.warm_start)
+    cells = load_or_score(
+        run,
+        warm,
+        searcher.space,
+        space_name=settings.space,
+        seed=settings.seed,
+        N=settings.N,
+        C=settings.C,
+        data_dir=settings.data_dir,
+    )
+    logger.info(
+        "warm start: the first %d children are the best of %d cells by %s", len(cells), warm.n, warm.proxy
+    )
+    return [[int(c) for c in cell["choices"]] for cell in cells]
+
+
 def _build_tracker(settings: SearchSettings, run: RunFolder) -> Tracker:
     from nas.tracking.base import NullTracker, TrackingConfig
     from nas.tracking.factory import create_tracker
@@ -371,6 +394,7 @@ def run_search(
     searcher = _build_searcher(settings, run) if searcher is None else searcher
     adapter = TuneSearcherAdapter(
         searcher,
+        warm=_warm_choices(settings, run, searcher),
         searcher_name=settings.searcher,
         run=run,
         budget=settings.trials,

@@ -186,6 +186,13 @@ class SearchSettings:
         group="selection",
         flag="--train",
     )
+    warm_start: str | None = setting(
+        help="PROXY:N[:K]: score N random cells with the zero-cost proxy (seconds, before the first "
+        "child) and make the search's first K children (default min(4, N)) the best of them, told to "
+        "the searcher like any child; recorded in warm_start.json (docs/zero_cost.md)",
+        group="selection",
+        none="no warm start",
+    )
     epochs: int = setting(1, help="epochs per child", group="child")
     N: int = setting(1, help="normal cells per stage of a child", group="child")
     C: int = setting(8, help="channels per block in a child's first stage", group="child")
@@ -321,6 +328,12 @@ class SearchSettings:
         if self.name is not None and (self.name in (".", "..") or "/" in self.name or "\\" in self.name):
             raise ConfigError(f"--name: a run name is a folder name (no / or \\), got {shown(self.name)}")
         self.check_space()
+        if self.warm_start is not None:
+            from nas.search.warm_start import WarmStart
+
+            WarmStart.parse(self.warm_start)
+            if self.weight_sharing:
+                raise ConfigError("--warm-start: not with --weight-sharing (its searcher drives a supernet)")
         if self.weight_sharing:  # --weight-sharing's cross-checks (nas/search/weight_sharing.py)
             if self.verify_top > self.ws_candidates:
                 raise ConfigError(f"--verify-top must be in 0..--ws-candidates ({self.ws_candidates})")

@@ -82,8 +82,10 @@ class TuneSearcherAdapter(TuneSearcher):
         snapshot_every_s: float = 60.0,
         stopping: Callable[[], bool] | None = None,
         retrain_duplicates: bool = False,
+        warm: Sequence[Sequence[int]] = (),
     ) -> None:
         super().__init__(metric=METRIC, mode="max")
+        self.warm = [list(c) for c in warm]  # the first asks take these (`Searcher.ask_with`), in order
         self._stopping = DriverLocal(stopping)
         self.trial_metadata = dict(trial_metadata or {})  # in every config: W&B shows it per child
         self.inner = searcher  # not `.searcher`: Tune walks that attribute through wrapping searchers
@@ -126,9 +128,14 @@ class TuneSearcherAdapter(TuneSearcher):
             if self.pending:
                 proposal = self.pending.pop(0)
             else:
-                proposal = self.inner.ask()
+                # The ledger counts journaled asks too, so a resumed search proposes each warm cell once.
+                given = self.inner.ledger.num_asked < len(self.warm)
+                if given:
+                    proposal = self.inner.ask_with(self.warm[self.inner.ledger.num_asked])
+                else:
+                    proposal = self.inner.ask()
                 # Journaled at once: a kill before this child ends must rerun it, never re-issue its id.
-                if not self._written(functools.partial(self.checkpoint.asked, proposal)):
+                if not self._written(functools.partial(self.checkpoint.asked, proposal, given=given)):
                     return TuneSearcher.FINISHED  # type: ignore[return-value]
             if not self.retrain_duplicates and self._running(proposal):
                 # Its cell is being trained right now: it waits for that outcome, and Tune asks again

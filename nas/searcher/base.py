@@ -8,8 +8,8 @@ asynchronously (NASNet trained 450 children at once; Zoph et al. 2018, Sec. 4).
 
 Hooks a searcher may override instead of being type-checked by its callers:
 `Searcher.path_sampler` -- which architectures train the shared weights of a supernet (uniform by
-default; ENAS's controller samples its policy), and `Searcher.run_options` -- what it keeps in a run
-folder (TPE's Optuna study). Searchers register themselves with `register_searcher` where they are
+default; ENAS's controller samples its policy), `Searcher.run_options` -- what it keeps in a run
+folder (TPE's Optuna study), and `Searcher.ask_with` -- propose given choices next (a warm start). Searchers register themselves with `register_searcher` where they are
 defined; this module names none of them.
 
 Unlike Ray Tune's ``save``/``restore`` the state is plain JSON data, never a pickle, so a state file
@@ -247,13 +247,27 @@ class Searcher(ABC):
         history in `state_dict` (the supernet stage builds them so)."""
         return {}
 
-    def restore_ask(self, trial_id: str, choices: Sequence[int]) -> Proposal:
-        """Redo a journaled ask after `load_state_dict` of an earlier snapshot.
+    def ask_with(self, choices: Sequence[int]) -> Proposal:
+        """Hook: propose ``choices`` as the next child instead of drawing one, and learn from its result
+        when told like any child's: the warm start of a search with a zero-cost proxy's best cells
+        (Abdelfattah et al., ICLR 2021, Sec. 5; issue 25).
+
+        By default the choices are only recorded in the ledger, which is all a searcher that learns
+        from ``tell`` alone needs (evolution adds the told cell to its population; random ignores it).
+        A searcher whose learning needs more at ask time (the controller's log-probability, TPE's
+        Optuna trial) overrides it. No random state is drawn, so the searcher's own stream is
+        unchanged by a warm start.
+        """
+        return self.ledger.propose(self.space, str(self.ledger.num_asked), choices)
+
+    def restore_ask(self, trial_id: str, choices: Sequence[int], *, given: bool = False) -> Proposal:
+        """Redo a journaled ask after `load_state_dict` of an earlier snapshot; ``given``: it was an
+        `ask_with` (a warm-started child), redone with the same choices.
 
         A searcher that resumes exactly (call order, point 4) proposes the same child again; one whose
         history lives outside its state (an Optuna storage) overrides this to only re-record it.
         """
-        proposal = self.ask()
+        proposal = self.ask_with(choices) if given else self.ask()
         if (proposal.trial_id, proposal.choices) != (trial_id, tuple(choices)):
             raise ConfigError(
                 f"searcher journal: ask {trial_id} was {list(choices)}, redone it is {proposal.trial_id} "

@@ -59,14 +59,19 @@ class SearcherCheckpoint:
         self.seq = int(state.get("journal_seq", 0)) if state is not None else 0
         for event in events:
             if "ask" in event:
-                searcher.restore_ask(str(event["ask"]), [int(c) for c in event["choices"]])
+                choices = [int(c) for c in event["choices"]]
+                searcher.restore_ask(str(event["ask"]), choices, given=bool(event.get("given", False)))
             else:
                 searcher.restore_tell(str(event["tell"]), TrialResult(**event["result"]))
             self.seq += 1
         return len(events)
 
-    def asked(self, proposal: Proposal) -> None:
-        self._append({"ask": proposal.trial_id, "choices": list(proposal.choices)}, sync=True)
+    def asked(self, proposal: Proposal, *, given: bool = False) -> None:
+        """Journal an ask; ``given``: an `Searcher.ask_with` (a warm-started child), redone as one."""
+        event: dict[str, Any] = {"ask": proposal.trial_id, "choices": list(proposal.choices)}
+        if given:
+            event["given"] = True
+        self._append(event, sync=True)
 
     def told(self, searcher: Searcher, trial_id: str, result: TrialResult) -> None:
         """Journal a tell just made to ``searcher``; snapshot it if one is due."""
