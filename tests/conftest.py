@@ -57,6 +57,16 @@ def tiny_genotype() -> Genotype:
     return Genotype(normal=normal, reduce=reduce, name="tiny")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """On a pytest-xdist worker (the README's ``-n 2``), torch computes on one thread: two workers of
+    two OpenMP threads each on two cores spin against each other (the children Ray starts get one
+    thread per CPU they are given anyway)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Per-test timeouts sized to the test (pytest-timeout), unless a test sets its own.
 
