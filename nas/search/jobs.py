@@ -47,6 +47,9 @@ WORKING_DIR_EXCLUDES = [
 """What never travels with a job: caches and past runs (Ray itself leaves out ``.git`` and ``.venv``)."""
 
 _POLL_S = 1.0
+NO_AGENT = "No available agent to submit job"
+AGENT_WAIT_S = 60.0
+"""How long `submit` waits for a just-started head's job agent."""
 
 
 @dataclass(frozen=True)
@@ -123,12 +126,21 @@ def submit(
     runtime_env: dict[str, Any] = {"env_vars": {"RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}}
     if working_dir is not None:
         runtime_env |= {"working_dir": str(working_dir), "excludes": WORKING_DIR_EXCLUDES}
-    try:
-        job_id: str = client.submit_job(
-            entrypoint=entrypoint, runtime_env=runtime_env, metadata=dict(metadata or {})
-        )
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise NasError(f"job submission to {client.get_address()} failed: {first_line(exc)}") from None
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            job_id: str = client.submit_job(
+                entrypoint=entrypoint, runtime_env=runtime_env, metadata=dict(metadata or {})
+            )
+            break
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            # A head answers before its job agent is up (seconds after `ray start --head`, longer
+            # on a loaded machine); the server itself says to try again.
+            if NO_AGENT in str(exc) and time.monotonic() < deadline:
+                logger.info("the head's job agent is not up yet; retrying")
+                time.sleep(1.0)
+                continue
+            raise NasError(f"job submission to {client.get_address()} failed: {first_line(exc)}") from None
     logger.info("submitted job %s: %s", job_id, entrypoint)
     return job_id
 
