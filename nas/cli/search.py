@@ -56,6 +56,9 @@ def add_search_arguments(
             group.add_argument(
                 flag_name(f.name), dest=f.name, action="store_true", default=None, help=help_text
             )
+            if f.default is True:  # a setting on by default is turned off by --no-NAME
+                off = "--no-" + flag_name(f.name).removeprefix("--")
+                group.add_argument(off, dest=f.name, action="store_false", default=None, help="turn it off")
         elif kind is dict:
             group.add_argument(
                 flag_name(f.name), dest=f.name, action="append", metavar="KEY=VALUE", help=help_text
@@ -204,6 +207,7 @@ def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Pa
         run_dir=str(run_folder.path),
         console=console,
         mode=view_mode(console, quiet=args.quiet or args.json),
+        score_by=settings.score_by,
     )
 
     # Ctrl-C: the first asks Tune to stop the running children (they stay outstanding and rerun on
@@ -233,7 +237,9 @@ def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Pa
             )
     except KeyboardInterrupt:
         interrupted.set()
-        outcome = summarize(run_folder, settings.trials, time.perf_counter() - started, 0)
+        outcome = summarize(
+            run_folder, settings.trials, time.perf_counter() - started, 0, score_by=settings.score_by
+        )
     finally:
         signal.signal(signal.SIGINT, previous)
     stopped = interrupted.is_set() and outcome.trials_done < outcome.budget
@@ -243,6 +249,8 @@ def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Pa
         print(json.dumps(summary))
     else:
         best = "none" if outcome.best_val_accuracy is None else f"{outcome.best_val_accuracy:.4f}"
+        if outcome.score_by != "val_accuracy" and outcome.best_measured is not None:
+            best += f" (best by {outcome.score_by}: {outcome.best_measured:.4f})"
         print(
             f"search {'interrupted' if stopped else 'done'}: {outcome.trials_done}/{outcome.budget} children "
             f"({outcome.trials_completed} completed, {outcome.trials_stopped} stopped early, "

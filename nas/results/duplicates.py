@@ -100,14 +100,10 @@ def is_told_duplicate(row: TrialRow) -> bool:
 
 
 def sample_means(rows: Iterable[TrialRow]) -> dict[str, float]:
-    """First trial id -> mean accuracy over its cell's trained, ranked samples (``--retrain-duplicates``).
+    """First trial id -> mean score over its cell's trained, ranked samples (``--retrain-duplicates``).
     Told duplicates are the same sample again and are left out."""
     samples: dict[str, list[float]] = {}
     for row in rows:
-        if (
-            is_ranked(row.status, row.val_accuracy)
-            and not is_told_duplicate(row)
-            and row.val_accuracy is not None
-        ):
-            samples.setdefault(row.duplicate_of or row.trial_id, []).append(row.val_accuracy)
+        if is_ranked(row.status, row.score) and not is_told_duplicate(row) and row.score is not None:
+            samples.setdefault(row.duplicate_of or row.trial_id, []).append(row.score)
     return {tid: sum(v) / len(v) for tid, v in samples.items()}

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
 from nas.results.duplicates import sample_means
-from nas.results.row import TrialRow, best
+from nas.results.row import TrialRow, best, score_label
 from nas.results.run_folder import RunFolder, read_jsonl, read_leaderboard, read_run_config
 from nas.space.diagram import draw_genotype, pyplot
 from nas.space.load import genotype_from_data
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 IMAGES_DIR = "report_images"
+_SCORE_WHY = "a lower loss ranks higher; docs/fidelity.md says why it is the default"
 RANDOM_SEARCHER = "random"
 RL_SEARCHER = "rl"
 
@@ -60,6 +61,11 @@ class Run:
         return str(self.config.get("searcher", "?"))
 
     @property
+    def score_by(self) -> str:
+        """What the run scored its children by (``--score``); runs from before it, by accuracy."""
+        return str(self.config.get("score") or "val_accuracy")
+
+    @property
     def label(self) -> str:
         return f"{self.name} ({self.searcher})"
 
@@ -67,10 +73,17 @@ class Run:
         return [t for t in self.trials if t.scored]
 
     def ranked(self) -> list[TrialRow]:
-        """Completed children (one row per cell), best first by the mean over the cell's trained samples
-        (more than one only with ``--retrain-duplicates``); ties go to the earlier child."""
+        """Completed children (one row per cell), best first by the mean score (``--score``) over the
+        cell's trained samples (more than one only with ``--retrain-duplicates``); ties go to the
+        earlier child."""
         means = sample_means(self.trials)
-        return sorted(self.completed(), key=lambda t: (-means.get(t.trial_id, _accuracy(t)), t.index))
+        return sorted(self.completed(), key=lambda t: (-means.get(t.trial_id, _score(t)), t.index))
+
+
+def _score(row: TrialRow) -> float:
+    """The score of a `TrialRow.scored` row (what the run ranks by)."""
+    assert row.score is not None
+    return row.score
 
 
 def _accuracy(row: TrialRow) -> float:
@@ -261,6 +274,8 @@ def _best(runs: Sequence[Run]) -> dict[str, Any]:
         "searcher": run.searcher,
         "trial_id": trial.trial_id,
         "val_accuracy": trial.val_accuracy,
+        "score_by": trial.score_by,
+        "score": trial.score,
         "params": trial.params,
         "mult_adds": trial.mult_adds,
         "genotype_id": genotype_id(trial.genotype),
@@ -278,7 +293,8 @@ def _summary_section(runs: Sequence[Run]) -> Section:
         "stopped early",
         "failed",
         "rejected",
-        "best val acc",
+        "scored by",
+        "best's val acc",
     )
     rows = [header]
     for run in runs:
@@ -294,6 +310,7 @@ def _summary_section(runs: Sequence[Run]) -> Section:
                 str(statuses.count("stopped")),
                 str(statuses.count("failed")),
                 str(statuses.count("rejected")),
+                run.score_by,
                 _pct(_accuracy(ranked[0])) if ranked else "-",
             )
         )
@@ -314,13 +331,26 @@ def _run_section(run: Run, top: int, image: Callable[[str], Path]) -> Section:
     best = ranked[0]
     genotype = genotype_from_data(best.genotype)
     cells = draw_genotype(genotype, image(f"{run.name}_best_cells.png"))
-    header = ("rank", "child", "finished #", "val acc", "params", "mult-adds", "wall time", "genotype id")
+    by_accuracy = run.score_by == "val_accuracy"
+    scored = () if by_accuracy else (score_label(run.score_by),)
+    header = (
+        "rank",
+        "child",
+        "finished #",
+        "val acc",
+        *scored,
+        "params",
+        "mult-adds",
+        "wall time",
+        "genotype id",
+    )
     rows = [header] + [
         (
             str(rank),
             t.trial_id,
             str(t.index),
             _pct(_accuracy(t)),
+            *(() if by_accuracy else (f"{t.measured:.4f}" if t.measured is not None else "-",)),
             _millions(t.params),
             _millions(t.mult_adds),
             f"{t.wall_s:.0f} s" if t.wall_s is not None else "-",
@@ -337,6 +367,8 @@ def _run_section(run: Run, top: int, image: Callable[[str], Path]) -> Section:
             if stopped
             else ""
         )
+        + f". Ranked by {run.score_by}"
+        + ("" if by_accuracy else f" (the score; {_SCORE_WHY})")
         + f". Best: child {best.trial_id} "
         f"(genotype {genotype_id(best.genotype)}), {_pct(_accuracy(best))} validation accuracy. "
         f"Top {min(top, len(ranked))} children below (child: the searcher's trial id, as in "

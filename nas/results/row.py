@@ -3,7 +3,8 @@
 The adapter builds a `TrialRow` when a child finishes, the run folder appends it to ``trials.jsonl``
 (its `to_dict`, keys in `LEADERBOARD_KEYS` order), and everything that reads a leaderboard back -- the
 resume, ``nas report``, the live view, the W&B summary -- reads `TrialRow`s. `best` is the one rule for
-"the best child" all of them share.
+"the best child" all of them share: the highest score (`nas.results.trial.score_of`), whatever the
+run scores by (``score_by``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ class TrialRow:
     ``status`` is any `TrialStatus`; ``val_accuracy`` is the trainer's best epoch accuracy for a
     completed child, the best it reached for a ``stopped`` one (never ranked: `scored`), and None for
     a failed or rejected one; ``error`` says why a child did not complete (and, for a stopped one,
-    after how many epochs).
+    after how many epochs). ``score`` is what the searcher was told and the leaderboard ranks by,
+    read by ``score_by`` (the run's ``--score``) from ``val_accuracy``, ``val_loss`` (the best epoch's)
+    or ``train_loss_sum``; rows written before scores existed were scored by their accuracy.
     """
 
     index: int  # completion order within the run, 0-based
@@ -44,6 +47,11 @@ class TrialRow:
     arch: str | None = None  # the cell's arch string (NB201), the benchmark's own name for it
     table_accuracy: float | None = None  # the benchmark table's 200-epoch test accuracy, in [0, 1]
     duplicate_of: str | None = None  # the trial id whose recorded result this row repeats (not trained)
+    # Columns added with --score (issue 24); older rows read back scored by their accuracy.
+    val_loss: float | None = None  # the best epoch's mean validation cross-entropy
+    train_loss_sum: float | None = None  # the minibatch training losses summed over the run
+    score: float | None = None  # higher is better, in [0, 1]: `nas.results.trial.score_of`
+    score_by: str = "val_accuracy"  # the run's --score, one of `nas.results.trial.SCORES`
 
     def __post_init__(self) -> None:
         if self.status not in get_args(TrialStatus):
@@ -51,10 +59,17 @@ class TrialRow:
 
     @property
     def scored(self) -> bool:
-        """Completed with an accuracy, and the first of its cell: the rows that compete for `best` and the
+        """Completed with a score, and the first of its cell: the rows that compete for `best` and the
         report's rankings (a repeat of a cell, told or retrained, is not ranked again:
         `nas.results.duplicates`)."""
-        return is_ranked(self.status, self.val_accuracy) and self.duplicate_of is None
+        return is_ranked(self.status, self.score) and self.duplicate_of is None
+
+    @property
+    def measured(self) -> float | None:
+        """The figure the score is read from, as measured (an accuracy or a loss): what a view shows
+        under `score_label`."""
+        value: float | None = getattr(self, self.score_by)
+        return value
 
     def to_dict(self) -> dict[str, Any]:
         """The ``trials.jsonl`` object, keys in `LEADERBOARD_KEYS` order."""
@@ -83,28 +98,46 @@ class TrialRow:
             arch=data.get("arch"),
             table_accuracy=data.get("table_accuracy"),
             duplicate_of=data.get("duplicate_of"),
+            val_loss=data.get("val_loss"),
+            train_loss_sum=data.get("train_loss_sum"),
+            score=data["score"] if "score" in data else data["val_accuracy"],
+            score_by=str(data.get("score_by", "val_accuracy")),
         )
 
     def to_trial_result(self) -> TrialResult:
         """What the searcher is told of this row (`nas.results.trial.outcome`)."""
-        return outcome(self.status, self.val_accuracy, self.params, self.mult_adds, self.error)
+        return outcome(self.status, self.score, self.params, self.mult_adds, self.error)
 
 
 LEADERBOARD_KEYS: tuple[str, ...] = tuple(f.name for f in fields(TrialRow))
 """Columns of ``trials.jsonl`` / ``trials.csv``, in order: the fields of `TrialRow`."""
-OPTIONAL_KEYS: tuple[str, ...] = ("arch", "table_accuracy", "duplicate_of")
+OPTIONAL_KEYS: tuple[str, ...] = (
+    "arch",
+    "table_accuracy",
+    "duplicate_of",
+    "val_loss",
+    "train_loss_sum",
+    "score",
+    "score_by",
+)
 """Columns a row written before they existed lacks (read back as None)."""
 REQUIRED_KEYS: tuple[str, ...] = tuple(k for k in LEADERBOARD_KEYS if k not in OPTIONAL_KEYS)
 
 
 def best(rows: Iterable[TrialRow | None]) -> TrialRow | None:
-    """The `scored <TrialRow.scored>` row with the highest validation accuracy, the earliest on a tie.
+    """The `scored <TrialRow.scored>` row with the highest score, the earliest on a tie.
 
     ``None`` entries are skipped, so a running best is ``best([current, new])``.
     """
-    top, top_accuracy = None, -math.inf
+    top, top_score = None, -math.inf
     for row in rows:
-        accuracy = row.val_accuracy if row is not None and row.scored else None
-        if accuracy is not None and accuracy > top_accuracy:
-            top, top_accuracy = row, accuracy
+        score = row.score if row is not None and row.scored else None
+        if score is not None and score > top_score:
+            top, top_score = row, score
     return top
+
+
+def score_label(by: str) -> str:
+    """How a view names the figure a run scores by (`TrialRow.measured`), e.g. ``val_loss (score)``."""
+    short = {"val_accuracy": "val_acc", "val_loss": "val_loss", "train_loss_sum": "train_loss_sum"}
+    return f"{short.get(by, by)} (score)"

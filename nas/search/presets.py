@@ -84,6 +84,7 @@ NASNET = Preset(
         "lr": 0.025,  # idem
         "train_size": 45_000,  # the training batches less the held-out split
         "val_size": 5_000,  # App. A.1: 5,000 images held out for the controller's reward
+        "score": "val_accuracy",  # the reward is the held-out accuracy (Sec. 4; `--score`'s default is val_loss)
         "max_concurrent": 450,  # App. A.3: a pool of 450 child workers
         "gpus_per_trial": 1.0,  # one GPU (P100) per child
         "searcher": "rl",

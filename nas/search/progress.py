@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from nas.results.duplicates import evaluated, is_told_duplicate
-from nas.results.row import TrialRow, best
+from nas.results.row import TrialRow, best, score_label
 from nas.tracking.base import DriverLocal
 
 _LAST = 5
@@ -53,8 +53,10 @@ class SearchProgress:
         run_dir: str,
         console: Console,
         mode: ViewMode,
+        score_by: str = "val_accuracy",
     ) -> None:
         self.budget = budget
+        self.score_by = score_by  # the run's --score: what "best" means, shown beside the accuracy
         self.run_dir = run_dir
         self.console = console
         self.mode = mode
@@ -110,14 +112,24 @@ class SearchProgress:
     def _line(self, text: str) -> None:
         self.console.print(Text(text), soft_wrap=True)
 
+    def _figures(self, row: TrialRow) -> str:
+        """A row's accuracy and, when the run scores by something else, that figure: the two numbers
+        every view shows of a child."""
+        accuracy = "-" if row.val_accuracy is None else f"{row.val_accuracy:.4f}"
+        if self.score_by == "val_accuracy":
+            return f"val_acc {accuracy}"
+        measured = "-" if row.measured is None else f"{row.measured:.4f}"
+        return f"{score_label(self.score_by).removesuffix(' (score)')} {measured}, val_acc {accuracy}"
+
     def _child_line(self, row: TrialRow) -> str:
-        accuracy = "" if row.val_accuracy is None else f" val_acc {row.val_accuracy:.4f}"
+        figures = "" if row.val_accuracy is None and row.measured is None else f" {self._figures(row)}"
         wall = "" if row.wall_s is None else f" {row.wall_s:.1f} s"
         why = f" ({row.error})" if row.error else ""
         why += f" (duplicate of {row.duplicate_of}, not trained)" if is_told_duplicate(row) else ""
-        top = "none" if self.best is None else f"{self.best.val_accuracy:.4f} (child {self.best.trial_id})"
+        top = "none" if self.best is None else f"{self._figures(self.best)} (child {self.best.trial_id})"
         return (
-            f"[{self.done}/{self.budget}] child {row.trial_id} {row.status}{accuracy}{wall}{why}; best {top}"
+            f"[{self.done}/{self.budget}] child {row.trial_id} {row.status}{figures}{wall}{why}; "
+            f"best by {self.score_by}: {top}"
         )
 
     def eta_s(self) -> float | None:
@@ -143,18 +155,24 @@ class SearchProgress:
         best = Text(
             "best: none yet"
             if self.best is None
-            else f"best: {self.best.val_accuracy:.4f} (child {self.best.trial_id}) "
+            else f"best by {self.score_by}: {self._figures(self.best)} (child {self.best.trial_id}) "
             f"{genotype_summary(self.best.genotype)}"
         )
+        by_accuracy = self.score_by == "val_accuracy"
+        scored = () if by_accuracy else (score_label(self.score_by),)
         table = Table(box=None, pad_edge=False)
-        for column in ("#", "child", "status", "val_acc", "params", "wall_s", "error"):
+        for column in ("#", "child", "status", score_label("val_accuracy") if by_accuracy else "val_acc"):
+            table.add_column(column)
+        for column in (*scored, "params", "wall_s", "error"):
             table.add_column(column)
         for row in self.last:
+            measured = () if by_accuracy else ("-" if row.measured is None else f"{row.measured:.4f}",)
             table.add_row(
                 str(row.index),
                 row.trial_id,
                 row.status,
                 "-" if row.val_accuracy is None else f"{row.val_accuracy:.4f}",
+                *measured,
                 "-" if row.params is None else f"{row.params:,}",
                 "-" if row.wall_s is None else f"{row.wall_s:.1f}",
                 (row.error or "")[:60],

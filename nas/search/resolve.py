@@ -98,6 +98,8 @@ def resolve_settings(given: Mapping[str, Any], *, resume: str | None) -> tuple[S
     if target is None:
         settings = SearchSettings.from_dict(apply_preset(given))
         settings.validate()
+        # The score a default resolves to is recorded: a resume keeps it whatever the default becomes.
+        settings = dataclasses.replace(settings, score=settings.score_by)
         if settings.name is None:
             settings = dataclasses.replace(settings, name=default_run_name(settings))
         return settings, False

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, get_args
 from nas.errors import ConfigError, NasError, describe
 from nas.results.row import best
 from nas.results.run_folder import RunFolder, read_json, write_json
-from nas.results.trial import TrialStatus, is_ranked
+from nas.results.trial import TrialStatus, is_ranked, score_of
 from nas.search.settings import ChildSettings, SearchSettings
 
 if TYPE_CHECKING:
@@ -60,6 +60,11 @@ def apply_tune_env() -> None:
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
 
 
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"score": "val_accuracy"}
+"""What a run whose ``config.json`` predates a setting did instead: children were scored by their
+accuracy before ``--score`` existed (its default is now val_loss)."""
+
+
 def open_run(settings: SearchSettings) -> RunFolder:
     """The run folder of ``settings`` (``name`` must be set); its config is written on first use."""
     assert settings.name is not None
@@ -76,7 +81,7 @@ def load_run_settings(path: Path, *, flag: str = "--resume") -> SearchSettings:
     if not run.is_run():
         raise NasError(f"{flag}: {path} is not a search run folder (no config.json there)")
     try:
-        return SearchSettings.from_dict(read_json(run.config))
+        return SearchSettings.from_dict({**SETTINGS_BEFORE_THEY_EXISTED, **read_json(run.config)})
     except (ValueError, TypeError) as exc:
         raise NasError(f"{flag}: {run.config} is not a readable run config ({exc})") from None
 
@@ -166,8 +171,9 @@ def _cached_data(data_dir: str | None, train_size: int, val_size: int, split_see
 def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     """Ray Tune function trainable: train one child and report every epoch with ``ray.tune.report``.
 
-    Every report carries a finite ``val_accuracy`` (0.0 for a failed or rejected child) so ASHA and
-    the searcher always see a number. The last epoch's metrics are held back and sent with the whole
+    Every report carries a finite ``val_accuracy`` and ``score`` (the child's score so far by the
+    run's ``--score``, `nas.results.trial.score_of`; 0.0 for a failed or rejected child) so ASHA and
+    the searcher always see a number; ``best_score`` is the row's (None without one). The last epoch's metrics are held back and sent with the whole
     `ChildResult` in one final report: a separate final report would be iteration ``epochs + 1``,
     which ASHA (``max_t=epochs``) never lets through.
     """
@@ -198,8 +204,16 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
 
     def report(epoch: int, metrics: Mapping[str, float]) -> None:
         history.append(float(metrics["val_accuracy"]))
+        score = score_of(
+            child.score_by,
+            val_accuracy=metrics["best_val_accuracy"],
+            val_loss=metrics["best_val_loss"],
+            train_loss_sum=metrics["train_loss_sum"],
+            steps=int(metrics["steps"]),
+        )
         last.clear()
         last.update(metrics, epoch=epoch, status="running", val_accuracy_history=list(history))
+        last.update(best_score=score, score=0.0 if score is None else score)
         last["wall_s"] = time.perf_counter() - started  # a child stopped early keeps its time
         if epoch < train_config.epochs:
             tune.report(dict(last))
@@ -212,6 +226,9 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     final = {**last, **result.to_dict(), "proposal_id": config["proposal_id"]}
     final["best_val_accuracy"] = result.val_accuracy
     final["val_accuracy"] = result.val_accuracy if is_ranked(result.status, result.val_accuracy) else 0.0
+    final["best_val_loss"] = result.val_loss
+    final["best_score"] = score = result.score(child.score_by)
+    final["score"] = score if is_ranked(result.status, score) and score is not None else 0.0
     final["table_accuracy"] = table_accuracy
     tune.report(final)
 
@@ -238,6 +255,8 @@ def _report_tabular(config: Mapping[str, Any], accuracy: float, wall_s: float) -
             "status": "completed",
             "val_accuracy": accuracy,
             "best_val_accuracy": accuracy,
+            "score": accuracy,  # tabular mode scores by the table's accuracy (`SearchSettings.score_by`)
+            "best_score": accuracy,
             "table_accuracy": accuracy,
             "val_accuracy_history": [accuracy],
             "wall_s": wall_s,
@@ -255,6 +274,7 @@ def _report_failure(config: Mapping[str, Any], exc: Exception) -> None:
             "status": "failed",
             "error": describe(exc),
             "val_accuracy": 0.0,
+            "score": 0.0,
             "proposal_id": config["proposal_id"],
         }
     )
@@ -335,13 +355,22 @@ class SearchOutcome:
     wall_s: float
     attempt: int
     note: str | None = None  # why the search ended short of its budget, if it did
+    score_by: str = "val_accuracy"  # what the best child was chosen by (--score)
+    best_measured: float | None = None  # the best child's figure of score_by (its accuracy or loss)
+    best_score: float | None = None  # and its score (`nas.results.trial.score_of`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def summarize(
-    run: RunFolder, budget: int, wall_s: float, attempt: int, note: str | None = None
+    run: RunFolder,
+    budget: int,
+    wall_s: float,
+    attempt: int,
+    note: str | None = None,
+    *,
+    score_by: str = "val_accuracy",
 ) -> SearchOutcome:
     from nas.results.duplicates import evaluated, is_told_duplicate
 
@@ -364,6 +393,9 @@ def summarize(
         wall_s=wall_s,
         attempt=attempt,
         note=note,
+        score_by=score_by,
+        best_measured=None if top is None else top.measured,
+        best_score=None if top is None else top.score,
     )
 
 
@@ -412,6 +444,7 @@ def run_search(
         },
         stopping=should_stop,
         retrain_duplicates=settings.retrain_duplicates,
+        score_by=settings.score_by,
     )
     remaining = settings.trials - adapter.done
     try:
@@ -460,7 +493,14 @@ def run_search(
     finally:
         adapter.finish()
         searcher.close()
-    outcome = summarize(run, settings.trials, time.perf_counter() - started, attempt, adapter.exhausted)
+    outcome = summarize(
+        run,
+        settings.trials,
+        time.perf_counter() - started,
+        attempt,
+        adapter.exhausted,
+        score_by=settings.score_by,
+    )
     tracker.finish(
         best_genotype=run.best_genotype if run.best_genotype.exists() else None,
         artifacts=[run.trials_jsonl, run.trials_csv],

@@ -193,6 +193,21 @@ class SearchSettings:
         group="selection",
         none="no warm start",
     )
+    score: str | None = setting(
+        help="what a child is scored by, the searcher's reward and the leaderboard's order: val_accuracy, "
+        "val_loss (as exp(-loss)) or train_loss_sum (as exp(-mean training loss)); docs/fidelity.md "
+        "measured val_loss ranking NAS-Bench-201's 200-epoch accuracy at tau 0.24-0.37, accuracy at 0.06",
+        group="child",
+        choices="score",
+        none="val_loss; val_accuracy in tabular mode (--benchmark without --train: the table has no loss)",
+    )
+    crn: bool = setting(
+        True,
+        help="common random numbers: every child trains with the search's --seed (same data order, "
+        "augmentation and stem initialisation), so children differ by their cells; --no-crn gives each "
+        "child a seed of its own",
+        group="child",
+    )
     epochs: int = setting(1, help="epochs per child", group="child")
     N: int = setting(1, help="normal cells per stage of a child", group="child")
     C: int = setting(8, help="channels per block in a child's first stage", group="child")
@@ -314,7 +329,7 @@ class SearchSettings:
         for f in fields(self):
             if f.metadata.get("choices"):
                 noun, known = _registry(f.metadata["choices"])
-                if getattr(self, f.name) not in known:
+                if getattr(self, f.name) is not None and getattr(self, f.name) not in known:
                     raise ConfigError(
                         f"{flag_name(f.name)}: unknown {noun} {shown(getattr(self, f.name))}; "
                         f"known: {', '.join(known)}"
@@ -362,6 +377,25 @@ class SearchSettings:
             raise ConfigError(
                 "--train: trains beside a --benchmark table; without one children are trained anyway"
             )
+        if self.tabular and self.score not in (None, "val_accuracy"):
+            raise ConfigError(
+                f"--score {self.score}: in tabular mode (--benchmark without --train) a child is the "
+                "table's accuracy, which has no loss; use --score val_accuracy, or add --train"
+            )
+
+    @property
+    def tabular(self) -> bool:
+        """Children answered from the --benchmark table, not trained."""
+        return self.benchmark is not None and not self.benchmark_train
+
+    @property
+    def score_by(self) -> str:
+        """What children are scored by: --score, else val_loss (docs/fidelity.md), except in tabular
+        mode, where the table's accuracy is all a child has. A new run records it in ``config.json``
+        (`nas.search.resolve.resolve_settings`), so a resume keeps it whatever the default becomes."""
+        if self.score is not None:
+            return self.score
+        return "val_accuracy" if self.tabular else "val_loss"
 
     def check_benchmark(self) -> None:
         """Read the --benchmark table (cached), so that a missing, unreadable or wrong table is one line
@@ -435,6 +469,10 @@ def _registry(kind: str) -> tuple[str, tuple[str, ...]]:
         from nas.search.searcher import searcher_names
 
         return "searcher", searcher_names()
+    if kind == "score":
+        from nas.results.trial import SCORES
+
+        return "score", SCORES
     if kind == "wandb":
         from nas.tracking.base import MODES
 
@@ -456,6 +494,7 @@ class ChildSettings:
     train: TrainConfig
     benchmark: str | None = None  # the table's absolute path (--benchmark)
     benchmark_train: bool = False  # --train: train, and record the table's accuracy beside
+    score_by: str = "val_accuracy"  # --score, resolved (`SearchSettings.score_by`)
 
     @property
     def tabular(self) -> bool:
@@ -477,6 +516,7 @@ class ChildSettings:
             seed=settings.seed,
             max_params=settings.max_params,
             max_mult_adds=settings.max_mult_adds,
+            crn=settings.crn,
         )
         data_dir = str(Path(settings.data_dir).resolve()) if settings.data_dir else None
         benchmark = str(Path(settings.benchmark).expanduser().resolve()) if settings.benchmark else None
@@ -489,6 +529,7 @@ class ChildSettings:
             train,
             benchmark,
             settings.benchmark_train,
+            settings.score_by,
         )
 
 

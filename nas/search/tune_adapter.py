@@ -51,7 +51,8 @@ from nas.tracking.base import DriverLocal, Tracker
 
 logger = logging.getLogger(__name__)
 
-METRIC = "val_accuracy"
+METRIC = "score"
+"""What Tune and ASHA compare children by: every report's score so far (`nas.results.trial.score_of`)."""
 _LOW_ON_ROOM = 1 << 20
 """Bytes free under the run folder below which a child's death is put down to the disk (1 MiB: less
 than a child's Tune files and checkpoint take)."""
@@ -65,7 +66,8 @@ class TuneSearcherAdapter(TuneSearcher):
     already, so `suggest` returns ``FINISHED`` once ``done`` + issued reaches the budget.
     ``trial_metadata`` (the child's size, the searcher, the seed) rides along in every config.
     ``searcher`` is freshly built: the adapter restores it from the run folder's snapshot and journal.
-    ``snapshot_every``/``snapshot_every_s``: K and T of `SearcherCheckpoint`.
+    ``snapshot_every``/``snapshot_every_s``: K and T of `SearcherCheckpoint`. ``score_by``: the
+    run's ``--score``, recorded in every row (the workers compute the score itself).
     """
 
     def __init__(
@@ -83,8 +85,10 @@ class TuneSearcherAdapter(TuneSearcher):
         stopping: Callable[[], bool] | None = None,
         retrain_duplicates: bool = False,
         warm: Sequence[Sequence[int]] = (),
+        score_by: str = "val_accuracy",
     ) -> None:
         super().__init__(metric=METRIC, mode="max")
+        self.score_by = score_by  # the run's --score: what each row's score was read from
         self.warm = [list(c) for c in warm]  # the first asks take these (`Searcher.ask_with`), in order
         self._stopping = DriverLocal(stopping)
         self.trial_metadata = dict(trial_metadata or {})  # in every config: W&B shows it per child
@@ -181,7 +185,12 @@ class TuneSearcherAdapter(TuneSearcher):
                 "error": f"the worker of Tune trial {trial_id} died or raised; see its error.txt under {self.run.ray_dir}",
             }
         row = leaderboard_row(
-            proposal, result or {}, error=error, index=self.rows_written, searcher=self.searcher_name
+            proposal,
+            result or {},
+            error=error,
+            index=self.rows_written,
+            searcher=self.searcher_name,
+            score_by=self.score_by,
         )
         if not self._written(lambda: self._record(proposal, row)):
             return
@@ -334,14 +343,21 @@ def _id_key(trial_id: str) -> tuple[int, str]:
 
 
 def leaderboard_row(
-    proposal: Proposal, result: Mapping[str, Any], *, error: bool, index: int, searcher: str
+    proposal: Proposal,
+    result: Mapping[str, Any],
+    *,
+    error: bool,
+    index: int,
+    searcher: str,
+    score_by: str = "val_accuracy",
 ) -> TrialRow:
     """The `TrialRow` of a finished child from its last report (`nas.search.runner` defines its fields).
 
     The accuracy is the trainer's (``best_val_accuracy``: `nas.train.trainer.ChildResult.val_accuracy`,
-    also sent with every epoch's report). A last report still marked ``running`` means the scheduler
-    (ASHA) stopped the child early: it is ``stopped``, with the best accuracy it reached, and never
-    ranked with completed ones (`nas.results.trial`'s rule).
+    also sent with every epoch's report), and so are the losses; the score (``best_score``, of
+    ``score_by``) is the worker's, by `nas.results.trial.score_of`. A last report still marked
+    ``running`` means the scheduler (ASHA) stopped the child early: it is ``stopped``, with the best
+    accuracy and score it reached, and never ranked with completed ones (`nas.results.trial`'s rule).
     """
     status: TrialStatus
     reason: str | None = result.get("error")
@@ -353,7 +369,8 @@ def leaderboard_row(
         status = "stopped" if raw == "running" else raw  # type: ignore[assignment]
     if status == "stopped":
         reason = f"stopped early by the scheduler after {len(history)} epoch(s)"
-    best = result.get("best_val_accuracy") if status in ("completed", "stopped") else None
+    measured = status in ("completed", "stopped")
+    best = result.get("best_val_accuracy") if measured else None
     return TrialRow(
         index=index,
         trial_id=proposal.trial_id,
@@ -370,6 +387,10 @@ def leaderboard_row(
         searcher=searcher,
         arch=proposal.genotype.to_dict().get("arch"),
         table_accuracy=result.get("table_accuracy"),
+        val_loss=result.get("best_val_loss") if measured else None,
+        train_loss_sum=result.get("train_loss_sum") if measured else None,
+        score=result.get("best_score") if measured else None,
+        score_by=score_by,
     )
 
 

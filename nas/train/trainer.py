@@ -37,7 +37,7 @@ from nas.model.build import AnyNetwork, build_any_network
 from nas.model.checkpoint import network_state
 from nas.model.counting import count_mult_adds, count_params
 from nas.model.network import NetworkConfig
-from nas.results.trial import TrialStatus
+from nas.results.trial import TrialStatus, score_of
 from nas.space.protocol import GenotypeLike
 from nas.train.data import IMAGE_SHAPE, AugmentedBatches, CifarData, Split, normalize
 from nas.train.loop import LossSettings, topk_counts, train_epoch
@@ -53,9 +53,6 @@ child's Ray worker: the child is recorded as failed (after ``--max-failures`` re
 goes on; ``nas train --no-channels-last`` avoids it."""
 
 _EVAL_BATCH = 1000
-
-SCORES = ("val_accuracy", "val_loss", "train_loss_sum")
-"""What a child can be scored by (`ChildResult.score`)."""
 
 
 class Reporter(Protocol):
@@ -153,19 +150,16 @@ class ChildResult:
         return out
 
     def score(self, by: str = "val_accuracy") -> float | None:
-        """The child's score, higher is better, read from one of `SCORES`: its best validation
-        accuracy, minus its best validation loss, or minus its sum of training losses (SoTL, Ru et al.,
-        "Speedy performance estimation for neural architecture search", NeurIPS 2021: the loss summed
-        over training ranks cells by final accuracy better than the validation accuracy of the same
-        short training). None when the child got no such figure."""
-        if by not in SCORES:
-            raise ConfigError(f"score: unknown {by!r}; known: {', '.join(SCORES)}")
-        value = {
-            "val_accuracy": self.val_accuracy,
-            "val_loss": self.val_loss,
-            "train_loss_sum": self.train_loss_sum,
-        }[by]
-        return None if value is None else value if by == "val_accuracy" else -value
+        """The child's score by ``by`` (``--score``), higher is better, by the search's one rule,
+        `nas.results.trial.score_of`: the validation accuracy, or exp(-loss) of the validation loss or
+        of the mean training loss. None when the child got no such figure."""
+        return score_of(
+            by,
+            val_accuracy=self.val_accuracy,
+            val_loss=self.val_loss,
+            train_loss_sum=self.train_loss_sum,
+            steps=self.steps_done,
+        )
 
 
 def resolve_device(name: str) -> torch.device:
@@ -368,6 +362,7 @@ def _train(
             "val_accuracy": val_accuracy,
             "best_val_accuracy": max(progress.history),  # the child's reward so far (ChildResult's)
             "val_loss": val_loss,
+            "best_val_loss": min(progress.val_losses),
             "train_loss_sum": progress.train_loss_sum,
             "train_loss": stats.train_loss,
             "train_accuracy": stats.train_accuracy,
