@@ -56,6 +56,8 @@ class TrialRow:
     def __post_init__(self) -> None:
         if self.status not in get_args(TrialStatus):
             raise NasError(f"leaderboard row {self.index}: unknown status {self.status!r}")
+        if self.score_by == "val_accuracy":  # scored by its accuracy, a row's score is that accuracy
+            object.__setattr__(self, "score", self.val_accuracy)
 
     @property
     def scored(self) -> bool:
@@ -100,7 +102,7 @@ class TrialRow:
             duplicate_of=data.get("duplicate_of"),
             val_loss=data.get("val_loss"),
             train_loss_sum=data.get("train_loss_sum"),
-            score=data["score"] if "score" in data else data["val_accuracy"],
+            score=data.get("score"),
             score_by=str(data.get("score_by", "val_accuracy")),
         )
 

@@ -422,7 +422,7 @@ def _row_from_csv(path: Path, wanted: set[str]) -> dict[str, Any] | None:
     row: dict[str, Any] = {}
     for key in found[0]:
         cell = found[0][key]
-        if key in ("trial_id", "status", "error", "searcher", "arch", "duplicate_of"):
+        if key in ("trial_id", "status", "error", "searcher", "arch", "duplicate_of", "score_by"):
             row[key] = cell or None if key in ("error", "arch", "duplicate_of") else cell
             continue
         try:

@@ -3,6 +3,8 @@ failure (divergence, an exception, a budget) is a result, never the end of the p
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -187,10 +189,14 @@ def test_losses_are_recorded_and_each_is_a_score(tiny_genotype: Genotype, data: 
     assert result.val_loss_history == tuple(m["val_loss"] for m in reports)
     assert result.val_loss == min(result.val_loss_history) and 0.0 < result.val_loss < 10.0
     assert result.to_dict()["val_loss_history"] == list(result.val_loss_history)
-    assert (result.score(), result.score("val_loss"), result.score("train_loss_sum")) == (
-        result.val_accuracy,
-        -result.val_loss,
-        -result.train_loss_sum,
+    assert [m["best_val_loss"] for m in reports][-1] == result.val_loss
+    # The search's rule (`nas.results.trial.score_of`): losses as exp(-loss), so higher is better.
+    assert (result.score(), result.score("val_loss"), result.score("train_loss_sum")) == pytest.approx(
+        (
+            result.val_accuracy,
+            math.exp(-result.val_loss),
+            math.exp(-result.train_loss_sum / result.steps_done),
+        )
     )
     with pytest.raises(ConfigError, match="unknown 'test_accuracy'"):
         result.score("test_accuracy")
