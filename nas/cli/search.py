@@ -112,7 +112,7 @@ class _PresetHelp(argparse.Action):
             parser.error(str(exc))
         fields = {f.name: f for f in dataclasses.fields(namespace.settings_class)}
         for action in parser._actions:
-            if action.dest in fields:
+            if action.dest in fields and flag_name(action.dest) in action.option_strings:  # not --no-X
                 action.help = field_help(fields[action.dest], {**preset.values, "preset": preset.name})
         about = textwrap.fill(f"preset {preset.name}: {preset.description}", width=100)
         parser.description = f"{parser.description or ''}\n{about}"

@@ -58,6 +58,8 @@ def forwarded_flags(args: argparse.Namespace, *, cwd: Path) -> list[str]:
             continue
         if value is True:
             argv.append(flag_name(f.name))
+        elif value is False:  # only a setting on by default has a flag that gives False: --no-NAME
+            argv.append("--no-" + flag_name(f.name).removeprefix("--"))
         elif isinstance(value, list):  # --searcher-option, repeated
             argv += [a for pair in value for a in (flag_name(f.name), pair)]
         else:

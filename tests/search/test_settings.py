@@ -65,7 +65,9 @@ def test_every_setting_is_a_flag_with_its_default_in_the_help() -> None:
     for f in dataclasses.fields(SearchSettings):
         assert f" {flag_name(f.name)} " in text, f.name
         assert " ".join(field_help(f).split()) in text, f.name
-        if f.default not in (None, False, dataclasses.MISSING):
+        if f.default is True:  # on by default: said so, and a --no- flag turns it off
+            assert "(default: on)" in field_help(f) and f" --no-{flag_name(f.name)[2:]} " in text, f.name
+        elif f.default not in (None, False, dataclasses.MISSING):
             shown = f"{f.default:g}" if isinstance(f.default, float) else str(f.default)
             assert f"(default {shown})" in field_help(f), f.name
 
@@ -147,8 +149,49 @@ def test_child_settings_are_typed_and_survive_pickling() -> None:
 def test_submit_forwards_what_search_reads_back(tmp_path: Path) -> None:
     argv = ["--preset", "gpu", "--trials", "5", "--download", "--searcher-option", "lr=0.1"]
     argv += ["--searcher-option", "batch_size=2", "--results-dir", "r", "--gpus-per-trial", "0.5"]
+    argv += ["--score", "train_loss_sum", "--no-crn"]
     submit = build_parser().parse_args(["submit", "--address", "http://h:8265", *argv])
     forwarded = forwarded_flags(submit, cwd=tmp_path)
     assert "--address" not in forwarded and "--help" not in forwarded
     expected = {**_given(*argv), "results_dir": str(tmp_path / "r")}
     assert _given(*forwarded) == expected
+
+
+def test_the_score_defaults_to_val_loss_is_recorded_and_a_resume_keeps_it(tmp_path: Path) -> None:
+    """docs/fidelity.md: val_loss in both spaces; tabular NAS-Bench-201 has only the table's accuracy."""
+    base = ("--results-dir", str(tmp_path))
+    for space in ("nasnet", "nas-bench-201"):
+        settings, _ = resolve_settings(_given("--space", space, *base, "--name", space), resume=None)
+        assert (settings.score, ChildSettings.of(settings).score_by) == ("val_loss", "val_loss")
+    table = tmp_path / "table.csv"  # not read: the score is settled before the table is
+    tabular = _given("--space", "nas-bench-201", "--benchmark", str(table), *base, "--name", "t")
+    assert resolve_settings(tabular, resume=None)[0].score == "val_accuracy"
+    trained = _given("--space", "nas-bench-201", "--benchmark", str(table), "--train", "--score", "val_loss")
+    assert SearchSettings.from_dict(trained).score_by == "val_loss"
+
+    settings, _ = resolve_settings(_given(*base, "--name", "r", "--score", "train_loss_sum"), resume=None)
+    run = open_search_run(settings)
+    assert json.loads(run.config.read_text())["score"] == "train_loss_sum"
+    again, resumed = resolve_settings(_given("--resume", str(run.path)), resume=str(run.path))
+    assert resumed and again.score_by == "train_loss_sum"
+    with pytest.raises(ConfigError, match="score is 'train_loss_sum' there, 'val_loss' here"):
+        resolve_settings(_given("--resume", str(run.path), "--score", "val_loss"), resume=str(run.path))
+
+
+def test_a_run_from_before_the_score_setting_resumes_scored_by_accuracy(tmp_path: Path) -> None:
+    settings, _ = resolve_settings(_given("--results-dir", str(tmp_path), "--name", "old"), resume=None)
+    run = open_search_run(settings)
+    saved = json.loads(run.config.read_text())
+    del saved["score"], saved["crn"]  # a config.json written before either setting existed
+    run.config.write_text(json.dumps(saved))
+    again, _ = resolve_settings(_given("--resume", str(run.path)), resume=str(run.path))
+    assert (again.score_by, again.crn) == ("val_accuracy", True)
+
+
+def test_no_crn_gives_each_child_its_own_seed() -> None:
+    on = ChildSettings.of(SearchSettings.from_dict(_given()))
+    off = ChildSettings.of(SearchSettings.from_dict(_given("--no-crn")))
+    assert on.train.crn and not off.train.crn
+    assert (
+        on.train.for_trial("7").seed == 0 and off.train.for_trial("7").seed != off.train.for_trial("8").seed
+    )

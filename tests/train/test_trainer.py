@@ -4,7 +4,6 @@ failure (divergence, an exception, a budget) is a result, never the end of the p
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
