@@ -58,6 +58,7 @@ def instant_result(config: Mapping[str, Any]) -> dict[str, Any]:
             "status": "failed",
             "error": "synthetic failure",
             "val_accuracy": 0.0,
+            "score": 0.0,  # what Tune compares (`nas.search.tune_adapter.METRIC`)
             "val_accuracy_history": [],
         }
     accuracy = 0.1 + 0.8 * (code % 10007) / 10007
@@ -65,6 +66,8 @@ def instant_result(config: Mapping[str, Any]) -> dict[str, Any]:
         "status": "completed",
         "val_accuracy": accuracy,
         "best_val_accuracy": accuracy,
+        "score": accuracy,  # scored by its accuracy, as the adapter's default
+        "best_score": accuracy,
         "val_accuracy_history": [accuracy],
         "params": 100_000 + code % 50_000,
         "mult_adds": 10_000_000 + code % 5_000_000,

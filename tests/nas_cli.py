@@ -7,12 +7,15 @@ end-to-end tests share: children of N=1, C=4, B=2 on 256 images for one epoch tr
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from nas.results.run_folder import LEADERBOARD_KEYS, read_jsonl
 from nas.space.genotype import Genotype
@@ -61,6 +64,19 @@ def nas_search(
     return nas("search", *args, *extra, cwd=cwd, timeout=timeout)
 
 
+def best_by_score(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The completed row the search must call best: the highest score (the earliest of equals), each
+    score checked against its figure (`nas.results.trial.score_of`: exp(-loss) for val_loss)."""
+    completed = [r for r in rows if r["status"] == "completed"]
+    for r in completed:
+        if r["score_by"] == "val_loss":
+            assert r["score"] == pytest.approx(math.exp(-r["val_loss"]))
+        elif r["score_by"] == "val_accuracy":
+            assert r["score"] == r["val_accuracy"]
+    assert completed, rows
+    return max(completed, key=lambda r: r["score"])
+
+
 def check_leaderboard(run_dir: Path, *, trials: int, searcher: str) -> list[dict[str, Any]]:
     """Rows are complete, ids unique, numbers from real training; returns the rows."""
     rows = read_jsonl(run_dir / "trials.jsonl")
@@ -73,6 +89,7 @@ def check_leaderboard(run_dir: Path, *, trials: int, searcher: str) -> list[dict
         Genotype.from_dict(row["genotype"])
         if row["status"] == "completed":
             assert 0.0 < row["val_accuracy"] <= 1.0
+            assert row["score"] == best_by_score([row])["score"] and 0.0 < row["score"] <= 1.0
             assert row["params"] > 0 and row["mult_adds"] > 0 and row["wall_s"] > 0
             assert len(row["val_accuracy_history"]) == row["epochs_done"] == 1
             assert row["error"] is None

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from nas.results.run_folder import read_json, read_jsonl
+from tests.nas_cli import best_by_score
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -142,7 +143,7 @@ def test_readme_main_command_in_a_terminal_then_train_like_the_search(
     assert len({s["updates"] for s in read_jsonl(run_dir / "searcher_stats.jsonl")}) >= 4
 
     # Re-training the found cell as the search trained it lands near its search accuracy.
-    best = max((r for r in rows if r["status"] == "completed"), key=lambda r: float(str(r["val_accuracy"])))
+    best = best_by_score(rows)  # what best_genotype.json holds
     like = [NAS, "train", str(run_dir / "best_genotype.json"), "--like", str(run_dir), "--json"]
     done = run_nas(like, tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -318,7 +319,7 @@ def test_train_like_a_run_reproduces_its_childs_accuracy(cifar_dir: Path, tmp_pa
     args += ["--data-dir", str(cifar_dir), "--results-dir", "results", "--name", "l"]
     assert run_nas([NAS, "search", *args], tmp_path, timeout=600).returncode == 0
     rows = read_jsonl(tmp_path / "results" / "l" / "trials.jsonl")
-    best = max((r for r in rows if r["status"] == "completed"), key=lambda r: float(r["val_accuracy"]))
+    best = best_by_score(rows)  # what best_genotype.json holds
     done = run_nas([NAS, "train", "--like", "results/l", "--json"], tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     trained = json.loads(done.stdout)

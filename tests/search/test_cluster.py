@@ -29,7 +29,7 @@ import pytest
 
 from nas.results.run_folder import read_jsonl
 from nas.space.genotype import Genotype
-from tests.nas_cli import TINY_SEARCH, nas
+from tests.nas_cli import TINY_SEARCH, best_by_score, nas
 from tests.ray_head import BIN, free_ports, listening, ray_head
 
 TINY = [*TINY_SEARCH, "--max-concurrent", "2"]
@@ -104,7 +104,7 @@ def _check_run(run_dir: Path, trials: int) -> None:
     completed = [r for r in rows if r["status"] == "completed"]
     assert completed, rows
     assert all(0.0 < r["val_accuracy"] <= 1.0 and r["wall_s"] > 0 for r in completed)
-    best = max(completed, key=lambda r: r["val_accuracy"])
+    best = best_by_score(rows)
     assert Genotype.load(run_dir / "best_genotype.json").to_dict() == best["genotype"]
 
 

@@ -7,13 +7,14 @@ Every search runs as a subprocess (``nas search ...``), as a user runs it; child
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from nas.results.run_folder import read_jsonl
 from nas.space.genotype import Genotype
-from tests.nas_cli import NAS, TINY_SEARCH, check_leaderboard, nas_search, search_env
+from tests.nas_cli import NAS, TINY_SEARCH, best_by_score, check_leaderboard, nas_search, search_env
 from tests.processes import kill_9_after_lines
 
 
@@ -34,8 +35,12 @@ def test_search_trains_children_and_writes_the_run_folder(
     rows = check_leaderboard(run_dir, trials=4, searcher=searcher)
     completed = [r for r in rows if r["status"] == "completed"]
     assert completed, rows
-    best = max(completed, key=lambda r: r["val_accuracy"])
-    assert summary["best_val_accuracy"] == best["val_accuracy"]
+    best = best_by_score(rows)  # by the default --score, val_loss
+    assert best["score_by"] == summary["score_by"] == "val_loss"
+    assert (summary["best_val_accuracy"], summary["best_measured"]) == (
+        best["val_accuracy"],
+        best["val_loss"],
+    )
     assert Genotype.load(run_dir / "best_genotype.json").to_dict() == best["genotype"]
     config = json.loads((run_dir / "config.json").read_text())
     assert config["searcher"] == searcher and config["trials"] == 4
@@ -157,8 +162,9 @@ def test_config_file_with_flag_overrides_and_asha(tmp_path: Path, cifar_dir: Pat
         assert row["val_accuracy"] == max(row["val_accuracy_history"]) and row["wall_s"] > 0
     assert summary["trials_stopped"] == sum(r["status"] == "stopped" for r in rows)
     completed = [r for r in rows if r["status"] == "completed"]
-    best = max(completed, key=lambda r: r["val_accuracy"])
+    best = best_by_score(completed)  # ASHA compared them by their score, as the leaderboard does
     assert summary["best_val_accuracy"] == best["val_accuracy"]  # a stopped child is never the best
+    assert all(r["score"] == pytest.approx(math.exp(-r["val_loss"])) for r in rows)  # stopped ones too
 
 
 def test_unknown_setting_in_config_file_is_exit_2(tmp_path: Path) -> None:
