@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     best = result["best"]
     if best:
         print(
-            f"best: {best['run']} ({best['searcher']}) child {best['trial_id']}: "
+            f"best by {best['score_by']}: {best['run']} ({best['searcher']}) child {best['trial_id']}: "
             f"{100 * best['val_accuracy']:.2f}% val acc, genotype {best['genotype_id']}"
         )
     print(f"wrote {result['report_md']} and {result['index_html']} ({len(result['images'])} images)")

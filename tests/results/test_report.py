@@ -18,7 +18,7 @@ from nas.results.report import genotype_id, read_jsonl
 from nas.space.diagram import draw_genotype
 from nas.space.genotype import Block, Cell, Genotype
 from nas.space.published import PUBLISHED
-from tests.nas_cli import TINY_SEARCH, nas
+from tests.nas_cli import TINY_SEARCH, best_by_score, nas
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHILDREN = 3  # per run; tiny children, so that two searches take well under a minute
@@ -75,15 +75,16 @@ def test_report_over_two_runs(runs: list[Path]) -> None:
         trials = read_jsonl(run / "trials.jsonl")  # the torn line is skipped
         assert len(trials) == CHILDREN
         completed = [t for t in trials if t["status"] == "completed"]
-        top = max(completed, key=lambda t: t["val_accuracy"])
-        best_overall = max(best_overall, top["val_accuracy"])
+        top = best_by_score(trials)  # ranked by the default --score, val_loss
+        best_overall = max(best_overall, top["score"])
         section = md.split(f"## {run.name} (")[1].split("\n## ")[0]
         assert f"{len(completed)} of {CHILDREN} children completed" in section
+        assert "Ranked by val_loss" in section and "| val_loss (score) |" in section
         first_row = next(line for line in section.splitlines() if line.startswith("| 1 |"))
-        assert f"| {100 * top['val_accuracy']:.2f}% |" in first_row
+        assert f"| {100 * top['val_accuracy']:.2f}% | {top['val_loss']:.4f} |" in first_row
         assert genotype_id(top["genotype"]) in first_row
         assert len([line for line in section.splitlines() if re.match(r"\| \d+ \|", line)]) == len(completed)
-    assert out["best"]["val_accuracy"] == best_overall
+    assert (out["best"]["score"], out["best"]["score_by"]) == (best_overall, "val_loss")
     # One numbering of children: the command line names the best child as report.md does.
     line = nas("report", *map(str, runs)).stdout.splitlines()[0]
     child = re.search(r"child (\S+):", line)

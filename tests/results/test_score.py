@@ -117,3 +117,25 @@ def test_a_row_scored_by_accuracy_has_its_accuracy_as_its_score() -> None:
     back = TrialRow.from_dict(old)
     assert (back.score_by, back.score, back.to_trial_result().reward) == ("val_accuracy", 0.25, 0.25)
     assert _row(0, accuracy=0.25, loss=2.0).measured == 2.0  # a view shows the loss it was scored by
+
+
+def test_the_report_ranks_by_the_score_and_shows_it_beside_the_accuracy(tmp_path: Path) -> None:
+    from nas.results.report import write_report
+
+    run = RunFolder(tmp_path / "by-loss")
+    run.path.mkdir()
+    run.config.write_text(json.dumps({"searcher": "random", "seed": 0, "score": "val_loss"}))
+    rows = [
+        _row(0, accuracy=0.20, loss=2.1),
+        _row(1, accuracy=0.31, loss=2.0),
+        _row(2, accuracy=0.28, loss=1.7),
+    ]
+    for row in rows:
+        run.add_trial(row)
+    out = write_report([run.path], tmp_path / "report", top=10)
+    assert (out["best"]["trial_id"], out["best"]["score_by"]) == ("2", "val_loss")
+    md = Path(out["report_md"]).read_text()
+    assert "Ranked by val_loss" in md and "| val acc | val_loss (score) |" in md
+    ranks = [line.split(" | ")[1] for line in md.splitlines() if line.startswith(("| 1 |", "| 2 |", "| 3 |"))]
+    assert ranks == ["2", "1", "0"]  # by loss 1.7, 2.0, 2.1, not by accuracy
+    assert "| 28.00% | 1.7000 |" in md
