@@ -202,7 +202,10 @@ class _ProgressCallback(Callback):
 
 
 def genotype_summary(genotype: Mapping[str, Any]) -> str:
-    """A one-line view of a genotype dict: each cell's ops, e.g. ``normal[sep_conv_3x3 skip ...]``."""
+    """A one-line view of a genotype dict: each cell's ops, e.g. ``normal[sep_conv_3x3 skip ...]``, or a
+    NAS-Bench-201 cell's arch string."""
+    if "arch" in genotype:
+        return str(genotype["arch"])
     parts = []
     for cell in ("normal", "reduce"):
         ops = [op for block in genotype[cell]["blocks"] for op in (block["op_a"], block["op_b"])]
