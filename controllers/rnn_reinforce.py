@@ -18,8 +18,10 @@ These are the stand-alone search's defaults (``bench/searchers.py`` measured the
 (`RLSearcher.weight_sharing_options`: no temperature, tanh 1.10 on inputs and 0.44 on ops, lr 0.0035,
 10 architectures per update).
 
-Learning. The reward is the child's validation accuracy (NASNet) or its cube (``reward_transform=
-"cubed"``: Zoph & Le 2017, Sec. 4.1, used the cubed maximum validation accuracy of the last 5 epochs),
+Learning. The reward is the child's score (`nas.results.trial.score_of`: its validation accuracy as in
+NASNet, or exp(-loss) of its validation loss, the search's default ``--score``) or its cube
+(``reward_transform="cubed"``: Zoph & Le 2017, Sec. 4.1, used the cubed maximum validation accuracy of
+the last 5 epochs),
 minus ``params_penalty`` per million parameters and ``mult_adds_penalty`` per billion mult-adds (a
 soft cost term in the spirit of MnasNet's, Tan et al. 2019); failed and rejected children get
 ``failure_reward``. A child that the scheduler (ASHA) stopped early is rewarded, like a completed

@@ -100,7 +100,7 @@ def _describe(hint: Any) -> str:
 
 GROUPS: dict[str, str] = {
     "selection": "selection: the space, the searcher and its budget",
-    "child": "child: how each proposed cell is trained (the reward)",
+    "child": "child: how each proposed cell is trained and scored (the reward)",
     "data": "data: CIFAR-10 and its split",
     "cluster": "cluster: where and how many children run (Ray Tune)",
     "run": "run folder",

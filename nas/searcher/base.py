@@ -86,8 +86,8 @@ class UniformPaths:
 
 
 def shaped_reward(result: TrialResult, *, failure_reward: float) -> float:
-    """The reward to learn from: the accuracy of a completed child, the accuracy a ``stopped`` child
-    reached when the scheduler stopped it, else ``failure_reward``.
+    """The reward to learn from: the score of a completed child (`nas.results.trial.score_of`, in
+    [0, 1]), the score a ``stopped`` child reached when the scheduler stopped it, else ``failure_reward``.
 
     A failed or rejected child must still move a policy-gradient controller away from what it
     proposed; silently dropping it would leave the probability of a crashing architecture untouched.
