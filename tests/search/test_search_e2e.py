@@ -66,7 +66,7 @@ def test_kill_9_then_resume_trains_exactly_the_budget(tmp_path: Path, cifar_dir:
     results = tmp_path / "results"
     run_dir = results / "k"
     args = [*TINY_SEARCH, "--searcher", "rl", "--trials", "6", "--max-concurrent", "2", "--max-failures", "0"]
-    args += ["--quiet"]
+    args += ["--quiet", "--score", "train_loss_sum"]  # not the default: the resume must keep it
     args += ["--data-dir", str(cifar_dir), "--results-dir", str(results), "--name", "k"]
     kill_9_after_lines([NAS, "search", *args], run_dir / "trials.jsonl", 2, cwd=tmp_path, env=search_env())
     before = read_jsonl(run_dir / "trials.jsonl")
@@ -78,6 +78,7 @@ def test_kill_9_then_resume_trains_exactly_the_budget(tmp_path: Path, cifar_dir:
     assert summary["resumed"] and summary["trials_done"] == 6 and summary["attempt"] == 2
     rows = check_leaderboard(run_dir, trials=6, searcher="rl")
     assert rows[: len(before)] == before  # children finished before the kill are kept, not retrained
+    assert {r["score_by"] for r in rows} == {"train_loss_sum"} and summary["score_by"] == "train_loss_sum"
     # The RL searcher numbers its proposals 0, 1, 2, ...: all six, each exactly once, none lost.
     assert sorted(int(r["trial_id"]) for r in rows) == list(range(6))
     state = json.loads((run_dir / "searcher_state.json").read_text())
