@@ -173,9 +173,10 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
 
     Every report carries a finite ``val_accuracy`` and ``score`` (the child's score so far by the
     run's ``--score``, `nas.results.trial.score_of`; 0.0 for a failed or rejected child) so ASHA and
-    the searcher always see a number; ``best_score`` is the row's (None without one). The last epoch's metrics are held back and sent with the whole
-    `ChildResult` in one final report: a separate final report would be iteration ``epochs + 1``,
-    which ASHA (``max_t=epochs``) never lets through.
+    the searcher always see a number; ``best_score`` is the row's (None without one). The last
+    epoch's metrics are held back and sent with the whole `ChildResult` in one final report: a
+    separate final report would be iteration ``epochs + 1``, which ASHA (``max_t=epochs``) never lets
+    through.
     """
     from ray import tune
 
