@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -142,11 +143,14 @@ def test_not_a_run_folder(tmp_path: Path) -> None:
     assert proc.stderr.count("\n") == 1 and "trials.jsonl" in proc.stderr
 
 
-def test_shared_weight_tau_is_per_run_never_pooled() -> None:
+def test_shared_weight_tau_is_per_run_never_pooled(tmp_path: Path) -> None:
     """Each --weight-sharing run scores with its own supernet: its tau uses its own cells only."""
     from nas.results.report import kendall_tau, load_run, shared_weight_pairs, shared_weight_taus
 
-    runs = [load_run(REPO_ROOT / "results" / f"example-ws-{s}-s0") for s in ("rl", "random")]
+    names = [f"example-ws-{s}-s0" for s in ("rl", "random")]
+    for name in names:  # loading a run rewrites its trials.csv: never the committed examples
+        shutil.copytree(REPO_ROOT / "results" / name, tmp_path / name)
+    runs = [load_run(tmp_path / name) for name in names]
     taus = shared_weight_taus({run.label: shared_weight_pairs(run) for run in runs})
     assert list(taus) == [run.label for run in runs]
     for run in runs:
