@@ -49,8 +49,19 @@ def ray_head(
 ) -> Iterator[None]:
     """``ray start --head --block ARGS`` until the block ends; its log and ``temp_dir`` are removed after."""
     log = open(temp_dir / "ray-start.log", "w")  # noqa: SIM115  # a pipe could fill up
+    # The dashboard agent's HTTP port is fixed by default (52365): a second Ray on this machine (another
+    # test's local cluster) already holds it, and the head's job server then has no agent to run jobs.
+    (agent_port,) = free_ports(1)
     proc = subprocess.Popen(
-        [str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1", *args],
+        [
+            str(BIN / "ray"),
+            "start",
+            "--head",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            f"--dashboard-agent-listen-port={agent_port}",
+            *args,
+        ],
         env=dict(env),
         stdout=subprocess.DEVNULL,
         stderr=log,

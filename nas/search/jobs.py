@@ -48,8 +48,12 @@ WORKING_DIR_EXCLUDES = [
 
 _POLL_S = 1.0
 NO_AGENT = "No available agent to submit job"
-AGENT_WAIT_S = 60.0
+AGENT_WAIT_S = 30.0
 """How long `submit` waits for a just-started head's job agent."""
+AGENT_HINT = (
+    "; the head's dashboard agent is not serving: if another Ray runs on that machine, start the head"
+    " with its own --dashboard-agent-listen-port (the default, 52365, is taken by the first)"
+)
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,10 @@ def submit(
                 logger.info("the head's job agent is not up yet; retrying")
                 time.sleep(1.0)
                 continue
-            raise NasError(f"job submission to {client.get_address()} failed: {first_line(exc)}") from None
+            hint = AGENT_HINT if NO_AGENT in str(exc) else ""
+            raise NasError(
+                f"job submission to {client.get_address()} failed: {first_line(exc)}{hint}"
+            ) from None
     logger.info("submitted job %s: %s", job_id, entrypoint)
     return job_id
 
