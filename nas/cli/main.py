@@ -27,7 +27,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"nas: error: {one_line(message)}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every sub-command's parser, or with ``only`` just that one's arguments (the others keep their
+    one-line help): some commands' arguments need heavy imports (`nas score` lists the proxies, which
+    imports torch), and a command should not pay for its neighbours' (seconds per `nas` started)."""
     parser = _Parser(prog="nas", description="Neural architecture search in the NASNet space.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -40,12 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
             add_help=not getattr(module, "OWN_HELP", False),
         )
-        module.add_arguments(command)
+        if only is None or name == only:
+            module.add_arguments(command)
     return parser
 
 
+def invoked_command(argv: Sequence[str]) -> str:
+    """The sub-command ``argv`` names: its first argument that is not an option (`nas -v search ...`);
+    none, or one that is no command, leaves nothing to build (argparse then says what is wrong)."""
+    return next((arg for arg in argv if not arg.startswith("-")), "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(only=invoked_command(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors and --help: a code to return, also when called in-process
