@@ -37,7 +37,6 @@ from functools import partial
 
 import torch
 from torch import nn
-from torchvision.ops.misc import Conv2dNormActivation, SqueezeExcitation
 
 OpFactory = Callable[[int, int, bool], nn.Module]
 """``(C, stride, affine) -> nn.Module``, as in `nas.ops.primitives` (not imported from there: ops imports us)."""
@@ -106,6 +105,10 @@ def _conv_bn(
     relu: bool = True,
 ) -> nn.Module:
     """Conv (no bias, 'same' padding) -> BN(affine) [-> in-place ReLU, safe: it acts on the BN output]."""
+    # Imported here: `torchvision` imports all its models and datasets (1.7 s in every process that
+    # builds a network, each Ray worker and `nas` command included).
+    from torchvision.ops.misc import Conv2dNormActivation
+
     layer: nn.Module = Conv2dNormActivation(
         C_in,
         C_out,
@@ -306,6 +309,8 @@ class SEConv3x3(nn.Sequential):
     """
 
     def __init__(self, C: int, stride: int = 1, affine: bool = True) -> None:
+        from torchvision.ops.misc import SqueezeExcitation  # imported here: see `_conv_bn`
+
         _check_stride(stride)
         (squeeze,) = branch_widths(C, (1 / 4,))
         super().__init__(
