@@ -2,8 +2,8 @@
 
 The README's ``nas search`` line is read from the README itself and run exactly as written (only the
 data folder is this machine's), with W&B at its default (offline without a key), in a
-pseudo-terminal so that the live view is on, and again with its output piped. Then the found cell
-is re-trained with ``nas train --like`` and must land near its search accuracy.
+pseudo-terminal so that the live view is on, and again with its output piped (tiny children). That
+``nas train --like`` re-trains a run's child to the same accuracy is tested on a tiny run below.
 """
 
 from __future__ import annotations
@@ -117,9 +117,7 @@ def only_run(results: Path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_readme_main_command_in_a_terminal_then_train_like_the_search(
-    cifar_dir: Path, tmp_path: Path
-) -> None:
+def test_readme_main_command_in_a_terminal(cifar_dir: Path, tmp_path: Path) -> None:
     argv = readme_main_command(cifar_dir)
     budget = int(argv[argv.index("--trials") + 1])
     term = Terminal(argv, cwd=tmp_path, env=user_env(tmp_path))
@@ -136,20 +134,12 @@ def test_readme_main_command_in_a_terminal_then_train_like_the_search(
     assert all(r["wall_s"] is not None for r in rows)
     children = [p for p in (run_dir / "wandb").glob("offline-run-*")]
     assert len(children) == budget + 1  # W&B offline, the default: a run per child and the searcher
+    assert read_json(run_dir / "best_genotype.json") == best_by_score(rows)["genotype"]
 
     # The default controller learns within the budget: an update per 4 children.
     state = read_json(run_dir / "searcher_state.json")
     assert state["num_updates"] >= 3
     assert len({s["updates"] for s in read_jsonl(run_dir / "searcher_stats.jsonl")}) >= 4
-
-    # Re-training the found cell as the search trained it lands near its search accuracy.
-    best = best_by_score(rows)  # what best_genotype.json holds
-    like = [NAS, "train", str(run_dir / "best_genotype.json"), "--like", str(run_dir), "--json"]
-    done = run_nas(like, tmp_path, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    trained = json.loads(done.stdout)
-    assert abs(trained["val_accuracy"] - float(str(best["val_accuracy"]))) <= 0.05, (trained, best)
-    assert trained["out"].startswith(str(Path("results", "train", f"{run_dir.name}-best-")))
 
 
 @pytest.mark.slow
