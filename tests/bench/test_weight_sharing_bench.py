@@ -18,7 +18,6 @@ SEARCH = {"rl_top_mean", "random_top_mean", "searches"}
 MODES = {
     "full": ([], COST | RANKING | SEARCH),
     "cost-only": (["--cost-only"], COST),
-    "ranking-only": (["--ranking-only", "--ranking-epochs", "1,2"], COST | RANKING),
 }
 
 
@@ -37,6 +36,6 @@ def test_quick_run_prints_its_figures(mode: str, cifar_dir: Path) -> None:
     assert expected <= figures.keys() and not absent & figures.keys()
     assert figures["score_s"] > 0 and figures["child_s"] > 0
     if "kendall_tau_by_epochs" in expected:
-        assert set(figures["kendall_tau_by_epochs"]) == ({"1", "2"} if mode == "ranking-only" else {"1"})
+        assert set(figures["kendall_tau_by_epochs"]) == {"1"}
     if "searches" in expected:
         assert [len(s["verified"]) for s in figures["searches"]["rl"]] == [2]  # --quick: top 2, 1 seed

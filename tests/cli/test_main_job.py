@@ -143,13 +143,18 @@ def test_readme_main_command_in_a_terminal(cifar_dir: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_piped_output_is_one_plain_line_per_child(cifar_dir: Path, tmp_path: Path) -> None:
+def test_piped_output_is_one_plain_line_per_child_and_train_like_reproduces_one(
+    cifar_dir: Path, tmp_path: Path
+) -> None:
     """The main job's output piped (the terminal test above runs the README's command itself; tiny
-    children here, since what is checked is the output, not the children)."""
+    children here, since what is checked is the output, not the children); then ``nas train --like``
+    re-trains the found cell with the child's cell, seed, split, sizes and thread count: the same
+    accuracy."""
     budget = 3
     args = [*TINY, "--searcher", "rl", "--trials", str(budget), "--max-concurrent", "2"]
     args[args.index("--wandb") + 1] = "auto"  # the default, as in the README's command: offline, quiet
-    done = run_nas([NAS, "search", *args, "--data-dir", str(cifar_dir)], tmp_path, timeout=600)
+    args += ["--data-dir", str(cifar_dir), "--results-dir", "results", "--name", "l"]
+    done = run_nas([NAS, "search", *args], tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     assert done.stdout.count("\n") == 1 and f"search done: {budget}/{budget} children" in done.stdout
     # Not a terminal: one plain line per child instead of a redrawn view, and none of Ray's chatter.
@@ -157,7 +162,16 @@ def test_piped_output_is_one_plain_line_per_child(cifar_dir: Path, tmp_path: Pat
     assert "\x1b[" not in done.stderr
     assert len([ln for ln in lines if re.match(r"\[\d+/\d+\] child \d+ ", ln)]) == budget
     assert lines[0].startswith("search: 0/") and len(lines) == budget + 1, done.stderr[-4000:]
-    check_run(only_run(tmp_path / "results"), trials=budget)
+    rows = check_run(only_run(tmp_path / "results"), trials=budget)
+
+    best = best_by_score(rows)  # what best_genotype.json holds
+    done = run_nas([NAS, "train", "--like", "results/l", "--json"], tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    trained = json.loads(done.stdout)
+    assert trained["val_accuracy"] == pytest.approx(best["val_accuracy"], abs=0.01), (trained, best)
+    assert trained["params"] == best["params"]
+    done = run_nas([NAS, "train", "--like", "results/nope"], tmp_path, timeout=60)
+    assert done.returncode == 2 and done.stderr.startswith("nas: error: --like: results/nope")
 
 
 @pytest.mark.slow
@@ -300,20 +314,3 @@ def test_a_found_genotype_is_named_after_its_run(
         assert main([*argv, "--dry-run"]) == 0
         out = capsys.readouterr().out
         assert out.startswith("my-run-best 1 @ 48"), out
-
-
-@pytest.mark.slow
-def test_train_like_a_run_reproduces_its_childs_accuracy(cifar_dir: Path, tmp_path: Path) -> None:
-    """Same cell, seed, split, sizes and thread count as the search's child: the same accuracy."""
-    args = [*TINY, "--searcher", "random", "--trials", "2", "--max-concurrent", "1", "--quiet"]
-    args += ["--data-dir", str(cifar_dir), "--results-dir", "results", "--name", "l"]
-    assert run_nas([NAS, "search", *args], tmp_path, timeout=600).returncode == 0
-    rows = read_jsonl(tmp_path / "results" / "l" / "trials.jsonl")
-    best = best_by_score(rows)  # what best_genotype.json holds
-    done = run_nas([NAS, "train", "--like", "results/l", "--json"], tmp_path, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    trained = json.loads(done.stdout)
-    assert trained["val_accuracy"] == pytest.approx(best["val_accuracy"], abs=0.01), (trained, best)
-    assert trained["params"] == best["params"]
-    done = run_nas([NAS, "train", "--like", "results/nope"], tmp_path, timeout=60)
-    assert done.returncode == 2 and done.stderr.startswith("nas: error: --like: results/nope")
