@@ -77,12 +77,17 @@ def best_by_score(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return max(completed, key=lambda r: r["score"])
 
 
-def check_leaderboard(run_dir: Path, *, trials: int, searcher: str) -> list[dict[str, Any]]:
-    """Rows are complete, ids unique, numbers from real training; returns the rows."""
+def check_leaderboard(
+    run_dir: Path, *, trials: int, searcher: str, select: int = 0, select_epochs: int = 1
+) -> list[dict[str, Any]]:
+    """Rows are complete, ids unique, numbers from real training; ``trials`` of the search stage, then
+    ``select`` of the selection stage (``--select-top``, ``select_epochs`` each); returns the rows."""
     rows = read_jsonl(run_dir / "trials.jsonl")
-    assert len(rows) == trials
-    assert [r["index"] for r in rows] == list(range(trials))
-    assert len({r["trial_id"] for r in rows}) == trials
+    total = trials + select
+    assert len(rows) == total
+    assert [r["index"] for r in rows] == list(range(total))
+    assert [r["stage"] for r in rows] == ["search"] * trials + ["select"] * select
+    assert len({(r["stage"], r["trial_id"]) for r in rows}) == total
     for row in rows:
         assert tuple(row) == LEADERBOARD_KEYS
         assert row["searcher"] == searcher
@@ -91,7 +96,8 @@ def check_leaderboard(run_dir: Path, *, trials: int, searcher: str) -> list[dict
             assert 0.0 < row["val_accuracy"] <= 1.0
             assert row["score"] == best_by_score([row])["score"] and 0.0 < row["score"] <= 1.0
             assert row["params"] > 0 and row["mult_adds"] > 0 and row["wall_s"] > 0
-            assert len(row["val_accuracy_history"]) == row["epochs_done"] == 1
+            epochs = 1 if row["stage"] == "search" else select_epochs
+            assert len(row["val_accuracy_history"]) == row["epochs_done"] == epochs
             assert row["error"] is None
         elif row["status"] == "stopped":  # by ASHA: the accuracy of fewer epochs, kept apart
             assert row["val_accuracy"] == max(row["val_accuracy_history"]) and row["wall_s"] > 0
@@ -100,7 +106,8 @@ def check_leaderboard(run_dir: Path, *, trials: int, searcher: str) -> list[dict
             assert row["status"] in ("failed", "rejected") and row["val_accuracy"] is None
             assert row["error"]
     csv_lines = (run_dir / "trials.csv").read_text().splitlines()
-    assert len(csv_lines) == trials + 1
+    assert len(csv_lines) == total + 1
     assert len(read_jsonl(run_dir / "searcher_stats.jsonl")) == trials
+    assert len(read_jsonl(run_dir / "select_stats.jsonl")) == select
     json.loads((run_dir / "searcher_state.json").read_text())
     return rows

@@ -180,10 +180,12 @@ def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Pa
 
     from rich.console import Console
 
+    from nas.results.run_folder import RunFolder
     from nas.search.cluster import connect
     from nas.search.progress import SearchProgress, view_mode
     from nas.search.resolve import open_search_run
-    from nas.search.runner import check_resources, run_search, summarize
+    from nas.search.runner import SearchOutcome, check_resources, run_search, summarize
+    from nas.search.selection import select_line
 
     connect(settings.address)
     check_resources(settings)
@@ -201,50 +203,71 @@ def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Pa
 
         stage = weight_sharing.run_stage(settings, run_folder, on_epoch=show)
         settings, verifier = weight_sharing.verification(settings, run_folder)
-    progress = SearchProgress(
-        budget=settings.trials,
-        rows=run_folder.trials(),
-        run_dir=str(run_folder.path),
-        console=console,
-        mode=view_mode(console, quiet=args.quiet or args.json),
-        score_by=settings.score_by,
-    )
 
     # Ctrl-C: the first asks Tune to stop the running children (they stay outstanding and rerun on
     # --resume) and returns here; a second raises KeyboardInterrupt at once. Tune's own handler,
     # which would print `Tuner.restore(...)` and let the command exit 0, is switched off.
     interrupted = threading.Event()
+    views: list[SearchProgress] = []
 
     def on_sigint(signum: int, frame: Any) -> None:
         if interrupted.is_set():
             raise KeyboardInterrupt
         interrupted.set()
-        progress.stop_requested()
+        for view in views[-1:]:
+            view.stop_requested()
+
+    def run_stage(stage_settings: SearchSettings, folder: RunFolder, searcher: Any) -> SearchOutcome:
+        """One stage (the search, or the selection: `nas.search.selection`) with its live view."""
+        progress = SearchProgress(
+            budget=stage_settings.trials,
+            rows=folder.trials(),
+            run_dir=str(folder.path),
+            console=console,
+            mode=view_mode(console, quiet=args.quiet or args.json),
+            score_by=stage_settings.score_by,
+            stage=folder.stage,
+        )
+        views.append(progress)
+        started = time.perf_counter()
+        try:
+            # Ray's driver threads print worker deaths and the like on stdout; stdout is for our summary.
+            with progress, contextlib.redirect_stdout(sys.stderr):
+                return run_search(
+                    stage_settings,
+                    folder,
+                    listeners=[progress.child_done],
+                    callbacks=[progress.tune_callback()],
+                    searcher=searcher,
+                    should_stop=interrupted.is_set,
+                )
+        except KeyboardInterrupt:
+            interrupted.set()
+            return summarize(
+                folder, stage_settings.trials, time.perf_counter() - started, 0, score_by=settings.score_by
+            )
 
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     previous = signal.signal(signal.SIGINT, on_sigint)
-    started = time.perf_counter()
+    select: dict[str, Any] | None = None
     try:
-        # Ray's driver threads print worker deaths and the like on stdout; stdout is for our summary.
-        with progress, contextlib.redirect_stdout(sys.stderr):
-            outcome = run_search(
-                settings,
-                run_folder,
-                listeners=[progress.child_done],
-                callbacks=[progress.tune_callback()],
-                searcher=verifier,
-                should_stop=interrupted.is_set,
-            )
-    except KeyboardInterrupt:
-        interrupted.set()
-        outcome = summarize(
-            run_folder, settings.trials, time.perf_counter() - started, 0, score_by=settings.score_by
-        )
+        outcome = run_stage(settings, run_folder, verifier)
+        finished = not interrupted.is_set() and (outcome.trials_done >= outcome.budget or outcome.note)
+        if settings.select_top and finished:
+            from nas.search.selection import selection, summary_of
+
+            select_settings, lister, select_folder = selection(settings, run_folder)
+            selected = run_stage(select_settings, select_folder, lister)
+            select = summary_of(run_folder, selected, interrupted=interrupted.is_set())
     finally:
         signal.signal(signal.SIGINT, previous)
-    stopped = interrupted.is_set() and outcome.trials_done < outcome.budget
+    stopped = interrupted.is_set() and (
+        outcome.trials_done < outcome.budget
+        or bool(settings.select_top and (select is None or select["interrupted"]))
+    )
     summary = {**outcome.to_dict(), "resumed": resumed, "searcher": settings.searcher, "interrupted": stopped}
     summary |= stage.to_dict() if stage is not None else {}
+    summary |= {"select": select} if settings.select_top else {}
     if args.json:
         print(json.dumps(summary))
     else:
@@ -260,6 +283,8 @@ def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Pa
             f"{outcome.wall_s:.0f} s, run folder {outcome.run_dir}",
             file=sys.stdout,
         )
+    if select is not None and not args.json:
+        print(select_line(select), file=sys.stdout)
     if outcome.note is not None and not args.json:
         print(f"nas: note: {outcome.note}", file=sys.stderr)
     if stopped:

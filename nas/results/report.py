@@ -27,6 +27,7 @@ from nas.errors import NasError
 from nas.results.duplicates import sample_means
 from nas.results.row import TrialRow, best, score_label
 from nas.results.run_folder import RunFolder, read_jsonl, read_leaderboard, read_run_config
+from nas.results.selection import cell_key, search_vs_select, selection_means
 from nas.space.diagram import draw_genotype, pyplot
 from nas.space.load import genotype_from_data
 
@@ -51,6 +52,7 @@ class Run:
     trials: list[TrialRow]
     stats: list[dict[str, Any]]
     warm: dict[str, Any] | None = None  # warm_start.json, when the search was warm-started
+    select: tuple[TrialRow, ...] = ()  # the selection stage's rows (``--select-top``); `trials`: the search's
 
     @property
     def name(self) -> str:
@@ -103,11 +105,13 @@ def load_run(path: str | Path) -> Run:
     rows, torn = read_leaderboard(run.trials_jsonl)  # damage in the middle is refused, with its repair
     if torn is not None:
         logger.warning("%s: skipping the torn last line", run.trials_jsonl)
-    trials = sorted((TrialRow.from_dict(r) for r in rows), key=lambda t: t.index)
-    run.write_csv(trials)  # the CSV is written on demand, not by the search per child
+    every = sorted((TrialRow.from_dict(r) for r in rows), key=lambda t: t.index)
+    run.write_csv(every)  # the CSV is written on demand, not by the search per child
+    trials = [t for t in every if t.stage == "search"]
+    select = tuple(t for t in every if t.stage == "select")
     stats = read_jsonl(run.stats_jsonl) if run.stats_jsonl.is_file() else []
     warm = json.loads(run.warm_start.read_text(encoding="utf-8")) if run.warm_start.is_file() else None
-    return Run(folder, config, trials, stats, warm)
+    return Run(folder, config, trials, stats, warm, select)
 
 
 def genotype_id(genotype: dict[str, Any]) -> str:
@@ -224,6 +228,9 @@ def write_report(
         sections.append(
             Section("Shared-weight score vs stand-alone accuracy", shared[1], images=(shared[0],))
         )
+    for run in runs:
+        if run.select:  # --select-top: the search's top cells retrained, the winner by mean accuracy
+            sections.append(_select_section(run, image(f"{run.name}_selection.png")))
     table = _plot_table(runs, out_dir / IMAGES_DIR / "table_accuracy.png")
     if table is not None:  # only --benchmark --train runs have both numbers
         image("table_accuracy.png")
@@ -509,6 +516,45 @@ def _plot_shared_weights(runs: Sequence[Run], path: Path) -> tuple[str, str] | N
         "correlation is +-0.41): `bench/weight_sharing.py` measures the ranking over 20 random cells."
     )
     return _save(fig, path), text
+
+
+def _select_section(run: Run, path: Path) -> Section:
+    """The selection stage of a ``--select-top`` run: each retrained cell's mean accuracy over its seeds
+    beside the search's score of it, ranked as the selection chose (`nas.results.selection`), and the
+    one against the other with Kendall's tau: how well the search's proxy ranked its own top cells."""
+    rows = [*run.trials, *run.select]
+    means = sorted(selection_means(rows), key=lambda s: (-s.mean, s.first_index))
+    scores = {cell_key(t.genotype): t for t in run.trials if t.scored}
+    table = [("rank", "search child", "search score", "seeds", "mean val acc", "genotype id")]
+    for rank, cell in enumerate(means, start=1):
+        found = scores.get(cell_key(cell.genotype))
+        table.append(
+            (
+                str(rank),
+                found.trial_id if found else "-",
+                f"{_score(found):.4f}" if found else "-",
+                str(len(cell.accuracies)),
+                _pct(cell.mean),
+                genotype_id(cell.genotype),
+            )
+        )
+    pairs = search_vs_select(rows)
+    tau = kendall_tau([x for x, _ in pairs], [y for _, y in pairs]) if len(pairs) > 1 else math.nan
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.scatter(
+        [x for x, _ in pairs], [y for _, y in pairs], s=24, label=f"tau {tau:.2f} ({len(pairs)} cells)"
+    )
+    _style(ax, f"selection: {run.label}", f"search score ({run.score_by})", "selection mean val accuracy")
+    ax.legend(fontsize=8, loc="lower right")
+    text = (
+        f"The search's top {len(means)} cells retrained {run.config.get('select_epochs', '?')} epochs with "
+        f"{run.config.get('select_seeds', '?')} seed(s) each (NASNet's protocol, Zoph et al. 2018 Sec. 4); "
+        "best_genotype.json is the first row, the best mean validation accuracy over its seeds. Kendall "
+        f"tau between the search's score and the selection mean: {tau:.2f} over {len(pairs)} cells "
+        f"(chance band +-{chance_band(len(pairs)):.2f})."
+    )
+    return Section(f"Selection: {run.label}", text, table=tuple(table), images=(_save(fig, path),))
 
 
 def table_pairs(run: Run) -> list[tuple[float, float]]:

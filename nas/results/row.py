@@ -17,6 +17,10 @@ from typing import Any, get_args
 from nas.errors import NasError
 from nas.results.trial import TrialResult, TrialStatus, is_ranked, outcome
 
+STAGES = ("search", "select")
+"""The stages whose children a leaderboard holds: the search's, then the selection's (``--select-top``:
+the search's top cells retrained longer, NASNet's protocol; `nas.search.selection`)."""
+
 
 @dataclass(frozen=True)
 class TrialRow:
@@ -52,10 +56,14 @@ class TrialRow:
     train_loss_sum: float | None = None  # the minibatch training losses summed over the run
     score: float | None = None  # higher is better, in [0, 1]: `nas.results.trial.score_of`
     score_by: str = "val_accuracy"  # the run's --score, one of `nas.results.trial.SCORES`
+    # Column added with --select-top (issue 24): which stage trained the child; older rows are the search's.
+    stage: str = "search"  # one of `STAGES`: the search, or the selection's retraining of its top cells
 
     def __post_init__(self) -> None:
         if self.status not in get_args(TrialStatus):
             raise NasError(f"leaderboard row {self.index}: unknown status {self.status!r}")
+        if self.stage not in STAGES:
+            raise NasError(f"leaderboard row {self.index}: unknown stage {self.stage!r}")
         if self.score_by == "val_accuracy":  # scored by its accuracy, a row's score is that accuracy
             object.__setattr__(self, "score", self.val_accuracy)
 
@@ -104,6 +112,7 @@ class TrialRow:
             train_loss_sum=data.get("train_loss_sum"),
             score=data.get("score"),
             score_by=str(data.get("score_by", "val_accuracy")),
+            stage=str(data.get("stage", "search")),
         )
 
     def to_trial_result(self) -> TrialResult:
@@ -121,6 +130,7 @@ OPTIONAL_KEYS: tuple[str, ...] = (
     "train_loss_sum",
     "score",
     "score_by",
+    "stage",
 )
 """Columns a row written before they existed lacks (read back as None)."""
 REQUIRED_KEYS: tuple[str, ...] = tuple(k for k in LEADERBOARD_KEYS if k not in OPTIONAL_KEYS)

@@ -18,7 +18,10 @@ Layout of ``<results-dir>/<run>/``::
     trials.jsonl          one `TrialRow` per finished child, keys `LEADERBOARD_KEYS` (the source of truth)
     trials.csv            the same rows, the genotype as compact JSON (at the end of a run / ``nas report``)
     searcher_stats.jsonl  one object per tell: step, best_reward and the searcher's stats
-    best_genotype.json    the best completed child's genotype
+    best_genotype.json    the best completed child's genotype; with ``--select-top``, once selection
+                          rows exist, the selected cell's (best mean accuracy over its seeds)
+    select_state.json, select_journal.jsonl, select_stats.jsonl
+                          the selection stage's searcher books, as above (`RunFolder.stage_folder`)
     ray/                  Ray Tune's experiment folders (one per attempt)
 """
 
@@ -195,30 +198,46 @@ def _csv_cell(value: Any) -> Any:
 
 
 class RunFolder:
-    """The files of one search run (see the module docstring)."""
+    """The files of one search run (see the module docstring), as one ``stage`` keeps its books.
 
-    def __init__(self, path: Path) -> None:
+    The stages share the leaderboard (rows carry their `TrialRow.stage`), the config and Ray's folder;
+    each has its own searcher snapshot, journal and stats, so each resumes on its own. `trials` is the
+    stage's rows, `all_trials` every row.
+    """
+
+    def __init__(self, path: Path, stage: str = "search") -> None:
         self.path = path
+        self.stage = stage
+        books = "searcher" if stage == "search" else stage
         self.config = path / "config.json"
-        self.searcher_state = path / "searcher_state.json"
-        self.searcher_journal = path / "searcher_journal.jsonl"
+        self.searcher_state = path / f"{books}_state.json"
+        self.searcher_journal = path / f"{books}_journal.jsonl"
         self.trials_jsonl = path / "trials.jsonl"
         self.trials_csv = path / "trials.csv"
-        self.stats_jsonl = path / "searcher_stats.jsonl"
+        self.stats_jsonl = path / f"{books}_stats.jsonl"
         self.warm_start = path / "warm_start.json"
         self.best_genotype = path / "best_genotype.json"
         self.ray_dir = path / "ray"
         self._best: TrialRow | None = None
         self._best_known = False  # whether `_best` reflects the rows on disk
+        self._stage_rows: list[TrialRow] = []  # this stage's rows, once known (the selection's choice)
 
     def is_run(self) -> bool:
         """A run is a folder whose ``config.json`` was written by `nas search`."""
         return self.config.is_file()
 
+    def stage_folder(self, stage: str) -> RunFolder:
+        """The same run folder as stage ``stage`` keeps its books (``select``: `nas.search.selection`)."""
+        return RunFolder(self.path, stage)
+
+    def all_trials(self) -> list[TrialRow]:
+        """Every row of every stage, in completion order (reads the whole file: once per run, not per child)."""
+        return [TrialRow.from_dict(r) for r in read_jsonl(self.trials_jsonl)]
+
     def trials(self) -> list[TrialRow]:
-        """Every row, in completion order (reads the whole file: once per run, not per child)."""
-        rows = [TrialRow.from_dict(r) for r in read_jsonl(self.trials_jsonl)]
-        self._best, self._best_known = best(rows), True
+        """This stage's rows, in completion order."""
+        rows = [r for r in self.all_trials() if r.stage == self.stage]
+        self._best, self._best_known, self._stage_rows = best(rows), True, list(rows)
         return rows
 
     def add_trial(self, row: TrialRow) -> None:
@@ -230,9 +249,23 @@ class RunFolder:
         if not self._best_known:
             self.trials()
         append_jsonl(self.trials_jsonl, row.to_dict())
-        if best([self._best, row]) is row:
+        if self.stage == "select":  # the best mean over each cell's seeds (`nas.results.selection`)
+            self._stage_rows.append(row)
+            self.write_selected()
+        elif best([self._best, row]) is row:
             self._best = row
             atomic_write_text(self.best_genotype, json.dumps(row.genotype, indent=2) + "\n")
+
+    def write_selected(self) -> None:
+        """Write ``best_genotype.json`` as the selection's choice (`nas.results.selection.selected`),
+        when the selection stage has one; a resume rewrites it, so a kill in between loses nothing."""
+        from nas.results.selection import selected
+
+        if not self._best_known:
+            self.trials()
+        choice = selected(self._stage_rows)
+        if choice is not None:
+            atomic_write_text(self.best_genotype, json.dumps(choice.genotype, indent=2) + "\n")
 
     def append_stats(self, record: Mapping[str, Any]) -> None:
         """One line of ``searcher_stats.jsonl``; made durable by the searcher's next snapshot."""
@@ -240,7 +273,7 @@ class RunFolder:
 
     def write_csv(self, rows: Iterable[TrialRow] | None = None) -> None:
         """Write ``trials.csv`` from ``rows`` (default: the leaderboard): at the end of a run, on demand."""
-        atomic_write_text(self.trials_csv, leaderboard_csv(self.trials() if rows is None else rows))
+        atomic_write_text(self.trials_csv, leaderboard_csv(self.all_trials() if rows is None else rows))
 
 
 def read_searcher_journal(state: Path, journal: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -348,8 +381,8 @@ def check_history(run: RunFolder) -> str | None:
     ``trials.csv`` when that holds it, else refused. Returns a note of the repair made, if any.
     """
     rows, torn = read_leaderboard(run.trials_jsonl)
-    ids = {str(r["trial_id"]) for r in rows}
-    told, outstanding = _ledger_ids(run, have_rows=bool(rows or torn))
+    ids = {str(r["trial_id"]) for r in rows if r.get("stage", "search") == run.stage}
+    told, outstanding = _ledger_ids(run, have_rows=bool(ids or (torn and run.stage == "search")))
     strangers = sorted(ids - told - outstanding)
     if strangers:
         raise RunFolderError(
@@ -368,7 +401,7 @@ def check_history(run: RunFolder) -> str | None:
         lost = set()
     if lost:
         raise RunFolderError(
-            f"{run.trials_jsonl} holds {len(rows)} children but {run.searcher_state.name} says "
+            f"{run.trials_jsonl} holds {len(ids)} {run.stage} children but {run.searcher_state.name} says "
             f"{len(told)} were told ({_ids(lost)} missing): the leaderboard was emptied or replaced; {_REPAIR}"
         )
     if torn is None:

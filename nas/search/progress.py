@@ -29,6 +29,7 @@ from rich.text import Text
 
 from nas.results.duplicates import evaluated, is_told_duplicate
 from nas.results.row import TrialRow, best, score_label
+from nas.results.selection import selected
 from nas.tracking.base import DriverLocal
 
 _LAST = 5
@@ -54,8 +55,11 @@ class SearchProgress:
         console: Console,
         mode: ViewMode,
         score_by: str = "val_accuracy",
+        stage: str = "search",
     ) -> None:
         self.budget = budget
+        self.stage = stage  # `TrialRow.stage`: the selection's view shows its choice by mean accuracy
+        self.rows: list[TrialRow] = []  # the selection's rows, for that choice
         self.score_by = score_by  # the run's --score: what "best" means, shown beside the accuracy
         self.run_dir = run_dir
         self.console = console
@@ -80,7 +84,7 @@ class SearchProgress:
         if self._live is not None:
             self._live.start()
         elif self.mode == "lines":
-            self._line(f"search: {self.done}/{self.budget} children done, run folder {self.run_dir}")
+            self._line(f"{self.stage}: {self.done}/{self.budget} children done, run folder {self.run_dir}")
         return self
 
     def __exit__(
@@ -108,6 +112,22 @@ class SearchProgress:
         self.last.append(row)
         self.counts[row.status] = self.counts.get(row.status, 0) + 1
         self.best = best([self.best, row])
+        if self.stage == "select":
+            self.rows.append(row)
+
+    def _best_text(self) -> str:
+        """The best child so far; in the selection, the cell chosen so far by its mean (`selected`)."""
+        if self.stage == "select":
+            choice = selected(self.rows)
+            if choice is None:
+                return "selected: none yet"
+            return (
+                f"selected: mean val_acc {choice.mean:.4f} over {len(choice.accuracies)} seed(s) "
+                f"{genotype_summary(choice.genotype)}"
+            )
+        if self.best is None:
+            return "best: none yet"
+        return f"best by {self.score_by}: {self._figures(self.best)} (child {self.best.trial_id})"
 
     def _line(self, text: str) -> None:
         self.console.print(Text(text), soft_wrap=True)
@@ -126,11 +146,8 @@ class SearchProgress:
         wall = "" if row.wall_s is None else f" {row.wall_s:.1f} s"
         why = f" ({row.error})" if row.error else ""
         why += f" (duplicate of {row.duplicate_of}, not trained)" if is_told_duplicate(row) else ""
-        top = "none" if self.best is None else f"{self._figures(self.best)} (child {self.best.trial_id})"
-        return (
-            f"[{self.done}/{self.budget}] child {row.trial_id} {row.status}{figures}{wall}{why}; "
-            f"best by {self.score_by}: {top}"
-        )
+        stage = "" if self.stage == "search" else f"{self.stage} "
+        return f"[{stage}{self.done}/{self.budget}] child {row.trial_id} {row.status}{figures}{wall}{why}; {self._best_text()}"
 
     def eta_s(self) -> float | None:
         """Remaining children times the mean wall time per child finished in this attempt."""
@@ -146,18 +163,16 @@ class SearchProgress:
             f"{n} {status}" for status, n in sorted(self.counts.items()) if status != "completed"
         )
         head = Text.assemble(
-            ("search ", "bold"),
+            (f"{self.stage} ", "bold"),
             f"{self.done}/{self.budget} done{f' ({counts})' if counts else ''}, {self.running} running  ",
             f"elapsed {_clock(elapsed)}  ETA {_clock(eta) if eta is not None else '?'}",
         )
         if self.stopping:
             head.append("  stopping (Ctrl-C again to quit at once)", style="bold yellow")
-        best = Text(
-            "best: none yet"
-            if self.best is None
-            else f"best by {self.score_by}: {self._figures(self.best)} (child {self.best.trial_id}) "
-            f"{genotype_summary(self.best.genotype)}"
-        )
+        shown = self._best_text()
+        if self.stage == "search" and self.best is not None:
+            shown += f" {genotype_summary(self.best.genotype)}"
+        best = Text(shown)
         by_accuracy = self.score_by == "val_accuracy"
         scored = () if by_accuracy else (score_label(self.score_by),)
         table = Table(box=None, pad_edge=False)

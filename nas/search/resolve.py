@@ -83,6 +83,7 @@ def resolve_settings(given: Mapping[str, Any], *, resume: str | None) -> tuple[S
     explicit ``--resume``, and never below the children already done.
     """
     from nas.search.runner import load_run_settings
+    from nas.search.selection import check_flags as select_check_flags
     from nas.search.weight_sharing import check_flags
 
     check_flags(given)
@@ -96,6 +97,7 @@ def resolve_settings(given: Mapping[str, Any], *, resume: str | None) -> tuple[S
     elif resume == "":
         raise ConfigError("--resume needs a run folder, or --name of a run in --results-dir")
     if target is None:
+        select_check_flags(apply_preset(given))
         settings = SearchSettings.from_dict(apply_preset(given))
         settings.validate()
         # The score a default resolves to is recorded: a resume keeps it whatever the default becomes.
@@ -128,15 +130,16 @@ def resolve_settings(given: Mapping[str, Any], *, resume: str | None) -> tuple[S
     runtime = {k: v for k, v in given.items() if k in RUNTIME_KEYS}
     overrides = {"name": target.name, "results_dir": str(target.parent), **runtime}
     if explicit and "trials" in given:
-        done = len(run_folder.trials())
+        done = len(run_folder.trials())  # the search stage's
         if given["trials"] < done:
             raise ConfigError(f"--trials {given['trials']}: run {target} has already done {done} children")
         overrides["trials"] = given["trials"]
     settings = SearchSettings.from_dict({**saved_values, **overrides})
     settings.validate()
-    repaired = check_history(run_folder)
-    if repaired:
-        logger.warning("%s", repaired)
+    for stage in ("search", "select"):  # each stage's books against its rows (the selection's: --select-top)
+        repaired = check_history(run_folder.stage_folder(stage))
+        if repaired:
+            logger.warning("%s", repaired)
     return settings, True
 
 

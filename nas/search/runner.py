@@ -328,6 +328,7 @@ def _build_tracker(settings: SearchSettings, run: RunFolder) -> Tracker:
         entity=settings.wandb_entity,
         group=run.path.name,
         dir=run.path,
+        job_type="searcher" if run.stage == "search" else run.stage,
     )
     try:
         return create_tracker(config, searcher_config=settings.to_dict())
@@ -442,6 +443,7 @@ def run_search(
             "blocks": settings.blocks,
             "epochs": settings.epochs,
             "benchmark": settings.benchmark,
+            "stage": run.stage,  # W&B shows each child's stage (search, or select: `nas.search.selection`)
         },
         stopping=should_stop,
         retrain_duplicates=settings.retrain_duplicates,

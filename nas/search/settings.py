@@ -36,6 +36,9 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "max_wait": (1, 7 * 24 * 3600),
     "max_params": (1, None),
     "max_mult_adds": (1, None),
+    "select_top": (0, 10_000),
+    "select_epochs": (1, 10_000),
+    "select_seeds": (1, 1_000),
     "verify_top": (0, 10_000),
     "verify_epochs": (1, 10_000),
     "ws_candidates": (1, 1_000_000),
@@ -101,6 +104,7 @@ def _describe(hint: Any) -> str:
 GROUPS: dict[str, str] = {
     "selection": "selection: the space, the searcher and its budget",
     "child": "child: how each proposed cell is trained and scored (the reward)",
+    "select": "select stage: the search's top cells retrained longer, the winner by mean accuracy (NASNet)",
     "data": "data: CIFAR-10 and its split",
     "cluster": "cluster: where and how many children run (Ray Tune)",
     "run": "run folder",
@@ -193,6 +197,16 @@ class SearchSettings:
         group="selection",
         none="no warm start",
     )
+    # The selection stage (`nas.search.selection`): NASNet's retraining of the search's top cells.
+    select_top: int = setting(
+        0,
+        help="after the search, retrain its K best distinct cells (by score) for --select-epochs with "
+        "--select-seeds seeds each, as leaderboard rows of stage select; best_genotype.json is then the "
+        "cell with the best mean accuracy over its seeds (Zoph et al. 2018, Sec. 4); 0: no selection",
+        group="select",
+    )
+    select_epochs: int = setting(5, help="epochs per selection child", group="select")
+    select_seeds: int = setting(1, help="children (seeds) per selected cell", group="select")
     score: str | None = setting(
         help="what a child is scored by, the searcher's reward and the leaderboard's order: val_accuracy, "
         "val_loss (as exp(-loss)) or train_loss_sum (as exp(-mean training loss)); docs/fidelity.md "
@@ -356,7 +370,26 @@ class SearchSettings:
                 raise ConfigError(
                     f"--ws-reward-batch {self.ws_reward_batch} exceeds --val-size {self.val_size}"
                 )
+        self.check_select()
         self.check_searcher_options()
+
+    def check_select(self) -> None:
+        """The selection stage's cross-checks: cells the search will have, and a stage that trains."""
+        if not self.select_top:
+            return
+        if self.weight_sharing:
+            raise ConfigError(
+                "--select-top: not with --weight-sharing (its --verify-top children are its selection)"
+            )
+        if self.tabular:  # the table's 200-epoch accuracy is what retraining longer would estimate
+            raise ConfigError(
+                "--select-top: in tabular mode (--benchmark without --train) a child's score is already "
+                "the table's 200-epoch accuracy; nothing to retrain (add --train to train the children)"
+            )
+        if self.select_top > self.trials:
+            raise ConfigError(
+                f"--select-top {self.select_top}: the search trains only {self.trials} children (--trials)"
+            )
 
     def check_space(self) -> None:
         """The settings that only one space has: --blocks and --weight-sharing are the NASNet space's,

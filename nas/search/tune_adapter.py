@@ -109,6 +109,8 @@ class TuneSearcherAdapter(TuneSearcher):
         rows = run.trials()
         self.done = evaluated(rows)  # what the budget counts: told duplicates cost nothing
         self.rows_written = len(rows)
+        # A row's index counts every stage's rows (`RunFolder.stage_folder`): the other stages' came first.
+        self.other_rows = len(run.all_trials()) - len(rows) if run.stage != "search" else 0
         self.retrain_duplicates = retrain_duplicates
         space = searcher.space
         self.cells = CellRecord.from_rows(rows, lambda g: space.canonical(space.genotype_from_json(g)))
@@ -188,9 +190,10 @@ class TuneSearcherAdapter(TuneSearcher):
             proposal,
             result or {},
             error=error,
-            index=self.rows_written,
+            index=self.other_rows + self.rows_written,
             searcher=self.searcher_name,
             score_by=self.score_by,
+            stage=self.run.stage,
         )
         if not self._written(lambda: self._record(proposal, row)):
             return
@@ -350,6 +353,7 @@ def leaderboard_row(
     index: int,
     searcher: str,
     score_by: str = "val_accuracy",
+    stage: str = "search",
 ) -> TrialRow:
     """The `TrialRow` of a finished child from its last report (`nas.search.runner` defines its fields).
 
@@ -391,6 +395,7 @@ def leaderboard_row(
         train_loss_sum=result.get("train_loss_sum") if measured else None,
         score=result.get("best_score") if measured else None,
         score_by=score_by,
+        stage=stage,
     )
 
 

@@ -29,6 +29,7 @@ class TrackingConfig:
     entity: str | None = None
     group: str = "search"
     dir: Path = Path(".")
+    job_type: str = "searcher"  # the driver's run: ``searcher``, or ``select`` for the selection stage
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -138,7 +138,8 @@ class _ChildRunWriter:
             project=self.config.project,
             entity=self.config.entity,
             group=self.config.group,
-            job_type="child",
+            # The selection stage's children (`nas.search.selection`) apart from the search's.
+            job_type="select-child" if payload["config"].get("stage") == "select" else "child",
             name=payload["name"],
             dir=str(self.config.dir),
             mode=_wandb_mode(self.mode),
@@ -288,7 +289,9 @@ class WandbTracker:
 
     def __init__(self, config: TrackingConfig, *, searcher_config: Mapping[str, Any]) -> None:
         self.config = dataclasses.replace(config, dir=config.dir.resolve())
-        self.run, self.mode = _init_run(self.config, job_type="searcher", run_config=searcher_config)
+        self.run, self.mode = _init_run(
+            self.config, job_type=self.config.job_type, run_config=searcher_config
+        )
         self._children: _ChildRunWriter | None = None
         logger.info("W&B %s: searcher run %s in %s", self.mode, self.run.id, self.config.dir / "wandb")
 
