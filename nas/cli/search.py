@@ -275,7 +275,8 @@ def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Pa
         if outcome.score_by != "val_accuracy" and outcome.best_measured is not None:
             best += f" (best by {outcome.score_by}: {outcome.best_measured:.4f})"
         print(
-            f"search {'interrupted' if stopped else 'done'}: {outcome.trials_done}/{outcome.budget} children "
+            f"search {'interrupted' if stopped and outcome.trials_done < outcome.budget else 'done'}: "
+            f"{outcome.trials_done}/{outcome.budget} children "
             f"({outcome.trials_completed} completed, {outcome.trials_stopped} stopped early, "
             f"{outcome.trials_failed} failed, {outcome.trials_rejected} rejected"
             f"{f'; {outcome.trials_duplicate} duplicates told, not trained' if outcome.trials_duplicate else ''}"

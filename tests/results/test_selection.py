@@ -78,3 +78,33 @@ def test_each_stage_keeps_its_own_books_and_best_genotype_is_the_selection_choic
     assert [r.index for r in RunFolder(tmp_path).trials()] == [0, 1]
     assert [r.stage for r in run.stage_folder("select").trials()] == ["select", "select"]
     assert len(run.all_trials()) == 4
+
+
+def test_the_report_ranks_the_retrained_cells_and_plots_search_against_selection(tmp_path: Path) -> None:
+    from nas.results.report import write_report
+    from nas.results.run_folder import write_json
+
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir()
+    write_json(
+        run.config, {"searcher": "random", "score": "val_accuracy", "select_epochs": 3, "select_seeds": 2}
+    )
+    for row in (_row(0, ARCH_A, 0.30), _row(1, ARCH_B, 0.20), _row(2, ARCH_C, 0.10)):
+        run.add_trial(row)
+    select = run.stage_folder("select")
+    for row in (
+        _select(3, ARCH_A, 0.7),
+        _select(4, ARCH_A, 0.9),
+        _select(5, ARCH_B, 0.8),
+        _select(6, ARCH_B, 0.6),
+    ):
+        select.add_trial(row)
+    out = write_report([run.path])
+    md = Path(out["report_md"]).read_text()
+    section = md[md.index("## Selection: run (random)") :]
+    assert "selection mean: 1.00 over 2 cells" in section  # ARCH_A above ARCH_B in both stages
+    assert "| 1 | 0 | 0.3000 | 2 | 80.00% |" in section  # rank, search child, its score, seeds, mean
+    assert (run.path / "report_images" / "run_selection.png").is_file()
+    assert "report_images/run_selection.png" in out["images"]
+    # The leaderboard of the run ranks the search's 3 children only; the selection has its own table.
+    assert "3 of 3 children completed" in md

@@ -36,3 +36,23 @@ def test_by_accuracy_the_view_has_one_figure_column() -> None:
     progress, out = _view("val_accuracy")
     progress.console.print(progress.render())
     assert "val_acc (score)" in out.getvalue() and "val_loss" not in out.getvalue()
+
+
+def test_the_selection_view_names_its_stage_and_the_cell_chosen_by_mean() -> None:
+    import dataclasses
+
+    out = io.StringIO()
+    progress = SearchProgress(
+        budget=4, rows=[], run_dir="run", console=Console(file=out, width=160), mode="lines", stage="select"
+    )
+    cell = _row(0, accuracy=0.0, loss=2.0).genotype
+    with progress:
+        for index, accuracy in enumerate((0.30, 0.50)):  # two seeds of one cell: mean 0.40
+            row = _row(index, accuracy=accuracy, loss=2.0)
+            progress.child_done(dataclasses.replace(row, stage="select", genotype=cell))
+    lines = out.getvalue().strip().splitlines()
+    assert lines[0].startswith("select: 0/4 children done")
+    assert lines[-1].startswith("[select 2/4] child 1 completed")
+    assert "selected: mean val_acc 0.4000 over 2 seed(s)" in lines[-1]
+    progress.console.print(progress.render())
+    assert "select 2/4 done" in out.getvalue()
