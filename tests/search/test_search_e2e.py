@@ -24,30 +24,26 @@ from tests.processes import kill_9_after_lines
 def test_search_trains_children_and_writes_the_run_folder(
     searcher: str, tmp_path: Path, cifar_dir: Path
 ) -> None:
-    """tpe (its Optuna study), then NASNet's selection stage (--select-top: the top 2 cells retrained
-    with 2 seeds, best_genotype.json the best mean); rl's trained search is the README's main job and
-    the kill test below, random's the ASHA and rejected-children tests. Evolution's first 6 children
-    (its population) are random ones, so a 4-child trained search would show nothing more: its search
-    is the tabular NAS-Bench-201 one (tests/search/test_nb201_search.py), as is every searcher's."""
+    """tpe (its Optuna study); rl's trained search is the README's main job and the kill test below
+    (with NASNet's selection stage), random's the ASHA and rejected-children tests. Evolution's first 6
+    children (its population) are random ones, so a 4-child trained search would show nothing more: its
+    search is the tabular NAS-Bench-201 one (tests/search/test_nb201_search.py), as is every searcher's."""
     args = [*TINY_SEARCH, "--searcher", searcher, "--trials", "4", "--max-concurrent", "2", "--seed", "1"]
-    args += ["--select-top", "2", "--select-seeds", "2", "--select-epochs", "2"]
     done = nas_search(*args, "--json", data=cifar_dir, results=tmp_path, name="s", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     run_dir = tmp_path / "s"
     assert summary["run_dir"] == str(run_dir) and summary["trials_done"] == 4
-    rows = check_leaderboard(run_dir, trials=4, searcher=searcher, select=4, select_epochs=2)
-    search, select = rows[:4], rows[4:]
-    completed = [r for r in search if r["status"] == "completed"]
+    rows = check_leaderboard(run_dir, trials=4, searcher=searcher)
+    completed = [r for r in rows if r["status"] == "completed"]
     assert completed, rows
-    best = best_by_score(search)  # by the default --score, val_loss
+    best = best_by_score(rows)  # by the default --score, val_loss
     assert best["score_by"] == summary["score_by"] == "val_loss"
     assert (summary["best_val_accuracy"], summary["best_measured"]) == (
         best["val_accuracy"],
         best["val_loss"],
     )
-    assert_selected(run_dir, search, select, seeds=2)
-    assert summary["select"]["children_done"] == 4 and summary["select"]["cells"] == 2
+    assert Genotype.load(run_dir / "best_genotype.json").to_dict() == best["genotype"]
     config = json.loads((run_dir / "config.json").read_text())
     assert config["searcher"] == searcher and config["trials"] == 4
     assert config["data_dir"] == str(cifar_dir)  # as given: the run folder names no resolved machine path
@@ -69,33 +65,36 @@ def test_rejected_children_are_recorded_and_the_search_finishes(tmp_path: Path, 
 
 @pytest.mark.slow
 def test_kill_9_then_resume_trains_exactly_the_budget(tmp_path: Path, cifar_dir: Path) -> None:
-    """Killed in the selection stage (--select-top), after the search's 5 children: the resume trains
-    the selection's remaining children only, and neither stage trains a child twice."""
+    """NASNet's selection stage end to end (--select-top 2 --select-seeds 2: the search's 2 best cells
+    retrained twice each, rows of stage select, best_genotype.json the best mean), killed after the
+    search's 3 children and a selection child: the resume trains the selection's remaining children
+    only, and neither stage trains a child twice."""
     results = tmp_path / "results"
     run_dir = results / "k"
-    args = [*TINY_SEARCH, "--searcher", "rl", "--trials", "5", "--max-concurrent", "2", "--max-failures", "0"]
+    args = [*TINY_SEARCH, "--searcher", "rl", "--trials", "3", "--max-concurrent", "2", "--max-failures", "0"]
     args += ["--quiet", "--score", "train_loss_sum"]  # not the default: the resume must keep it
     args += ["--select-top", "2", "--select-seeds", "2", "--select-epochs", "1"]
     args += ["--data-dir", str(cifar_dir), "--results-dir", str(results), "--name", "k"]
-    kill_9_after_lines([NAS, "search", *args], run_dir / "trials.jsonl", 6, cwd=tmp_path, env=search_env())
+    kill_9_after_lines([NAS, "search", *args], run_dir / "trials.jsonl", 4, cwd=tmp_path, env=search_env())
     before = read_jsonl(run_dir / "trials.jsonl")
-    assert 6 <= len(before) < 9 and [r["stage"] for r in before[:6]] == ["search"] * 5 + ["select"]
+    assert 4 <= len(before) < 7 and [r["stage"] for r in before[:4]] == ["search"] * 3 + ["select"]
 
     done = nas_search("--resume", str(run_dir), "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
-    assert summary["resumed"] and summary["trials_done"] == 5 and summary["select"]["children_done"] == 4
-    rows = check_leaderboard(run_dir, trials=5, searcher="rl", select=4)
+    assert summary["resumed"] and summary["trials_done"] == 3
+    assert summary["select"]["children_done"] == 4 and summary["select"]["cells"] == 2
+    rows = check_leaderboard(run_dir, trials=3, searcher="rl", select=4)
     assert rows[: len(before)] == before  # children finished before the kill are kept, not retrained
     assert {r["score_by"] for r in rows} == {"train_loss_sum"} and summary["score_by"] == "train_loss_sum"
-    # The RL searcher numbers its proposals 0, 1, 2, ...: all five, each exactly once, none lost; the
+    # The RL searcher numbers its proposals 0, 1, 2, ...: all three, each exactly once, none lost; the
     # selection's list numbers its children v0..v3 (2 cells x 2 seeds), each trained once.
-    assert sorted(int(r["trial_id"]) for r in rows[:5]) == list(range(5))
-    assert sorted(r["trial_id"] for r in rows[5:]) == ["v0", "v1", "v2", "v3"]
-    for books, asked in (("searcher_state.json", 5), ("select_state.json", 4)):
+    assert sorted(int(r["trial_id"]) for r in rows[:3]) == list(range(3))
+    assert sorted(r["trial_id"] for r in rows[3:]) == ["v0", "v1", "v2", "v3"]
+    for books, asked in (("searcher_state.json", 3), ("select_state.json", 4)):
         state = json.loads((run_dir / books).read_text())
         assert state["ledger"]["num_asked"] == asked and state["ledger"]["outstanding"] == {}
-    assert_selected(run_dir, rows[:5], rows[5:], seeds=2)
+    assert_selected(run_dir, rows[:3], rows[3:], seeds=2)
 
 
 def assert_selected(
