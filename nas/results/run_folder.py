@@ -392,7 +392,7 @@ def check_history(run: RunFolder) -> str | None:
     lost = told - ids
     restored: dict[str, Any] | None = None
     if torn is not None and lost:
-        restored = _row_from_csv(run.trials_csv, lost) if len(lost) == 1 else None
+        restored = _row_from_csv(run.trials_csv, lost, run.stage) if len(lost) == 1 else None
         if restored is None:
             raise RunFolderError(
                 f"{run.trials_jsonl}: the last line is torn and {run.searcher_state.name} says child(ren) "
@@ -401,7 +401,7 @@ def check_history(run: RunFolder) -> str | None:
         lost = set()
     if lost:
         raise RunFolderError(
-            f"{run.trials_jsonl} holds {len(ids)} {run.stage} children but {run.searcher_state.name} says "
+            f"{run.trials_jsonl} holds {len(ids)} {'' if run.stage == 'search' else run.stage + ' '}children but {run.searcher_state.name} says "
             f"{len(told)} were told ({_ids(lost)} missing): the leaderboard was emptied or replaced; {_REPAIR}"
         )
     if torn is None:
@@ -443,11 +443,16 @@ def _ledger_ids(run: RunFolder, *, have_rows: bool) -> tuple[set[str], set[str]]
         raise RunFolderError(f"{run.searcher_journal}: not a searcher journal ({exc}); {how}") from None
 
 
-def _row_from_csv(path: Path, wanted: set[str]) -> dict[str, Any] | None:
-    """The leaderboard row of the one child in ``wanted`` from ``trials.csv``, typed back as in JSONL."""
+def _row_from_csv(path: Path, wanted: set[str], stage: str = "search") -> dict[str, Any] | None:
+    """The leaderboard row of the one child of ``stage`` in ``wanted`` from ``trials.csv``, typed back
+    as in JSONL."""
     try:
         with path.open(encoding="utf-8", newline="") as f:
-            found = [r for r in csv.DictReader(f) if r.get("trial_id") in wanted]
+            found = [
+                r
+                for r in csv.DictReader(f)
+                if r.get("trial_id") in wanted and (r.get("stage") or "search") == stage
+            ]
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
     if len(found) != 1 or not set(REQUIRED_KEYS) <= set(found[0]) <= set(LEADERBOARD_KEYS):
@@ -455,7 +460,7 @@ def _row_from_csv(path: Path, wanted: set[str]) -> dict[str, Any] | None:
     row: dict[str, Any] = {}
     for key in found[0]:
         cell = found[0][key]
-        if key in ("trial_id", "status", "error", "searcher", "arch", "duplicate_of", "score_by"):
+        if key in ("trial_id", "status", "error", "searcher", "arch", "duplicate_of", "score_by", "stage"):
             row[key] = cell or None if key in ("error", "arch", "duplicate_of") else cell
             continue
         try:
