@@ -27,7 +27,7 @@ from nas.errors import NasError
 from nas.results.duplicates import sample_means
 from nas.results.row import TrialRow, best, score_label
 from nas.results.run_folder import RunFolder, read_jsonl, read_leaderboard, read_run_config
-from nas.results.selection import cell_key, search_vs_select, selection_means
+from nas.results.selection import cell_key, search_vs_select, selected, selection_means
 from nas.space.diagram import draw_genotype, pyplot
 from nas.space.load import genotype_from_data
 
@@ -243,7 +243,22 @@ def write_report(
     md, page = out_dir / "report.md", out_dir / "index.html"
     md.write_text(_markdown(sections, out_dir), encoding="utf-8")
     page.write_text(_html(sections, out_dir), encoding="utf-8")
-    return {"report_md": str(md), "index_html": str(page), "images": relative, "best": _best(runs)}
+    summary = {"report_md": str(md), "index_html": str(page), "images": relative, "best": _best(runs)}
+    return summary | ({"selected": _selected(runs)} if any(run.select for run in runs) else {})
+
+
+def _selected(runs: Sequence[Run]) -> dict[str, Any]:
+    """Each ``--select-top`` run's chosen cell (its best_genotype.json): the mean over its seeds."""
+    chosen = {run.name: selected([*run.trials, *run.select]) for run in runs if run.select}
+    return {
+        name: {
+            "genotype_id": genotype_id(c.genotype),
+            "mean_val_accuracy": c.mean,
+            "seeds": len(c.accuracies),
+        }
+        for name, c in chosen.items()
+        if c is not None
+    }
 
 
 _CURVES_TEXT = (

@@ -106,5 +106,6 @@ def test_the_report_ranks_the_retrained_cells_and_plots_search_against_selection
     assert "| 1 | 0 | 0.3000 | 2 | 80.00% |" in section  # rank, search child, its score, seeds, mean
     assert (run.path / "report_images" / "run_selection.png").is_file()
     assert "report_images/run_selection.png" in out["images"]
+    assert out["selected"]["run"]["mean_val_accuracy"] == 0.8 and out["selected"]["run"]["seeds"] == 2
     # The leaderboard of the run ranks the search's 3 children only; the selection has its own table.
     assert "3 of 3 children completed" in md
