@@ -133,6 +133,11 @@ def resolve_settings(given: Mapping[str, Any], *, resume: str | None) -> tuple[S
         done = len(run_folder.trials())  # the search stage's
         if given["trials"] < done:
             raise ConfigError(f"--trials {given['trials']}: run {target} has already done {done} children")
+        if given["trials"] != saved.trials and run_folder.stage_folder("select").trials():
+            raise ConfigError(  # its cells are the search's top ones: more children could change them
+                f"--trials {given['trials']}: run {target} has begun its selection stage (--select-top); "
+                "start a new run to search further"
+            )
         overrides["trials"] = given["trials"]
     settings = SearchSettings.from_dict({**saved_values, **overrides})
     settings.validate()

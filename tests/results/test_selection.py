@@ -9,9 +9,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from nas.errors import ConfigError
+from nas.results.report import write_report
 from nas.results.row import TrialRow
-from nas.results.run_folder import RunFolder
+from nas.results.run_folder import RunFolder, write_json
 from nas.results.selection import search_vs_select, selected, selection_means, top_cells
+from nas.search.resolve import resolve_settings
+from nas.search.settings import SearchSettings
 from tests.results.test_duplicates import ARCH_A, ARCH_B, _genotype, _row
 
 ARCH_C = "|avg_pool_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|"
@@ -81,9 +87,6 @@ def test_each_stage_keeps_its_own_books_and_best_genotype_is_the_selection_choic
 
 
 def test_the_report_ranks_the_retrained_cells_and_plots_search_against_selection(tmp_path: Path) -> None:
-    from nas.results.report import write_report
-    from nas.results.run_folder import write_json
-
     run = RunFolder(tmp_path / "run")
     run.path.mkdir()
     write_json(
@@ -109,3 +112,15 @@ def test_the_report_ranks_the_retrained_cells_and_plots_search_against_selection
     assert out["selected"]["run"]["mean_val_accuracy"] == 0.8 and out["selected"]["run"]["seeds"] == 2
     # The leaderboard of the run ranks the search's 3 children only; the selection has its own table.
     assert "3 of 3 children completed" in md
+
+
+def test_a_run_whose_selection_began_is_not_extended(tmp_path: Path) -> None:
+    """--resume --trials N after the selection began would change the top cells it is retraining."""
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir()
+    write_json(run.config, SearchSettings(name="run", trials=2, select_top=1).to_dict())
+    run.add_trial(_row(0, ARCH_A, 0.3))
+    run.add_trial(_row(1, ARCH_B, 0.2))
+    run.stage_folder("select").add_trial(_select(2, ARCH_A, 0.4))
+    with pytest.raises(ConfigError, match="has begun its selection stage"):
+        resolve_settings({"trials": 3}, resume=str(run.path))
