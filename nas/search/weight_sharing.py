@@ -41,15 +41,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nas.errors import ConfigError, NasError
 from nas.results.run_folder import RunFolder, atomic_write_text, read_json, read_jsonl, write_json
 from nas.results.trial import TrialResult
+from nas.search.halving import Halving, RungScore
 from nas.search.settings import SearchSettings
 from nas.searcher.base import Proposal, Searcher
 from nas.searcher.checkpoint import SearcherCheckpoint
 from nas.space.protocol import GenotypeLike, SearchSpace
+
+if TYPE_CHECKING:
+    from nas.train.weight_sharing import SharedWeightTraining
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +64,8 @@ WS_FLAGS = (
     "ws_controller_steps",
     "ws_archs_per_step",
     "ws_reward_batch",
+    "ws_screen_batches",
+    "ws_screen_keep",
 )
 """Settings that mean something only with ``--weight-sharing``."""
 
@@ -111,6 +117,7 @@ class StageOutcome:
     candidates_scored: int
     best_ws_score: float | None
     supernet_wall_s: float
+    scoring_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,10 +161,15 @@ def stage_searcher(settings: SearchSettings, space: SearchSpace) -> Searcher:
     return create_searcher(settings.searcher, space, seed=settings.seed, **options)
 
 
-def train_supernet(settings_dict: dict[str, Any], run_dir: str) -> dict[str, Any]:
-    """The supernet stage (the Ray task's body): train, checkpoint each epoch, score the candidates."""
+def train_supernet(
+    settings_dict: dict[str, Any], run_dir: str, *, threads: int | None = None
+) -> dict[str, Any]:
+    """The supernet stage (the Ray task's body): train, checkpoint each epoch, score the candidates.
+    ``threads``: torch's CPU threads, the CPUs the task was given (None: torch's default)."""
     import torch
 
+    if threads is not None:
+        torch.set_num_threads(threads)
     from nas.model.network import NetworkConfig
     from nas.model.supernet import SuperNetwork
     from nas.search.searcher import build_space
@@ -211,27 +223,55 @@ def train_supernet(settings_dict: dict[str, Any], run_dir: str) -> dict[str, Any
         )
         paths.searcher(report.epoch - 1).unlink(missing_ok=True)
         _append_rows(paths.epochs, [report.summary()])
+    scoring_started = time.perf_counter()
     candidates = _candidates(paths, searcher, space, settings.ws_candidates)
-    done = {r["index"] for r in read_jsonl(paths.scores) if r["stage"] == "final"}
-    for index, genotype in enumerate(candidates):
-        if index not in done:
-            row = {"stage": "final", "epoch": cfg.epochs, "index": index, "trial_id": f"c{index}"}
-            _append_rows(
-                paths.scores,
-                [
-                    {
-                        **row,
-                        "genotype": genotype.to_dict(),
-                        "accuracy": training.score(genotype),
-                        "images": len(training.val),
-                    }
-                ],
-            )
+    scores = score_candidates(paths, candidates, training, settings)
     searcher.close()
-    final = [r["accuracy"] for r in read_jsonl(paths.scores) if r["stage"] == "final"]
+    best = max((r.accuracy for r in scores if r.images == len(training.val)), default=None)
     return StageOutcome(
-        cfg.epochs, len(final), max(final, default=None), time.perf_counter() - started
+        cfg.epochs,
+        len(candidates),
+        best,
+        time.perf_counter() - started,
+        scoring_s=time.perf_counter() - scoring_started,
     ).to_dict()
+
+
+def score_candidates(
+    paths: Paths, candidates: Sequence[GenotypeLike], training: SharedWeightTraining, settings: SearchSettings
+) -> list[RungScore]:
+    """Score ``candidates`` by successive halving (`nas.search.halving`) on the first images of the
+    validation split, appending one ``ws_scores.jsonl`` row per score as it is made: stage ``screen``
+    below the whole split, ``final`` on it. Scores already in the file (a resumed stage's) are reused."""
+    images = len(training.val)
+    halving = Halving(
+        total_images=images,
+        screen_images=min(settings.ws_screen_batches * settings.ws_reward_batch, images),
+        keep=settings.ws_screen_keep,
+        at_least=settings.verify_top,
+    )
+    final_rung = len(halving.rung_images()) - 1
+    known = {
+        (final_rung if r["stage"] == "final" else int(r["rung"]), int(r["index"])): float(r["accuracy"])
+        for r in read_jsonl(paths.scores)
+        if r["stage"] in ("screen", "final")
+    }
+
+    def record(s: RungScore) -> None:
+        stage = "final" if s.images == images else "screen"
+        row = {"stage": stage, "epoch": settings.epochs, "rung": s.rung, "index": s.index}
+        row |= {"trial_id": f"c{s.index}", "genotype": candidates[s.index].to_dict()}
+        _append_rows(paths.scores, [{**row, "accuracy": s.accuracy, "images": s.images}])
+
+    return halving.run(candidates, training.score_first, known=known, on_score=record)
+
+
+def stage_task(settings_dict: dict[str, Any], run_dir: str, threads: int) -> dict[str, Any]:
+    """The Ray task: `train_supernet` with as many torch threads as the CPUs the task was given."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return train_supernet(settings_dict, run_dir)
 
 
 def _supernet_ops(space: SearchSpace) -> tuple[str, ...]:
@@ -257,7 +297,11 @@ def _clean_after(paths: Paths, epoch: int) -> None:
     and a line torn by the kill, rewriting each file once, atomically."""
     for path in (paths.scores, paths.epochs):
         if path.exists():
-            kept = [r for r in read_jsonl(path) if r.get("stage") == "final" or int(r["epoch"]) <= epoch]
+            kept = [
+                r
+                for r in read_jsonl(path)
+                if r.get("stage") in ("screen", "final") or int(r["epoch"]) <= epoch
+            ]
             atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
@@ -274,7 +318,8 @@ def _candidates(paths: Paths, searcher: Searcher, space: SearchSpace, n: int) ->
 
 
 def top_candidates(run_dir: Path, space: SearchSpace, k: int) -> list[GenotypeLike]:
-    """The ``k`` best-scored final candidates (whole validation split, shared weights), best first."""
+    """The ``k`` best-scored final candidates (whole validation split, shared weights), best first;
+    a candidate only screened on fewer images (stage ``screen``) is never among them."""
     rows = [r for r in read_jsonl(Paths(run_dir).scores) if r["stage"] == "final"]
     rows.sort(key=lambda r: (-float(r["accuracy"]), int(r["index"])))
     return [space.genotype_from_json(r["genotype"]) for r in rows[:k]]
@@ -296,8 +341,9 @@ def run_stage(
     import ray
 
     gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0  # type: ignore[no-untyped-call]
-    task = ray.remote(num_cpus=settings.cpus_per_trial, num_gpus=gpus, max_retries=0)(train_supernet)
-    ref = task.remote(settings.to_dict(), str(run.path.resolve()))
+    cpus = _largest_node_cpus(gpus)
+    task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(stage_task)
+    ref = task.remote(settings.to_dict(), str(run.path.resolve()), max(1, int(cpus)))
     paths, shown = Paths(run.path), len(read_jsonl(Paths(run.path).epochs))
     while True:
         ready, _ = ray.wait([ref], timeout=2.0)
@@ -314,6 +360,16 @@ def run_stage(
         if isinstance(exc.cause, NasError):  # e.g. SupernetDivergedError: one line, the epoch named
             raise NasError(str(exc.cause)) from None
         raise
+
+
+def _largest_node_cpus(gpus: int) -> float:
+    """Every CPU of the largest live node (of those with a GPU when ``gpus``): the stage is one task,
+    so nothing else of the search runs beside it (`--cpus-per-trial` sizes the verified children)."""
+    import ray
+
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
+    cpus = [r.get("CPU", 0.0) for r in nodes if r.get("GPU", 0.0) >= gpus]
+    return max(max(cpus, default=0.0), 1.0)
 
 
 def verification(settings: SearchSettings, run: RunFolder) -> tuple[SearchSettings, Searcher]:
