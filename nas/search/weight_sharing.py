@@ -1,11 +1,14 @@
 """`nas search --weight-sharing`: ENAS's search (Pham et al. 2018) in two stages, one command.
 
-1. **Supernet stage**, one Ray task (one GPU when the cluster has one, so ``--address`` and ``nas
-   submit`` work unchanged): `nas.train.weight_sharing` trains the shared weights of
-   `nas.model.supernet.SuperNetwork` for ``--epochs`` epochs, each followed by the searcher's
-   updates rewarded with one validation minibatch. Then ``--ws-candidates`` architectures asked of
-   the trained searcher are scored on the whole validation split with the shared weights.
-2. **Verification**: the top ``--verify-top`` candidates are trained as ordinary stand-alone children
+1. **Supernet stage**, one Ray task with every CPU of the largest node (torch threads as many) and
+   one GPU when the cluster has one, so ``--address`` and ``nas submit`` work unchanged:
+   `nas.train.weight_sharing` trains the shared weights of `nas.model.supernet.SuperNetwork` for
+   ``--epochs`` epochs, each followed by the searcher's updates rewarded with one validation
+   minibatch. Then ``--ws-candidates`` architectures asked of the trained searcher are scored with
+   the shared weights by successive halving (`nas.search.halving`, Li & Talwalkar 2019): all on
+   ``--ws-screen-batches`` reward minibatches, the best ``--ws-screen-keep`` on 4x the images, and so
+   on up to the whole validation split.
+2. **Verification**: the top ``--verify-top`` candidates on the whole split are trained as ordinary stand-alone children
    through `nas.search.runner.run_search` (same trainer, leaderboard, W&B and report); a
    `VerifyList` searcher proposes them in order.
 
@@ -25,10 +28,12 @@ Run folder additions::
     supernet/epochs.jsonl       one line per epoch: loss, accuracy, rewards, seconds
     supernet/candidates.json    the candidates to score, fixed once the last epoch ends
     ws_scores.jsonl             every architecture scored with shared weights: stage ``search``
-                                (its minibatch reward, with its epoch) or ``final`` (whole split)
+                                (its minibatch reward, with its epoch), ``screen`` (a halving rung
+                                below the whole split: ``rung``, ``images``) or ``final`` (whole split)
 
 Resume (kill -9 included): the stage restarts from the last checkpoint, drops the score rows of an
-epoch the kill interrupted, scores only the candidates not yet scored, and verification resumes as
+epoch the kill interrupted, scores only the (rung, candidate) pairs not yet scored (the halving's
+promotions follow from the scores on file, so they are the same), and verification resumes as
 any search does (`nas.search.tune_adapter`), so nothing is verified twice.
 """
 
