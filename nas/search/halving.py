@@ -57,7 +57,7 @@ class Halving:
             raise ValueError(f"impossible successive-halving schedule: {self}")
 
     def rung_images(self) -> list[int]:
-        """Images per rung: ``screen_images`` times powers of ``eta`` below the whole split, then the split."""
+        """Images per rung: ``screen_images`` times the powers of ``eta`` below the split, then the split."""
         sizes, n = [], self.screen_images
         while n < self.total_images:
             sizes.append(n)
@@ -66,7 +66,8 @@ class Halving:
 
     def promoted(self, n: int) -> int:
         """How many of a rung's ``n`` candidates move on: ceil(keep * n), at least ``at_least`` and 1."""
-        return min(n, max(1, self.at_least, math.ceil(self.keep * n)))
+        share = math.ceil(round(self.keep * n, 9))  # round: 0.1 * 30 is 3.0000000000000004, not 4
+        return min(n, max(1, self.at_least, share))
 
     def run(
         self,
@@ -89,12 +90,12 @@ class Halving:
         for rung, images in enumerate(sizes):
             for index in alive:
                 accuracy = known.get((rung, index))
+                fresh = accuracy is None
                 if accuracy is None:
                     accuracy = score(candidates[index], images)
-                    result = RungScore(index, rung, images, accuracy)
-                    if on_score is not None:
-                        on_score(result)
                 last[index] = RungScore(index, rung, images, accuracy)
+                if fresh and on_score is not None:
+                    on_score(last[index])
             if rung + 1 < len(sizes):
                 alive.sort(key=lambda i: (-last[i].accuracy, i))  # ties: the earlier candidate
                 alive = sorted(alive[: self.promoted(len(alive))])

@@ -8,9 +8,9 @@
    the shared weights by successive halving (`nas.search.halving`, Li & Talwalkar 2019): all on
    ``--ws-screen-batches`` reward minibatches, the best ``--ws-screen-keep`` on 4x the images, and so
    on up to the whole validation split.
-2. **Verification**: the top ``--verify-top`` candidates on the whole split are trained as ordinary stand-alone children
-   through `nas.search.runner.run_search` (same trainer, leaderboard, W&B and report); a
-   `VerifyList` searcher proposes them in order.
+2. **Verification**: the top ``--verify-top`` candidates on the whole split are trained as ordinary
+   stand-alone children through `nas.search.runner.run_search` (same trainer, leaderboard, W&B and
+   report); a `VerifyList` searcher proposes them in order.
 
 Which architectures train the shared weights (phase (a)) is the searcher's `Searcher.path_sampler`:
 ``rl`` samples its controller's current policy, as ENAS does, from a generator of its own so the

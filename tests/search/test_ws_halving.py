@@ -42,6 +42,7 @@ def test_a_screen_as_large_as_the_split_is_one_rung() -> None:
 def test_at_least_keeps_the_candidates_to_verify() -> None:
     halving = Halving(total_images=512, screen_images=32, keep=0.01, at_least=3)
     assert [halving.promoted(n) for n in (1000, 10, 3, 2)] == [10, 3, 3, 2]
+    assert Halving(total_images=512, screen_images=32, keep=0.1).promoted(30) == 3  # not 4 by rounding
     result = halving.run(list(range(20)), accuracy_of)
     assert sum(1 for r in result if r.images == 512) == 3
     assert Halving(total_images=512, screen_images=32, keep=0.01).promoted(50) == 1  # never none
