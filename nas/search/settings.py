@@ -318,7 +318,7 @@ class SearchSettings:
     )
     ws_screen_keep: float = setting(
         0.25,
-        help="fraction of a screen's candidates (at least --verify-top) scored on 4x the images",
+        help="the best fraction of a rung's candidates, scored again on 4x the images (at least --verify-top)",
         group="weight sharing",
     )
 
