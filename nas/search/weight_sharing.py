@@ -166,15 +166,10 @@ def stage_searcher(settings: SearchSettings, space: SearchSpace) -> Searcher:
     return create_searcher(settings.searcher, space, seed=settings.seed, **options)
 
 
-def train_supernet(
-    settings_dict: dict[str, Any], run_dir: str, *, threads: int | None = None
-) -> dict[str, Any]:
-    """The supernet stage (the Ray task's body): train, checkpoint each epoch, score the candidates.
-    ``threads``: torch's CPU threads, the CPUs the task was given (None: torch's default)."""
+def train_supernet(settings_dict: dict[str, Any], run_dir: str) -> dict[str, Any]:
+    """The supernet stage (`stage_task`'s body): train, checkpoint each epoch, score the candidates."""
     import torch
 
-    if threads is not None:
-        torch.set_num_threads(threads)
     from nas.model.network import NetworkConfig
     from nas.model.supernet import SuperNetwork
     from nas.search.searcher import build_space
