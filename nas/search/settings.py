@@ -45,10 +45,12 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "ws_controller_steps": (1, 100_000),
     "ws_archs_per_step": (1, 100_000),
     "ws_reward_batch": (1, 10_000_000),
+    "ws_screen_batches": (1, 10_000_000),
+    "ws_screen_keep": (0, 1),
 }
 """Each numeric setting's bounds (inclusive, except those in `OPEN_BELOW`); the cluster and the data
 bound some further once known (`nas.search.runner.check_resources`, `SearchSettings.check_data_size`)."""
-OPEN_BELOW = frozenset({"lr", "cpus_per_trial"})
+OPEN_BELOW = frozenset({"lr", "cpus_per_trial", "ws_screen_keep"})
 
 
 def flag_name(key: str) -> str:
@@ -319,6 +321,18 @@ class SearchSettings:
     ws_reward_batch: int = setting(
         160,  # ENAS: one 160-image minibatch
         help="validation images per reward",
+        group="weight sharing",
+    )
+    # Candidate scoring by successive halving (Li & Talwalkar 2019; `nas.search.halving`).
+    ws_screen_batches: int = setting(
+        1,
+        help="--ws-reward-batch minibatches every candidate is first scored on; the best move on to 4x "
+        "the images, until the whole validation split",
+        group="weight sharing",
+    )
+    ws_screen_keep: float = setting(
+        0.25,
+        help="the best fraction of a rung's candidates, scored again on 4x the images (at least --verify-top)",
         group="weight sharing",
     )
 

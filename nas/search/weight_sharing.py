@@ -1,13 +1,16 @@
 """`nas search --weight-sharing`: ENAS's search (Pham et al. 2018) in two stages, one command.
 
-1. **Supernet stage**, one Ray task (one GPU when the cluster has one, so ``--address`` and ``nas
-   submit`` work unchanged): `nas.train.weight_sharing` trains the shared weights of
-   `nas.model.supernet.SuperNetwork` for ``--epochs`` epochs, each followed by the searcher's
-   updates rewarded with one validation minibatch. Then ``--ws-candidates`` architectures asked of
-   the trained searcher are scored on the whole validation split with the shared weights.
-2. **Verification**: the top ``--verify-top`` candidates are trained as ordinary stand-alone children
-   through `nas.search.runner.run_search` (same trainer, leaderboard, W&B and report); a
-   `VerifyList` searcher proposes them in order.
+1. **Supernet stage**, one Ray task with every CPU of the largest node (torch threads as many) and
+   one GPU when the cluster has one, so ``--address`` and ``nas submit`` work unchanged:
+   `nas.train.weight_sharing` trains the shared weights of `nas.model.supernet.SuperNetwork` for
+   ``--epochs`` epochs, each followed by the searcher's updates rewarded with one validation
+   minibatch. Then ``--ws-candidates`` architectures asked of the trained searcher are scored with
+   the shared weights by successive halving (`nas.search.halving`, Li & Talwalkar 2019): all on
+   ``--ws-screen-batches`` reward minibatches, the best ``--ws-screen-keep`` on 4x the images, and so
+   on up to the whole validation split.
+2. **Verification**: the top ``--verify-top`` candidates on the whole split are trained as ordinary
+   stand-alone children through `nas.search.runner.run_search` (same trainer, leaderboard, W&B and
+   report); a `VerifyList` searcher proposes them in order.
 
 Which architectures train the shared weights (phase (a)) is the searcher's `Searcher.path_sampler`:
 ``rl`` samples its controller's current policy, as ENAS does, from a generator of its own so the
@@ -25,10 +28,12 @@ Run folder additions::
     supernet/epochs.jsonl       one line per epoch: loss, accuracy, rewards, seconds
     supernet/candidates.json    the candidates to score, fixed once the last epoch ends
     ws_scores.jsonl             every architecture scored with shared weights: stage ``search``
-                                (its minibatch reward, with its epoch) or ``final`` (whole split)
+                                (its minibatch reward, with its epoch), ``screen`` (a halving rung
+                                below the whole split: ``rung``, ``images``) or ``final`` (whole split)
 
 Resume (kill -9 included): the stage restarts from the last checkpoint, drops the score rows of an
-epoch the kill interrupted, scores only the candidates not yet scored, and verification resumes as
+epoch the kill interrupted, scores only the (rung, candidate) pairs not yet scored (the halving's
+promotions follow from the scores on file, so they are the same), and verification resumes as
 any search does (`nas.search.tune_adapter`), so nothing is verified twice.
 """
 
@@ -41,15 +46,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nas.errors import ConfigError, NasError
 from nas.results.run_folder import RunFolder, atomic_write_text, read_json, read_jsonl, write_json
 from nas.results.trial import TrialResult
+from nas.search.halving import Halving, RungScore
 from nas.search.settings import SearchSettings
 from nas.searcher.base import Proposal, Searcher
 from nas.searcher.checkpoint import SearcherCheckpoint
 from nas.space.protocol import GenotypeLike, SearchSpace
+
+if TYPE_CHECKING:
+    from nas.train.weight_sharing import SharedWeightTraining
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +69,8 @@ WS_FLAGS = (
     "ws_controller_steps",
     "ws_archs_per_step",
     "ws_reward_batch",
+    "ws_screen_batches",
+    "ws_screen_keep",
 )
 """Settings that mean something only with ``--weight-sharing``."""
 
@@ -111,6 +122,7 @@ class StageOutcome:
     candidates_scored: int
     best_ws_score: float | None
     supernet_wall_s: float
+    scoring_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -155,7 +167,7 @@ def stage_searcher(settings: SearchSettings, space: SearchSpace) -> Searcher:
 
 
 def train_supernet(settings_dict: dict[str, Any], run_dir: str) -> dict[str, Any]:
-    """The supernet stage (the Ray task's body): train, checkpoint each epoch, score the candidates."""
+    """The supernet stage (`stage_task`'s body): train, checkpoint each epoch, score the candidates."""
     import torch
 
     from nas.model.network import NetworkConfig
@@ -211,27 +223,55 @@ def train_supernet(settings_dict: dict[str, Any], run_dir: str) -> dict[str, Any
         )
         paths.searcher(report.epoch - 1).unlink(missing_ok=True)
         _append_rows(paths.epochs, [report.summary()])
+    scoring_started = time.perf_counter()
     candidates = _candidates(paths, searcher, space, settings.ws_candidates)
-    done = {r["index"] for r in read_jsonl(paths.scores) if r["stage"] == "final"}
-    for index, genotype in enumerate(candidates):
-        if index not in done:
-            row = {"stage": "final", "epoch": cfg.epochs, "index": index, "trial_id": f"c{index}"}
-            _append_rows(
-                paths.scores,
-                [
-                    {
-                        **row,
-                        "genotype": genotype.to_dict(),
-                        "accuracy": training.score(genotype),
-                        "images": len(training.val),
-                    }
-                ],
-            )
+    scores = score_candidates(paths, candidates, training, settings)
     searcher.close()
-    final = [r["accuracy"] for r in read_jsonl(paths.scores) if r["stage"] == "final"]
+    best = max((r.accuracy for r in scores if r.images == len(training.val)), default=None)
     return StageOutcome(
-        cfg.epochs, len(final), max(final, default=None), time.perf_counter() - started
+        cfg.epochs,
+        len(candidates),
+        best,
+        time.perf_counter() - started,
+        scoring_s=time.perf_counter() - scoring_started,
     ).to_dict()
+
+
+def score_candidates(
+    paths: Paths, candidates: Sequence[GenotypeLike], training: SharedWeightTraining, settings: SearchSettings
+) -> list[RungScore]:
+    """Score ``candidates`` by successive halving (`nas.search.halving`) on the first images of the
+    validation split, appending one ``ws_scores.jsonl`` row per score as it is made: stage ``screen``
+    below the whole split, ``final`` on it. Scores already in the file (a resumed stage's) are reused."""
+    images = len(training.val)
+    halving = Halving(
+        total_images=images,
+        screen_images=min(settings.ws_screen_batches * settings.ws_reward_batch, images),
+        keep=settings.ws_screen_keep,
+        at_least=settings.verify_top,
+    )
+    final_rung = len(halving.rung_images()) - 1
+    known = {
+        (final_rung if r["stage"] == "final" else int(r["rung"]), int(r["index"])): float(r["accuracy"])
+        for r in read_jsonl(paths.scores)
+        if r["stage"] in ("screen", "final")
+    }
+
+    def record(s: RungScore) -> None:
+        stage = "final" if s.images == images else "screen"
+        row = {"stage": stage, "epoch": settings.epochs, "rung": s.rung, "index": s.index}
+        row |= {"trial_id": f"c{s.index}", "genotype": candidates[s.index].to_dict()}
+        _append_rows(paths.scores, [{**row, "accuracy": s.accuracy, "images": s.images}])
+
+    return halving.run(candidates, training.score_first, known=known, on_score=record)
+
+
+def stage_task(settings_dict: dict[str, Any], run_dir: str, threads: int) -> dict[str, Any]:
+    """The Ray task: `train_supernet` with as many torch threads as the CPUs the task was given."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return train_supernet(settings_dict, run_dir)
 
 
 def _supernet_ops(space: SearchSpace) -> tuple[str, ...]:
@@ -257,7 +297,11 @@ def _clean_after(paths: Paths, epoch: int) -> None:
     and a line torn by the kill, rewriting each file once, atomically."""
     for path in (paths.scores, paths.epochs):
         if path.exists():
-            kept = [r for r in read_jsonl(path) if r.get("stage") == "final" or int(r["epoch"]) <= epoch]
+            kept = [
+                r
+                for r in read_jsonl(path)
+                if r.get("stage") in ("screen", "final") or int(r["epoch"]) <= epoch
+            ]
             atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
@@ -274,7 +318,8 @@ def _candidates(paths: Paths, searcher: Searcher, space: SearchSpace, n: int) ->
 
 
 def top_candidates(run_dir: Path, space: SearchSpace, k: int) -> list[GenotypeLike]:
-    """The ``k`` best-scored final candidates (whole validation split, shared weights), best first."""
+    """The ``k`` best-scored final candidates (whole validation split, shared weights), best first;
+    a candidate only screened on fewer images (stage ``screen``) is never among them."""
     rows = [r for r in read_jsonl(Paths(run_dir).scores) if r["stage"] == "final"]
     rows.sort(key=lambda r: (-float(r["accuracy"]), int(r["index"])))
     return [space.genotype_from_json(r["genotype"]) for r in rows[:k]]
@@ -296,8 +341,9 @@ def run_stage(
     import ray
 
     gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0  # type: ignore[no-untyped-call]
-    task = ray.remote(num_cpus=settings.cpus_per_trial, num_gpus=gpus, max_retries=0)(train_supernet)
-    ref = task.remote(settings.to_dict(), str(run.path.resolve()))
+    cpus = _largest_node_cpus(gpus)
+    task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(stage_task)
+    ref = task.remote(settings.to_dict(), str(run.path.resolve()), max(1, int(cpus)))
     paths, shown = Paths(run.path), len(read_jsonl(Paths(run.path).epochs))
     while True:
         ready, _ = ray.wait([ref], timeout=2.0)
@@ -314,6 +360,16 @@ def run_stage(
         if isinstance(exc.cause, NasError):  # e.g. SupernetDivergedError: one line, the epoch named
             raise NasError(str(exc.cause)) from None
         raise
+
+
+def _largest_node_cpus(gpus: int) -> float:
+    """Every CPU of the largest live node (of those with a GPU when ``gpus``): the stage is one task,
+    so nothing else of the search runs beside it (`--cpus-per-trial` sizes the verified children)."""
+    import ray
+
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
+    cpus = [r.get("CPU", 0.0) for r in nodes if r.get("GPU", 0.0) >= gpus]
+    return max(max(cpus, default=0.0), 1.0)
 
 
 def verification(settings: SearchSettings, run: RunFolder) -> tuple[SearchSettings, Searcher]:

@@ -205,6 +205,11 @@ class SharedWeightTraining:
             channels_last=self.channels_last,
         )[0]
 
+    def score_first(self, genotype: GenotypeLike, images: int) -> float:
+        """Accuracy of ``genotype``'s path on the first ``images`` validation images (a fixed order:
+        every architecture scored on ``images`` sees the same ones, `nas.search.halving`)."""
+        return self.score(genotype, Split(self.val.images[:images], self.val.labels[:images]))
+
     def search_epoch(self, searcher: Searcher) -> tuple[list[ScoredArch], float]:
         """Phase (b): ``controller_steps`` x ``archs_per_step`` asks, each rewarded and told."""
         started, cfg = time.perf_counter(), self.cfg

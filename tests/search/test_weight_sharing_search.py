@@ -1,5 +1,6 @@
 """`nas search --weight-sharing` end to end: real local Ray, real CIFAR-10, each searcher, kill -9 and
-resume, bad flag combinations. Sizes are tiny (N=1, C=4, B=2, 64 training images)."""
+resume, bad flag combinations. Sizes are tiny (N=1, C=4, B=2, 64 training images); the candidates'
+successive halving is 4 on 32 images, then the best 2 on all 64 (`tests/search/test_ws_halving.py`)."""
 
 from __future__ import annotations
 
@@ -33,10 +34,14 @@ def check_run(run_dir: Path, *, searcher: str, epochs: int) -> None:
     searched = [r for r in scores if r["stage"] == "search"]
     assert [r["epoch"] for r in searched] == [e for e in range(1, epochs + 1) for _ in range(4)]
     assert all(r["images"] == 32 and 0.0 <= r["accuracy"] <= 1.0 for r in searched)
-    final = [r for r in scores if r["stage"] == "final"]
+    screen = [r for r in scores if r["stage"] == "screen"]  # successive halving: all on 32 images,
+    final = [r for r in scores if r["stage"] == "final"]  # the best --verify-top 2 on the whole split
     candidates = json.loads((run_dir / "supernet" / "candidates.json").read_text())
-    assert sorted(r["index"] for r in final) == list(range(len(candidates))) and len(candidates) >= 2
-    assert all(r["images"] == 64 for r in final)
+    assert sorted(r["index"] for r in screen) == list(range(len(candidates))) and len(candidates) >= 2
+    assert all(r["images"] == 32 and r["rung"] == 0 for r in screen)
+    screen_best = sorted(screen, key=lambda r: (-r["accuracy"], r["index"]))[:2]
+    assert sorted(r["index"] for r in final) == sorted(r["index"] for r in screen_best)
+    assert all(r["images"] == 64 and r["rung"] == 1 for r in final)
     state = torch.load(run_dir / "supernet" / "checkpoint.pt", weights_only=True)
     assert state["training"]["epoch"] == epochs
     assert (run_dir / "supernet" / f"searcher-{epochs}.json").exists()
