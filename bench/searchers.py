@@ -31,6 +31,14 @@ Objectives:
     python bench/searchers.py --children 200 --seeds 3
     python bench/searchers.py --objective cifar --children 24 --seeds 2 --blocks 3
     python bench/searchers.py --objective nats-bench --children 300 --seeds 30 --noise 1.0
+    python bench/searchers.py --objective nats-bench --children 50 --seeds 30 --noise 1.0 \
+        --warm-start synflow:200
+
+``--warm-start PROXY:N[:K]`` (nats-bench): each searcher runs twice per seed, without and with
+`nas search`'s warm start (its first K children the best of N uniformly drawn cells by the zero-cost
+proxy, scored at the search's default child size; Abdelfattah et al., ICLR 2021, Sec. 5), and the
+table gives the paired difference of the reported cell's table accuracy at the budget. The warm
+children count in the budget, as in a search; the proxy's scoring is not a child and costs no budget.
 """
 
 from __future__ import annotations
@@ -134,9 +142,11 @@ def nats_run(
     children: int,
     noise: float,
     options: dict[str, Any],
+    warm: Sequence[Sequence[int]] = (),
 ) -> dict[str, Any]:
     """One seed's search on the NAS-Bench-201 table; per evaluated child: the table accuracy of the
-    reported best cell, whether the optimum was evaluated, and the distinct cells so far."""
+    reported best cell, whether the optimum was evaluated, and the distinct cells so far. ``warm``:
+    the choices of the first children (`Searcher.ask_with`, as ``nas search --warm-start`` asks them)."""
     import numpy as np
 
     from nas.results.duplicates import CellRecord, duplicate_row
@@ -154,7 +164,8 @@ def nats_run(
     best_true = 0.0
     duplicates = 0
     while len(reported) < children and not record.exhausted:
-        proposal = searcher.ask()
+        asked = len(reported) + duplicates
+        proposal = searcher.ask_with(warm[asked]) if asked < len(warm) else searcher.ask()
         genotype = proposal.genotype.to_dict()
         recorded = record.recorded(genotype)
         index = len(reported) + duplicates
@@ -221,6 +232,8 @@ def nats_main(args: argparse.Namespace) -> int:
     table = load_table(table_path)
     space = get_space("nas-bench-201")
     _, optimum_accuracy = table.best()
+    if args.warm_start is not None:
+        return warm_main(args, space, table)
     budgets = [b for b in NATS_BUDGETS if b < args.children] + [args.children]
     names = list(searcher_names())
     summary: dict[str, dict[int, dict[str, float]]] = {}
@@ -283,6 +296,89 @@ def nats_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def warm_main(args: argparse.Namespace, space: SearchSpace, table: Nb201Table) -> int:
+    """``--warm-start``: every searcher without and with the warm start, on the same seeds (the same
+    observation noise), and the paired difference of the reported cell's table accuracy."""
+    import math
+    import time
+
+    from nas.errors import ConfigError
+    from nas.search.searcher import searcher_names
+    from nas.search.settings import SearchSettings
+    from nas.search.warm_start import WarmStart, warm_cells
+    from nas.train.data import ENV_VAR
+
+    try:
+        warm = WarmStart.parse(args.warm_start)
+    except ConfigError as exc:
+        print(f"searchers.py: error: {exc}", file=sys.stderr)
+        return 2
+    child = SearchSettings()  # the search's default child size, as `nas search --warm-start` scores
+    data_dir = (
+        args.data_dir or os.environ.get(ENV_VAR) or str(REPO_ROOT.parent / "shared" / "data" / "cifar10")
+    )
+    started = time.perf_counter()
+    choices = [
+        [
+            cell["choices"]
+            for cell in warm_cells(
+                warm, space, space_name="nas-bench-201", seed=s, N=child.N, C=child.C, data_dir=data_dir
+            )
+        ]
+        for s in range(args.seeds)
+    ]
+    scoring_s = time.perf_counter() - started
+    rows: dict[str, dict[str, Any]] = {}
+    for name in searcher_names():
+        cold = [nats_run(name, space, table, s, args.children, args.noise, {}) for s in range(args.seeds)]
+        hot = [
+            nats_run(name, space, table, s, args.children, args.noise, {}, choices[s])
+            for s in range(args.seeds)
+        ]
+        at = [(c["reported"][-1], h["reported"][-1]) for c, h in zip(cold, hot, strict=True)]
+        gains = [h - c for c, h in at]
+        rows[name] = {
+            "cold": nats_summary(cold, args.children),
+            "warm": nats_summary(hot, args.children),
+            "gain_mean": statistics.fmean(gains),
+            "gain_sem": statistics.stdev(gains) / math.sqrt(len(gains)) if len(gains) > 1 else 0.0,
+            "better": sum(g > 0 for g in gains),
+            "worse": sum(g < 0 for g in gains),
+        }
+    better = [n for n, r in rows.items() if n != "random" and r["gain_mean"] > 2 * r["gain_sem"] > 0]
+    learners = [n for n in rows if n != "random"]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "objective": "nats-bench",
+                    "warm_start": args.warm_start,
+                    "children": args.children,
+                    "seeds": args.seeds,
+                    "noise": args.noise,
+                    "proxy_scoring_s": scoring_s,
+                    "summary": rows,
+                    "warm_start_better": f"{len(better)}/{len(learners)}",
+                }
+            )
+        )
+        return 0
+    print(
+        f"NAS-Bench-201 table, noise {args.noise} points, {args.seeds} seeds, {args.children} children; "
+        f"warm start {warm.proxy}:{warm.n}:{warm.k} (scored at N={child.N}, C={child.C} in "
+        f"{scoring_s:.0f} s for all seeds); table accuracy of the reported cell, mean +- std"
+    )
+    print(f"{'searcher':>10}{'without':>16}{'with':>16}{'paired gain +- s.e.':>24}{'seeds better/worse':>20}")
+    for name, r in rows.items():
+        print(
+            f"{name:>10}{r['cold']['mean']:>10.2f}+-{r['cold']['std']:.2f}{r['warm']['mean']:>10.2f}+-"
+            f"{r['warm']['std']:.2f}{r['gain_mean']:>+17.3f} +- {r['gain_sem']:.3f}"
+            f"{r['better']:>14}/{r['worse']}"
+        )
+    print(f"warm_start_better: {len(better)}/{len(learners)} (gain > 2 s.e.: {', '.join(better) or 'none'})")
+    return 0
+
+
 def nats_goals(
     summary: dict[str, dict[int, dict[str, float]]], args: argparse.Namespace, optimum: float
 ) -> dict[str, bool | None]:
@@ -320,7 +416,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--noise", type=float, default=0.0, help="nats-bench: observation noise std (accuracy points)"
     )
     parser.add_argument(
-        "--data-dir", help="cifar: CIFAR-10 folder (default: $NAS_DATA_DIR, else ../shared/...)"
+        "--data-dir",
+        help="cifar and --warm-start: CIFAR-10 folder (default: $NAS_DATA_DIR, else ../shared/...)",
     )
     parser.add_argument("--C", type=int, default=8, help="cifar: channels per block of a child")
     parser.add_argument("--train-size", type=int, default=2048, help="cifar: training images per child")
@@ -331,12 +428,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rl-lr", type=float, default=None, help="controller lr (default: the searcher's, 0.01)"
     )
+    parser.add_argument(
+        "--warm-start",
+        metavar="PROXY:N[:K]",
+        help="nats-bench: compare each searcher without and with nas search's --warm-start",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
     if args.children < 1 or args.seeds < 1:
         parser.error("--children and --seeds must be >= 1")
     if args.noise < 0:
         parser.error("--noise must be >= 0")
+    if args.warm_start is not None and args.objective != "nats-bench":
+        parser.error("--warm-start applies to --objective nats-bench")
     return args
 
 

@@ -48,3 +48,22 @@ def test_json_counts_evaluated_children(nb201_table_path: Path) -> None:
 def test_negative_noise_is_a_usage_error(nb201_table_path: Path) -> None:
     done = run_bench(nb201_table_path, "--noise", "-1")
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].endswith("--noise must be >= 0")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_warm_start_comparison_pairs_every_searcher(nb201_table_path: Path, cifar_dir: Path) -> None:
+    flags = ["--seeds", "2", "--children", "10", "--noise", "1.0", "--warm-start", "synflow:8:3"]
+    done = run_bench(nb201_table_path, *flags, "--data-dir", str(cifar_dir), "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert set(out["summary"]) == set(searcher_names())
+    for row in out["summary"].values():
+        assert row["cold"]["distinct"] == row["warm"]["distinct"] == 10  # warm children count in the budget
+        assert row["better"] + row["worse"] <= 2
+    assert out["warm_start_better"].endswith(f"/{len(searcher_names()) - 1}")
+
+
+def test_a_bad_warm_start_is_one_line_and_exit_2(nb201_table_path: Path) -> None:
+    done = run_bench(nb201_table_path, "--warm-start", "bogus:3")
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "unknown proxy" in done.stderr
