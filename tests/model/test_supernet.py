@@ -50,16 +50,20 @@ def test_random_paths_have_the_stand_alone_shapes(supernet: SuperNetwork) -> Non
         assert out.aux_logits is None
 
 
-@pytest.mark.parametrize("op", sorted(OPS))
-def test_every_op_runs_and_only_the_selected_ops_get_gradients(supernet: SuperNetwork, op: str) -> None:
-    # op in one slot of every block of both cells, reading a cell input (stride 2 in the reduction)
-    # and an earlier block (stride 1); the other slot a parameter-free pool.
+def _with_op(op: str) -> Genotype:
+    """``op`` in one slot of every block of both cells, reading a cell input (stride 2 in the
+    reduction) and an earlier block (stride 1); the other slot a parameter-free pool."""
     blocks = (
         Block(0, 1, op, "max_pool_3x3"),
         Block(2, 1, "avg_pool_3x3", op, combine="concat"),
         Block(3, 0, op, "skip_connect"),
     )
-    genotype = Genotype(normal=Cell(blocks), reduce=Cell(blocks))
+    return Genotype(normal=Cell(blocks), reduce=Cell(blocks))
+
+
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_every_op_runs_and_only_the_selected_ops_get_gradients(supernet: SuperNetwork, op: str) -> None:
+    genotype = _with_op(op)
     supernet.zero_grad(set_to_none=True)
     supernet(torch.randn(2, 3, 32, 32), genotype).logits.sum().backward()
 
@@ -72,6 +76,20 @@ def test_every_op_runs_and_only_the_selected_ops_get_gradients(supernet: SuperNe
             else:
                 assert p.grad is None, f"{op}: unselected {name} got a gradient"
     assert supernet.classifier.weight.grad is not None
+
+
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_a_path_computes_the_same_in_train_and_eval_mode(supernet: SuperNetwork, op: str) -> None:
+    # Why a scored child may skip switching the supernet's modules (`SupernetChild.train`): batch
+    # statistics in both modes, no dropout, no drop path.
+    genotype, x = _with_op(op), torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        trained = supernet.train()(x, genotype).logits
+        evaluated = supernet.eval()(x, genotype).logits
+    supernet.train()
+    assert torch.equal(trained, evaluated)
+    child = supernet.child(genotype).eval()
+    assert not child.training and supernet.training  # the view's flag only
 
 
 def test_projection_uses_the_output_states_slices(supernet: SuperNetwork) -> None:
