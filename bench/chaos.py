@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -35,6 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.processes import alive, cmdline, descendants, kill_9  # noqa: E402
+from nas.results.duplicates import MAX_CONSECUTIVE_DUPLICATES  # noqa: E402
 from nas.results.run_folder import RunFolder, journaled_ledger, read_jsonl  # noqa: E402
 from nas.space.nb201_table import load_table  # noqa: E402
 
@@ -50,17 +52,23 @@ class Audit:
     """What the run folder holds after the chaos: the figures, and what is wrong (empty: exactly once)."""
 
     children: int  # rows evaluated (duplicate_of null), failed ones included: --trials counts them
+    ended_early: bool  # the searcher settled: only cells already evaluated, the search ended itself
     distinct: int  # distinct cells among them
     rows: int  # every row, told duplicates included
     failed: int  # children whose worker was killed under them (Tune's retries exhausted): failed, with why
     problems: list[str] = field(default_factory=list)
 
 
-def audit(run_dir: Path, trials: int, table: Path) -> Audit:
+def audit(run_dir: Path, trials: int, table: Path, *, ended_early: int | None = None) -> Audit:
     """Exactly once, from the run folder alone: ``trials`` children of ``trials`` distinct cells (the
     row's ``arch``, the space's canonical cell), each completed one answered from the table, each failed
     one saying why, each duplicate told the result of an earlier row of its cell (never trained), and the
-    searcher's journal told every row with none outstanding."""
+    searcher's journal told every row with none outstanding.
+
+    ``ended_early``: the search said it ended with that many children, its searcher proposing only
+    cells already evaluated (`nas.results.duplicates.MAX_CONSECUTIVE_DUPLICATES` in a row: an RL
+    controller that has settled). Then that many children are expected, and at least as many told
+    duplicates as the rule needs."""
     rows = read_jsonl(run_dir / "trials.jsonl")
     bench = load_table(table)
     first: dict[str, dict[str, Any]] = {}
@@ -87,14 +95,24 @@ def audit(run_dir: Path, trials: int, table: Path) -> Audit:
             problems.append(f"{tid}: {row['status']} ({row['error']})")
         elif not row["val_accuracy"] == row["table_accuracy"] == bench.accuracy(arch) / 100:
             problems.append(f"{tid}: val_accuracy {row['val_accuracy']} is not the table's")
-    if children != trials:
-        problems.append(f"{children} children evaluated, not {trials}")
+    expected = trials if ended_early is None else ended_early
+    if children != expected:
+        problems.append(f"{children} children evaluated, not {expected}")
+    if ended_early is not None and len(rows) - children < MAX_CONSECUTIVE_DUPLICATES:
+        problems.append(f"ended early with {len(rows) - children} told duplicates, fewer than the rule's")
     told, outstanding = journaled_ledger(RunFolder(run_dir))
     if told != {r["trial_id"] for r in rows}:
         problems.append(f"the journal told {len(told)} trials, the leaderboard has {len(rows)} rows")
     if outstanding:
         problems.append(f"{len(outstanding)} trials outstanding in the journal")
-    return Audit(children=children, distinct=len(first), rows=len(rows), failed=failed, problems=problems)
+    return Audit(
+        children=children,
+        distinct=len(first),
+        ended_early=ended_early is not None,
+        rows=len(rows),
+        failed=failed,
+        problems=problems,
+    )
 
 
 @dataclass
@@ -205,13 +223,20 @@ def chaos_search(
     return Chaos(
         searcher=searcher,
         trials=trials,
-        audit=audit(run_dir, trials, table),
+        audit=audit(run_dir, trials, table, ended_early=ended_early(results / f"{searcher}.log", trials)),
         driver_kills=done["driver"],
         worker_kills=done["worker"],
         resumes=done["driver"],
         report_builds=report.returncode == 0,
         wall_s=round(wall, 1),
     )
+
+
+def ended_early(log: Path, trials: int) -> int | None:
+    """The children a search said it ended with when its searcher proposed only evaluated cells (its
+    last such line in ``log``), or None: it ran its ``trials``."""
+    found = re.findall(rf"the search ends with (\d+) of {trials} children evaluated", log.read_text())
+    return int(found[-1]) if found else None
 
 
 def table_lines(runs: Sequence[Chaos]) -> list[str]:
@@ -221,7 +246,7 @@ def table_lines(runs: Sequence[Chaos]) -> list[str]:
     for c in runs:
         a = c.audit
         lines.append(
-            f"| {c.searcher} | {a.children} | {a.distinct} | {a.rows} | {a.failed} | {c.driver_kills} | {c.worker_kills} "
+            f"| {c.searcher} | {a.children}{' (settled)' if a.ended_early else ''} | {a.distinct} | {a.rows} | {a.failed} | {c.driver_kills} | {c.worker_kills} "
             f"| {c.resumes} | {'builds' if c.report_builds else 'FAILS'} | {c.wall_s:.0f} s |"
         )
     for c in runs:
