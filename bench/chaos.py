@@ -165,6 +165,11 @@ def start(argv: list[str], log: IO[str], env: dict[str, str]) -> subprocess.Pope
     return subprocess.Popen(argv, stdout=log, stderr=log, text=True, env=env, start_new_session=True)
 
 
+def resume_argv(run_dir: Path) -> list[str]:
+    """The README's resume command, ``nas search --resume results/<run>``, quiet."""
+    return [NAS, "search", "--resume", str(run_dir), "--quiet"]
+
+
 def chaos_search(
     searcher: str, *, trials: int, driver_kills: int, worker_kills: int, table: Path, results: Path, seed: int
 ) -> Chaos:
@@ -177,13 +182,7 @@ def chaos_search(
     first = [NAS, "search", "--space", "nas-bench-201", "--benchmark", str(table), "--searcher", searcher]
     first += ["--trials", str(trials), "--wandb", "disabled", "--quiet"]
     first += ["--results-dir", str(results), "--name", searcher]
-    resume = [
-        NAS,
-        "search",
-        "--resume",
-        str(run_dir),
-        "--quiet",
-    ]  # README.md: `nas search --resume results/<run>`
+    resume = resume_argv(run_dir)
     done = {"driver": 0, "worker": 0}
     began = time.monotonic()
     with (results / f"{searcher}.log").open("a") as log:

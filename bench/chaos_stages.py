@@ -35,7 +35,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.chaos import row_count, start  # noqa: E402
+from bench.chaos import resume_argv, row_count, start  # noqa: E402
 from bench.processes import kill_9  # noqa: E402
 from nas.results.run_folder import read_jsonl  # noqa: E402
 from nas.results.selection import cell_key  # noqa: E402
@@ -214,13 +214,7 @@ def chaos_stage(stage: str, *, kills: int, seed: int, results: Path, data: Path)
                   "--trials", str(TRIALS), "--select-top", str(TOP), "--select-seeds", str(SEEDS),
                   "--select-epochs", "1"]  # fmt: skip
         plan, check = select_plan(rng, kills), audit_select
-    resume = [
-        NAS,
-        "search",
-        "--resume",
-        str(run_dir),
-        "--quiet",
-    ]  # README.md: nas search --resume results/<run>
+    resume = resume_argv(run_dir)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     done: list[str] = []
     began = time.monotonic()
