@@ -38,10 +38,12 @@ sys.path.insert(0, str(REPO_ROOT))
 from bench.processes import alive, cmdline, descendants, kill_9  # noqa: E402
 from nas.results.duplicates import MAX_CONSECUTIVE_DUPLICATES  # noqa: E402
 from nas.results.run_folder import RunFolder, journaled_ledger, read_jsonl  # noqa: E402
-from nas.space.nb201_table import load_table  # noqa: E402
+from nas.space.nb201_table import ENV_VAR, load_table  # noqa: E402
 
 NAS = str(Path(sys.executable).with_name("nas"))
-TABLE = Path("/work/shared/data/nats-bench/nats_bench_tss.csv")
+TABLE = Path(
+    os.environ.get(ENV_VAR) or REPO_ROOT.parent / "shared" / "data" / "nats-bench" / "nats_bench_tss.csv"
+)
 SEARCHERS = ("rl", "evolution", "tpe", "random")
 WORKER_MARKS = ("ray::ImplicitFunc", "ray::train_trial")  # a Ray worker running a child (its task name)
 STALL_S = 300.0  # no new row for this long: the search hangs, which is a failure of its own

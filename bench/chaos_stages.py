@@ -54,7 +54,6 @@ TRIALS, TOP, SEEDS = 8, 3, 2  # the selection run's: 8 children, their 3 best ce
 class Moment:
     """Kill the driver once ``file`` (relative to the run folder) has ``lines`` lines: a stage's books."""
 
-    stage: str
     file: str
     lines: int
 
@@ -79,14 +78,11 @@ class StageChaos:
 def ws_plan(rng: random.Random, kills: int) -> list[Moment]:
     """``kills`` moments in each of the three weight-sharing stages, in the order they come."""
     searched = EPOCHS * STEPS * ARCHS  # the per-epoch reward rows come first in ws_scores.jsonl
-    supernet = [
-        Moment("supernet", "supernet/epochs.jsonl", n) for n in sorted(rng.sample(range(1, EPOCHS), kills))
-    ]
+    supernet = [Moment("supernet/epochs.jsonl", n) for n in sorted(rng.sample(range(1, EPOCHS), kills))]
     scoring = [
-        Moment("scoring", "ws_scores.jsonl", searched + n)
-        for n in sorted(rng.sample(range(1, CANDIDATES), kills))
+        Moment("ws_scores.jsonl", searched + n) for n in sorted(rng.sample(range(1, CANDIDATES), kills))
     ]
-    verify = [Moment("verify", "trials.jsonl", n) for n in range(1, min(kills, VERIFY - 1) + 1)]
+    verify = [Moment("trials.jsonl", n) for n in range(1, min(kills, VERIFY - 1) + 1)]
     return [*supernet, *scoring, *verify]
 
 
@@ -94,9 +90,7 @@ def select_plan(rng: random.Random, kills: int) -> list[Moment]:
     """``kills`` moments among the search's children and as many among the selection's."""
     search = sorted(rng.sample(range(1, TRIALS), kills))
     select = sorted(rng.sample(range(TRIALS + 1, TRIALS + TOP * SEEDS), kills))
-    return [Moment("search", "trials.jsonl", n) for n in search] + [
-        Moment("select", "trials.jsonl", n) for n in select
-    ]
+    return [Moment("trials.jsonl", n) for n in search] + [Moment("trials.jsonl", n) for n in select]
 
 
 def audit_ws(run_dir: Path) -> tuple[dict[str, int], list[str]]:

@@ -33,10 +33,12 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from nas.results.run_folder import read_jsonl  # noqa: E402
 from nas.space.load import load_genotype  # noqa: E402
-from nas.space.nb201_table import load_table  # noqa: E402
+from nas.space.nb201_table import ENV_VAR, load_table  # noqa: E402
 
 NAS = str(Path(sys.executable).with_name("nas"))
-TABLE = REPO_ROOT.parent / "shared" / "data" / "nats-bench" / "nats_bench_tss.csv"
+TABLE = Path(
+    os.environ.get(ENV_VAR) or REPO_ROOT.parent / "shared" / "data" / "nats-bench" / "nats_bench_tss.csv"
+)
 DATA = REPO_ROOT.parent / "shared" / "data" / "cifar10"
 
 

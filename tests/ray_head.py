@@ -7,6 +7,7 @@ The head runs in the environment it is given (``RAY_TMPDIR`` decides where its s
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -20,6 +21,21 @@ from pathlib import Path
 from bench.processes import descendants, kill_family
 
 BIN = Path(sys.executable).parent
+
+
+def cluster_env(*, multi_node: bool = False) -> dict[str, str]:
+    """This environment for a test's own Ray cluster and the CLI joining it: no inherited token or
+    address, this interpreter's ``ray`` and ``python`` first on PATH, no usage stats.
+
+    A single-node cluster keeps 127.0.0.1 (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``: Ray otherwise
+    rewrites a loopback address into the machine's interface address). That setting also forbids a
+    second node, so a ``multi_node`` cluster goes without it and its nodes meet on the interface
+    address.
+    """
+    skip = ("RAY_AUTH_", "RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
+    env |= {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "RAY_USAGE_STATS_ENABLED": "0"}
+    return env if multi_node else env | {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 def free_ports(n: int) -> list[int]:

@@ -13,15 +13,12 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH = REPO_ROOT / "bench" / "zero_cost.py"
-TABLE = Path("/work/shared/data/nats-bench/nats_bench_tss.csv")
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_quick_run_reports_every_proxy_on_both_spaces(cifar_dir: Path) -> None:
-    table = TABLE if TABLE.exists() else REPO_ROOT.parent / "shared" / "data" / "nats-bench" / TABLE.name
-    if not table.exists():
-        pytest.skip("no NAS-Bench-201 table")
+def test_quick_run_reports_every_proxy_on_both_spaces(cifar_dir: Path, nb201_table_path: Path) -> None:
+    table = nb201_table_path
     flags = ["--quick", "--cells", "6", "--data-dir", str(cifar_dir), "--table", str(table)]
     done = subprocess.run(
         [sys.executable, str(BENCH), *flags, "--json"], capture_output=True, text=True, timeout=280

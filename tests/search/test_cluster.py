@@ -15,7 +15,6 @@ job inherits them from the head. One test runs against a head with authenticatio
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import tempfile
@@ -30,7 +29,7 @@ import pytest
 from nas.results.run_folder import read_jsonl
 from nas.space.genotype import Genotype
 from tests.nas_cli import TINY_SEARCH, best_by_score, nas
-from tests.ray_head import BIN, free_ports, listening, ray_head
+from tests.ray_head import BIN, cluster_env, free_ports, listening, ray_head
 
 TINY = [*TINY_SEARCH, "--max-concurrent", "2"]
 pytestmark = pytest.mark.slow
@@ -41,15 +40,6 @@ class Head:
     gcs: str  # host:port, for `nas search --address`
     jobs: str  # http://host:port, the dashboard's job server, for `nas submit --address`
     env: dict[str, str]  # the CLI's: with the token when the head wants one
-
-
-def _base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH_", "RAY_ADDRESS"))}
-    return env | {
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # a job runs the head's `python`
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "RAY_USAGE_STATS_ENABLED": "0",
-    }
 
 
 def _ready(url: str) -> bool:
@@ -72,8 +62,8 @@ def head() -> Iterator[Head]:
     args = [f"--port={gcs}", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
             f"--ray-client-server-port={client}", "--num-cpus=2", "--num-gpus=0",
             "--include-dashboard=true", f"--temp-dir={temp_dir}"]  # fmt: skip
-    with ray_head(args, _base_env() | {"RAY_AUTH_TOKEN": token}, temp_dir, lambda: _ready(url)):
-        env = _base_env() | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    with ray_head(args, cluster_env() | {"RAY_AUTH_TOKEN": token}, temp_dir, lambda: _ready(url)):
+        env = cluster_env() | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
         yield Head(gcs=f"127.0.0.1:{gcs}", jobs=url, env=env)
 
 
@@ -82,7 +72,7 @@ def open_head() -> Iterator[Head]:
     """A head with token authentication off, and no dashboard (starts faster)."""
     (gcs,) = free_ports(1)
     temp_dir = Path(tempfile.mkdtemp(prefix="rayo", dir="/tmp"))
-    env = _base_env() | {"RAY_AUTH_MODE": "disabled"}
+    env = cluster_env() | {"RAY_AUTH_MODE": "disabled"}
     args = [
         f"--port={gcs}",
         "--num-cpus=2",

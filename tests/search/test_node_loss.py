@@ -27,7 +27,7 @@ from bench.processes import cmdline, descendants, kill_family
 from nas.results.run_folder import read_jsonl
 from nas.space.genotype import Genotype
 from tests.nas_cli import NAS, TINY_SEARCH, best_by_score
-from tests.ray_head import BIN, free_ports, listening, ray_head
+from tests.ray_head import BIN, cluster_env, free_ports, listening, ray_head
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +35,7 @@ BUSY_WORKER = "ray::ImplicitFunc"  # a Ray worker running a child (Ray names the
 
 
 def _env() -> dict[str, str]:
-    # Not RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (test_cluster.py's way to keep 127.0.0.1): it forbids a
-    # second node. Ray then advertises the machine's interface address; the nodes still meet on it.
-    skip = ("RAY_AUTH_", "RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
-    return env | {
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "RAY_USAGE_STATS_ENABLED": "0",
+    return cluster_env(multi_node=True) | {
         "RAY_AUTH_MODE": "disabled",
         # A dead node is declared dead after health_check_period_ms x failure_threshold: 1 s x 3 here
         # instead of Ray's 3 s x 5, so the test waits seconds, not a quarter of a minute, for it.
@@ -62,12 +56,21 @@ def head(tmp_path: Path) -> Iterator[str]:
 
 
 def _start_worker_node(address: str, log: Path) -> subprocess.Popen[bytes]:
+    """``ray start --address --block``, returned once the node has joined (its "block forever" line):
+    a search started before that could run every child on the head."""
     (agent_port,) = free_ports(1)
-    return subprocess.Popen(
-        [str(BIN / "ray"), "start", f"--address={address}", "--block", "--node-ip-address=127.0.0.1",
-         "--num-cpus=1", "--num-gpus=0", f"--dashboard-agent-listen-port={agent_port}"],
-        env=_env(), stdout=subprocess.DEVNULL, stderr=log.open("w"), start_new_session=True,
-    )  # fmt: skip
+    with log.open("w") as out:
+        node = subprocess.Popen(
+            [str(BIN / "ray"), "start", f"--address={address}", "--block", "--node-ip-address=127.0.0.1",
+             "--num-cpus=1", "--num-gpus=0", f"--dashboard-agent-listen-port={agent_port}"],
+            env=_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while "block forever" not in log.read_text():
+        assert node.poll() is None, f"ray start --address exited: {log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, "the worker node did not join in 90 s"
+        time.sleep(0.5)
+    return node
 
 
 def _busy_workers(node: subprocess.Popen[bytes]) -> list[int]:
