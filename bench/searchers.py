@@ -204,6 +204,11 @@ def nats_run(
     return {"reported": reported, "hit": hit, "duplicates": duplicates, "exhausted": record.exhausted}
 
 
+def seed_range(args: argparse.Namespace) -> range:
+    """The seeds a run uses: ``--seeds`` of them from ``--first-seed``."""
+    return range(args.first_seed, args.first_seed + args.seeds)
+
+
 def nats_summary(runs: list[dict[str, Any]], budget: int) -> dict[str, float]:
     """Mean and std over seeds of the reported cell's table accuracy at ``budget`` evaluated children
     (a seed that stopped early counts with what it had), the optimum hit count and distinct cells."""
@@ -242,9 +247,7 @@ def nats_main(args: argparse.Namespace) -> int:
     for name in names:
         start = time.perf_counter()
         options = {"lr": args.rl_lr} if name == "rl" and args.rl_lr is not None else {}
-        runs = [
-            nats_run(name, space, table, s, args.children, args.noise, options) for s in range(args.seeds)
-        ]
+        runs = [nats_run(name, space, table, s, args.children, args.noise, options) for s in seed_range(args)]
         seconds[name] = time.perf_counter() - start
         summary[name] = {b: nats_summary(runs, b) for b in budgets}
         stopped[name] = sum(r["exhausted"] for r in runs)
@@ -258,7 +261,7 @@ def nats_main(args: argparse.Namespace) -> int:
                     "objective": "nats-bench",
                     "table": table_path,
                     "children": args.children,
-                    "seeds": args.seeds,
+                    "seeds": list(seed_range(args)),
                     "noise": args.noise,
                     "optimum": optimum_accuracy,
                     "summary": {n: {str(b): v for b, v in row.items()} for n, row in summary.items()},
@@ -273,7 +276,7 @@ def nats_main(args: argparse.Namespace) -> int:
         return 0
     print(
         f"NAS-Bench-201 (CIFAR-10 200-epoch test accuracy, optimum {optimum_accuracy:.2f}); "
-        f"noise {args.noise} points; {args.seeds} seed(s); table accuracy of the reported best cell, "
+        f"noise {args.noise} points; seeds {args.first_seed}..{args.first_seed + args.seeds - 1}; table accuracy of the reported best cell, "
         "mean +- std | optimum hits | distinct cells"
     )
     print(f"{'children':>9}" + "".join(f"{n:>30}" for n in names))
@@ -325,15 +328,15 @@ def warm_main(args: argparse.Namespace, space: SearchSpace, table: Nb201Table) -
                 warm, space, space_name="nas-bench-201", seed=s, N=child.N, C=child.C, data_dir=data_dir
             )
         ]
-        for s in range(args.seeds)
+        for s in seed_range(args)
     ]
     scoring_s = time.perf_counter() - started
     rows: dict[str, dict[str, Any]] = {}
     for name in searcher_names():
-        cold = [nats_run(name, space, table, s, args.children, args.noise, {}) for s in range(args.seeds)]
+        cold = [nats_run(name, space, table, s, args.children, args.noise, {}) for s in seed_range(args)]
         hot = [
             nats_run(name, space, table, s, args.children, args.noise, {}, choices[s])
-            for s in range(args.seeds)
+            for s in seed_range(args)
         ]
         at = [(c["reported"][-1], h["reported"][-1]) for c, h in zip(cold, hot, strict=True)]
         gains = [h - c for c, h in at]
@@ -354,7 +357,7 @@ def warm_main(args: argparse.Namespace, space: SearchSpace, table: Nb201Table) -
                     "objective": "nats-bench",
                     "warm_start": args.warm_start,
                     "children": args.children,
-                    "seeds": args.seeds,
+                    "seeds": list(seed_range(args)),
                     "noise": args.noise,
                     "proxy_scoring_s": scoring_s,
                     "summary": rows,
@@ -423,7 +426,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--train-size", type=int, default=2048, help="cifar: training images per child")
     parser.add_argument("--val-size", type=int, default=512, help="cifar: validation images")
     parser.add_argument("--children", type=int, default=200, help="children per searcher and seed")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1")
+    parser.add_argument("--seeds", type=int, default=3, help="N seeds: --first-seed .. --first-seed + N-1")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="the first seed (another set of seeds checks a tuned default)",
+    )
     parser.add_argument("--blocks", type=int, default=5, help="blocks per cell (B) of the NASNet space")
     parser.add_argument(
         "--rl-lr", type=float, default=None, help="controller lr (default: the searcher's, 0.01)"
@@ -435,8 +444,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
-    if args.children < 1 or args.seeds < 1:
-        parser.error("--children and --seeds must be >= 1")
+    if args.children < 1 or args.seeds < 1 or args.first_seed < 0:
+        parser.error("--children and --seeds must be >= 1, --first-seed >= 0")
     if args.noise < 0:
         parser.error("--noise must be >= 0")
     if args.warm_start is not None and args.objective != "nats-bench":
@@ -470,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in searcher_names():
         curves = [
             best_so_far(name, space, s, args.children, options[name], make_objective)
-            for s in range(args.seeds)
+            for s in seed_range(args)
         ]
         mean_best[name] = {c: statistics.fmean(curve[c - 1] for curve in curves) for c in checkpoints}
 
@@ -495,7 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     ),
                     "blocks": args.blocks,
                     "children": args.children,
-                    "seeds": args.seeds,
+                    "seeds": list(seed_range(args)),
                     "options": options,
                     "mean_best_so_far": {
                         n: {str(c): v for c, v in row.items()} for n, row in mean_best.items()

@@ -97,6 +97,7 @@ NASNET = Preset(
             "ppo": True,
             "lr": 0.00035,
             "entropy_weight": 0.00001,
+            "advantage": "moving_average",
             "baseline_decay": 0.95,
             "batch_size": 20,
             "temperature": 1.0,

@@ -20,7 +20,7 @@ from nas.space.protocol import SearchSpace
 
 DEFAULT_K = 4
 """Warm children when ``:K`` is not given: the default searchers' start-up size (rl's first batch of
-4, tpe's 4 start-up trials, two thirds of evolution's population of 6), capped at N."""
+4, tpe's 4 start-up trials, half of evolution's population of 8), capped at N."""
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,10 @@ def test_tiny_run_reports_every_searcher_and_the_summary(nb201_table_path: Path)
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_json_counts_evaluated_children(nb201_table_path: Path) -> None:
-    done = run_bench(nb201_table_path, "--seeds", "2", "--children", "30", "--json")
+    done = run_bench(nb201_table_path, "--seeds", "2", "--first-seed", "5", "--children", "30", "--json")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
+    assert out["seeds"] == [5, 6]  # another set of seeds, to check a default tuned on seeds 0-29
     for name in searcher_names():
         row = out["summary"][name]["30"]
         assert row["distinct"] == 30  # the budget counts distinct, evaluated cells

@@ -24,6 +24,7 @@ def test_weight_sharing_rl_gets_enas_cifar_controller_settings() -> None:
         0.99,
         1e-4,
     )
+    assert config.advantage == "moving_average"
     assert _config(ws_archs_per_step=3).batch_size == 3  # --ws-archs-per-step reaches the controller
     assert _config(searcher_options={"lr": 0.01}).lr == 0.01  # the user's options still win
 
@@ -33,8 +34,9 @@ def test_stand_alone_rl_keeps_its_defaults() -> None:
 
     config = RLConfig()
     assert (config.temperature, config.tanh_constant, config.op_tanh_reduce, config.lr) == (
-        5.0,
+        None,
         2.5,
         1.0,
         0.01,
     )
+    assert (config.advantage, config.entropy_weight) == ("leave_one_out", 1e-4)
