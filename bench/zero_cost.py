@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -149,8 +150,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--C", type=int, default=16, help="first-stage channels (paper: 16)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--table", default=str(TABLE))
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("NAS_DATA_DIR") or str(REPO_ROOT.parent / "shared" / "data" / "cifar10"),
+        help="CIFAR-10 folder (default: $NAS_DATA_DIR, else ../shared/data/cifar10)",
+    )
+    parser.add_argument("--table", default=os.environ.get("NAS_BENCH_TABLE") or str(TABLE))
     parser.add_argument("--space", choices=("both", "nas-bench-201", "nasnet"), default="both")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -161,12 +166,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from nas.errors import NasError
+
     args = parse_args(argv)
     out: dict[str, Any] = {}
-    if args.space in ("both", "nas-bench-201"):
-        out["nas-bench-201"] = nb201(args)
-    if args.space in ("both", "nasnet"):
-        out["nasnet"] = nasnet(args)
+    try:
+        if args.space in ("both", "nas-bench-201"):
+            out["nas-bench-201"] = nb201(args)
+        if args.space in ("both", "nasnet"):
+            out["nasnet"] = nasnet(args)
+    except NasError as err:  # a missing data folder or table: one line, exit 2
+        print(f"zero_cost.py: error: {err}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(out, indent=2))
         return 0

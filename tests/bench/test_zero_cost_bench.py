@@ -41,3 +41,18 @@ def test_rank_statistics_match_hand_computed_values() -> None:
     assert zero_cost.kendall([1, 2, 3], [1, 3, 2]) == pytest.approx(1 / 3)
     assert list(zero_cost.ranks([5.0, 1.0, 5.0])) == [1.5, 0.0, 1.5]
     assert zero_cost.tau_band(1000) == pytest.approx(0.0414, abs=1e-3)
+
+
+def test_a_missing_data_folder_is_one_line_and_exit_2(tmp_path: Path, nb201_table_path: Path) -> None:
+    flags = [
+        "--quick",
+        "--space",
+        "nas-bench-201",
+        "--data-dir",
+        str(tmp_path),
+        "--table",
+        str(nb201_table_path),
+    ]
+    done = subprocess.run([sys.executable, str(BENCH), *flags], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "no CIFAR-10 batch files" in done.stderr
