@@ -385,7 +385,8 @@ def warm_main(args: argparse.Namespace, space: SearchSpace, table: Nb201Table) -
 def nats_goals(
     summary: dict[str, dict[int, dict[str, float]]], args: argparse.Namespace, optimum: float
 ) -> dict[str, bool | None]:
-    """Issue 23's goals; None where this run's noise or budget does not test one. Goal (b) leaves out
+    """Issue 23's goals; None where this run's noise or budget does not test one. Goals (a) and (b) are
+    the issue's noiseless ones (its figures, rl 15 and evolution 23 of 30, were noiseless). Goal (b) leaves out
     random search, the baseline: 300 of 15,625 cells hold one of the two optimal cells with chance
     1 - (1 - 2/15625)^300, about 4%, so no budget of this size can meet it."""
     means = {b: {n: row[b]["mean"] for n, row in summary.items()} for b in next(iter(summary.values()))}
@@ -394,9 +395,10 @@ def nats_goals(
         "(a) noiseless, 100 children: rl within 0.1 of the best": (
             means[100]["rl"] >= max(means[100].values()) - 0.1 if args.noise == 0 and 100 in means else None
         ),
-        f"(b) 300 children: every searcher but random finds {optimum:.2f} in >= {need} of {args.seeds} seeds": (
+        f"(b) noiseless, 300 children: every searcher but random finds {optimum:.2f} in >= {need} of "
+        f"{args.seeds} seeds": (
             all(row[300]["hits"] >= need for n, row in summary.items() if n != "random")
-            if 300 in means
+            if args.noise == 0 and 300 in means
             else None
         ),
         "(c) noise 1.0, 200 children: every searcher >= random + 0.3": (
