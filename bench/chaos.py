@@ -224,7 +224,9 @@ def chaos_search(
     return Chaos(
         searcher=searcher,
         trials=trials,
-        audit=audit(run_dir, trials, table, ended_early=ended_early(results / f"{searcher}.log", trials)),
+        audit=audit(
+            run_dir, trials, table, ended_early=ended_early((results / f"{searcher}.log").read_text(), trials)
+        ),
         driver_kills=done["driver"],
         worker_kills=done["worker"],
         resumes=done["driver"],
@@ -233,10 +235,10 @@ def chaos_search(
     )
 
 
-def ended_early(log: Path, trials: int) -> int | None:
+def ended_early(output: str, trials: int) -> int | None:
     """The children a search said it ended with when its searcher proposed only evaluated cells (its
-    last such line in ``log``), or None: it ran its ``trials``."""
-    found = re.findall(rf"the search ends with (\d+) of {trials} children evaluated", log.read_text())
+    last such line in ``output``, what it printed), or None: it ran its ``trials``."""
+    found = re.findall(rf"the search ends with (\d+) of {trials} children evaluated", output)
     return int(found[-1]) if found else None
 
 

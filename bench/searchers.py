@@ -335,8 +335,8 @@ def warm_main(args: argparse.Namespace, space: SearchSpace, table: Nb201Table) -
     for name in searcher_names():
         cold = [nats_run(name, space, table, s, args.children, args.noise, {}) for s in seed_range(args)]
         hot = [
-            nats_run(name, space, table, s, args.children, args.noise, {}, choices[s])
-            for s in seed_range(args)
+            nats_run(name, space, table, s, args.children, args.noise, {}, warm_choices)
+            for s, warm_choices in zip(seed_range(args), choices, strict=True)
         ]
         at = [(c["reported"][-1], h["reported"][-1]) for c, h in zip(cold, hot, strict=True)]
         gains = [h - c for c, h in at]

@@ -54,7 +54,18 @@ def test_negative_noise_is_a_usage_error(nb201_table_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_warm_start_comparison_pairs_every_searcher(nb201_table_path: Path, cifar_dir: Path) -> None:
-    flags = ["--seeds", "2", "--children", "10", "--noise", "1.0", "--warm-start", "synflow:8:3"]
+    flags = [
+        "--seeds",
+        "2",
+        "--first-seed",
+        "3",
+        "--children",
+        "10",
+        "--noise",
+        "1.0",
+        "--warm-start",
+        "synflow:8:3",
+    ]
     done = run_bench(nb201_table_path, *flags, "--data-dir", str(cifar_dir), "--json")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
