@@ -78,6 +78,22 @@ def test_rl_learns_from_given_children() -> None:
     assert log_prob(good) - log_prob(bad) > before + 1.0
 
 
+def test_rl_fits_its_policy_towards_a_given_cell_before_any_result() -> None:
+    """The warm start's behaviour cloning: asking with a cell makes the controller more likely to
+    sample it, before its result is told, and draws nothing from the sampling generator."""
+    searcher = make("rl")
+    (cell,) = warm_cells(1)
+    actions = torch.tensor([cell])
+    with torch.no_grad():
+        before = float(searcher.policy.rollout(1, actions=actions).log_prob[0])
+    generator = searcher._generator.get_state()  # type: ignore[attr-defined]
+    searcher.ask_with(cell)
+    with torch.no_grad():
+        after = float(searcher.policy.rollout(1, actions=actions).log_prob[0])
+    assert after > before + 1.0
+    assert torch.equal(searcher._generator.get_state(), generator)  # type: ignore[attr-defined]
+
+
 def test_evolution_takes_given_children_into_its_population() -> None:
     searcher = make("evolution")
     cells = warm_cells(6)
