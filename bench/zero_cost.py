@@ -28,6 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from nas.proxies.score import DEFAULT_PROXIES, Scorer, ScoreSettings, random_genotypes  # noqa: E402
+from nas.space.nb201_table import ENV_VAR as TABLE_ENV  # noqa: E402
+from nas.train.data import ENV_VAR as DATA_ENV  # noqa: E402
 
 TABLE = REPO_ROOT.parent / "shared" / "data" / "nats-bench" / "nats_bench_tss.csv"
 PUBLISHED_NB201_RHO = {"synflow": 0.74, "jacov": 0.73, "grad_norm": 0.58, "snip": 0.58, "naswot": 0.78}
@@ -152,10 +154,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--data-dir",
-        default=os.environ.get("NAS_DATA_DIR") or str(REPO_ROOT.parent / "shared" / "data" / "cifar10"),
+        default=os.environ.get(DATA_ENV) or str(REPO_ROOT.parent / "shared" / "data" / "cifar10"),
         help="CIFAR-10 folder (default: $NAS_DATA_DIR, else ../shared/data/cifar10)",
     )
-    parser.add_argument("--table", default=os.environ.get("NAS_BENCH_TABLE") or str(TABLE))
+    parser.add_argument("--table", default=os.environ.get(TABLE_ENV) or str(TABLE))
     parser.add_argument("--space", choices=("both", "nas-bench-201", "nasnet"), default="both")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

@@ -341,12 +341,11 @@ class RLSearcher(Searcher):
         them. Abdelfattah et al. (ICLR 2021, Sec. 5) warm-start searches with a proxy's best cells;
         this fit is ours, not taken from their code. Measured here, REINFORCE on the warm children
         alone (their results arrive in one minibatch, whose leave-one-out advantages are mostly the
-        evaluation's noise) left the policy where it was (NB201 table, noise 1.0, 50 children, 60 seeds: +0.00 against no warm start;
-        with the fit +0.22 and +0.15 on seeds 0-29 and 30-59, docs/zero_cost.md). The REINFORCE
-        term is off-policy for these children; PPO's ratio starts at 1 from the log-probability
-        recorded after the fit.
-        Draws nothing from the generator; a resumed search redoes the fit (`SearcherCheckpoint`
-        journals a warm ask and replays it through this method)."""
+        evaluation's noise) left the policy where it was (NB201 table, noise 1.0, 50 children: +0.00
+        over 60 seeds; with the fit +0.22 and +0.15 on seeds 0-29 and 30-59, docs/zero_cost.md).
+        The REINFORCE term is off-policy for these children; PPO's ratio starts at 1 from the
+        log-probability recorded after the fit. Draws nothing from the generator; a resumed search
+        redoes the fit (`SearcherCheckpoint` journals a warm ask and replays it through this method)."""
         proposal = self.ledger.propose(self.space, str(self.ledger.num_asked), choices)
         actions = torch.tensor([proposal.choices], dtype=torch.long)
         with _one_thread():
