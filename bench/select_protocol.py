@@ -12,6 +12,7 @@ a search cannot know).
 
     python bench/select_protocol.py                       # rl, evolution, random x 3 seeds, 48 + 4
     python bench/select_protocol.py --searchers random --seeds 1 --trials 8 --select-top 2 --json
+    python bench/select_protocol.py --search-flags "--N 1 --C 4 --train-size 256"   # smaller children
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -49,7 +51,7 @@ def run_one(args: argparse.Namespace, searcher: str, seed: int, results: Path) -
                "--data-dir", str(args.data_dir), "--searcher", searcher, "--seed", str(seed),
                "--trials", str(args.trials), "--select-top", str(args.select_top),
                "--select-epochs", str(args.select_epochs), "--wandb", "disabled", "--quiet",
-               "--results-dir", str(results), "--name", name]  # fmt: skip
+               "--results-dir", str(results), "--name", name, *shlex.split(args.search_flags)]  # fmt: skip
     started = time.perf_counter()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -105,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--benchmark", type=Path, default=TABLE, help="the NAS-Bench-201 table")
     parser.add_argument("--data-dir", type=Path, default=DATA, help="CIFAR-10")
     parser.add_argument("--results-dir", type=Path, help="keep the runs here (default: a temp folder)")
+    parser.add_argument("--search-flags", default="", help='more `nas search` flags, e.g. "--N 1 --C 4"')
     parser.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     args = parser.parse_args(argv)
     searchers = [s for s in args.searchers.split(",") if s]
