@@ -154,11 +154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         stage_s.append(outcome["supernet_wall_s"])
         log(f"{searcher} seed {seed}, {epochs} epochs: supernet stage {outcome['supernet_wall_s']:.0f} s")
 
-    def trained(run_dir: Path | None, epochs: int) -> SharedWeightTraining:
+    def trained(run_dir: Path | None, epochs: int, workers: int = 1) -> SharedWeightTraining:
         """The shared weights of a stage (untrained when ``run_dir`` is None), ready to score."""
         torch.manual_seed(0)
         supernet = SuperNetwork(network, num_blocks=args.blocks, ops=space.ops)
-        cfg = SharedTrainingConfig(epochs=epochs, batch_size=base.batch_size, reward_batch=args.reward_batch)
+        cfg = SharedTrainingConfig(
+            epochs=epochs, batch_size=base.batch_size, reward_batch=args.reward_batch, score_workers=workers
+        )
         training = SharedWeightTraining(supernet, data, cfg, torch.device("cpu"))
         if run_dir is not None:
             training.load_state_dict(torch.load(Paths(run_dir).checkpoint, weights_only=True)["training"])
@@ -202,6 +204,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             t0 = time.perf_counter()
             training.reward(genotype)
             score_s.append(time.perf_counter() - t0)
+        # The same rewards side by side, as the search's stage scores them: one scoring thread per CPU
+        # thread torch has here, each on one intra-op thread (`SharedWeightTraining.map`).
+        threads = torch.get_num_threads()
+        training = trained(None, args.epochs, workers=threads)
+        batches = [(g, training.reward_split()) for g in cells]
+        t0 = time.perf_counter()
+        list(training.map(lambda gs: training.score(*gs), batches))
+        side_by_side_s = (time.perf_counter() - t0) / len(cells)
         # Ranking: the RSWS supernet of seed 0 at each budget scores the random cells, trained alone too.
         for epochs in [] if args.cost_only else args.ranking_epochs:
             run_dir = Path(tmp) / f"random-s0-e{epochs}"
@@ -223,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             stand_alone(genotype)
     figures: dict[str, Any] = {
         "score_s": statistics.fmean(score_s),
+        "score_side_by_side_s": side_by_side_s,
+        "score_threads": threads,
         "child_s": statistics.fmean(child_s),
         "speedup": statistics.fmean(child_s) / statistics.fmean(score_s),
     }
@@ -257,7 +269,12 @@ def print_table(args: argparse.Namespace, figures: dict[str, Any]) -> None:
           f"{args.epochs} supernet epochs x {args.controller_steps * args.archs_per_step} archs, {args.seeds} seeds")  # fmt: skip
     print(f"{'':34}{'seconds':>10}")
     print(
-        f"{'score one cell, shared weights':34}{figures['score_s']:>10.3f}  ({args.reward_batch} val images)"
+        f"{'score one cell, shared weights':34}{figures['score_s']:>10.3f}  ({args.reward_batch} val images, "
+        f"one cell at a time on {figures['score_threads']} torch threads)"
+    )
+    print(
+        f"{'score one cell, side by side':34}{figures['score_side_by_side_s']:>10.3f}  "
+        f"({figures['score_threads']} scoring threads of 1 torch thread, as the search's stage scores)"
     )
     print(
         f"{'train one stand-alone proxy child':34}{figures['child_s']:>10.1f}  ({args.child_epochs} epoch(s))"

@@ -18,7 +18,7 @@ are the same, so a resumed stage scores only what was not yet scored.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -76,12 +76,15 @@ class Halving:
         *,
         known: Mapping[tuple[int, int], float] | None = None,
         on_score: Callable[[RungScore], None] | None = None,
+        map_fn: Callable[[Callable[[int], float], Iterable[int]], Iterator[float]] = map,
     ) -> list[RungScore]:
         """Score ``candidates`` rung by rung; returns each candidate's last score, best first.
 
         ``score(candidate, n)``: its accuracy on the first ``n`` validation images. ``known``:
         (rung, index) -> accuracy already scored (not scored again, not passed to ``on_score``);
-        ``on_score`` sees each new score as soon as it exists (the caller appends it to its file).
+        ``on_score`` sees each new score as soon as it exists (the caller appends it to its file),
+        in candidate order. ``map_fn(fn, indices)`` runs a rung's new scores, results in order: the
+        builtin ``map`` one at a time, or the supernet stage's threads side by side.
         """
         known = known or {}
         alive = list(range(len(candidates)))
@@ -89,12 +92,13 @@ class Halving:
         sizes = self.rung_images()
         for rung, images in enumerate(sizes):
             for index in alive:
-                accuracy = known.get((rung, index))
-                fresh = accuracy is None
-                if accuracy is None:
-                    accuracy = score(candidates[index], images)
+                if (rung, index) in known:
+                    last[index] = RungScore(index, rung, images, known[rung, index])
+            fresh = [i for i in alive if (rung, i) not in known]
+            scores = map_fn(lambda i: score(candidates[i], images), fresh)  # noqa: B023 (used up below)
+            for index, accuracy in zip(fresh, scores, strict=True):
                 last[index] = RungScore(index, rung, images, accuracy)
-                if fresh and on_score is not None:
+                if on_score is not None:
                     on_score(last[index])
             if rung + 1 < len(sizes):
                 alive.sort(key=lambda i: (-last[i].accuracy, i))  # ties: the earlier candidate

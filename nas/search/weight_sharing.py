@@ -1,7 +1,8 @@
 """`nas search --weight-sharing`: ENAS's search (Pham et al. 2018) in two stages, one command.
 
-1. **Supernet stage**, one Ray task with every CPU of the largest node (torch threads as many) and
-   one GPU when the cluster has one, so ``--address`` and ``nas submit`` work unchanged:
+1. **Supernet stage**, one Ray task with every CPU of the largest node (torch threads as many for
+   training, as many threads scoring architectures side by side on the CPU) and one GPU when the
+   cluster has one, so ``--address`` and ``nas submit`` work unchanged:
    `nas.train.weight_sharing` trains the shared weights of `nas.model.supernet.SuperNetwork` for
    ``--epochs`` epochs, each followed by the searcher's updates rewarded with one validation
    minibatch. Then ``--ws-candidates`` architectures asked of the trained searcher are scored with
@@ -196,6 +197,7 @@ def train_supernet(settings_dict: dict[str, Any], run_dir: str) -> dict[str, Any
         archs_per_step=settings.ws_archs_per_step,
         reward_batch=settings.ws_reward_batch,
         seed=settings.seed,
+        score_workers=torch.get_num_threads(),  # the task's CPUs (`stage_task`)
     )
     with torch.random.fork_rng():
         torch.manual_seed(settings.seed)
@@ -263,7 +265,7 @@ def score_candidates(
         row |= {"trial_id": f"c{s.index}", "genotype": candidates[s.index].to_dict()}
         _append_rows(paths.scores, [{**row, "accuracy": s.accuracy, "images": s.images}])
 
-    return halving.run(candidates, training.score_first, known=known, on_score=record)
+    return halving.run(candidates, training.score_first, known=known, on_score=record, map_fn=training.map)
 
 
 def stage_task(settings_dict: dict[str, Any], run_dir: str, threads: int) -> dict[str, Any]:

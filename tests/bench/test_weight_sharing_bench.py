@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-COST = {"score_s", "child_s", "speedup"}
+COST = {"score_s", "score_side_by_side_s", "score_threads", "child_s", "speedup"}
 RANKING = {"kendall_tau", "kendall_tau_by_epochs", "standalone_seed_tau", "random_cells_mean"}
 SEARCH = {"rl_top_mean", "random_top_mean", "searches"}
 MODES = {
@@ -34,7 +34,7 @@ def test_quick_run_prints_its_figures(mode: str, cifar_dir: Path) -> None:
     figures = json.loads(done.stdout)
     absent = (COST | RANKING | SEARCH) - expected
     assert expected <= figures.keys() and not absent & figures.keys()
-    assert figures["score_s"] > 0 and figures["child_s"] > 0
+    assert figures["score_s"] > 0 and figures["score_side_by_side_s"] > 0 and figures["child_s"] > 0
     if "kendall_tau_by_epochs" in expected:
         assert set(figures["kendall_tau_by_epochs"]) == {"1"}
     if "searches" in expected:

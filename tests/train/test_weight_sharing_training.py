@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -35,10 +36,10 @@ def _paths(seed: int) -> list[Genotype]:
     return [SPACE.decode([rng.randrange(len(d.choices)) for d in SPACE.decisions]) for _ in range(8)]
 
 
-def _training(data: CifarData) -> SharedWeightTraining:
+def _training(data: CifarData, cfg: SharedTrainingConfig = CFG) -> SharedWeightTraining:
     torch.manual_seed(0)
     supernet = SuperNetwork(NetworkConfig(N=1, C=4), num_blocks=2, ops=OPS)
-    return SharedWeightTraining(supernet, data, CFG, torch.device("cpu"))
+    return SharedWeightTraining(supernet, data, cfg, torch.device("cpu"))
 
 
 def test_an_epoch_trains_the_shared_weights_and_tells_the_searcher(data: CifarData) -> None:
@@ -79,6 +80,26 @@ def test_resume_from_a_weights_only_checkpoint_continues_exactly(data: CifarData
     assert [s.accuracy for s in again.scored] == [s.accuracy for s in last.scored]
     for key, value in straight.supernet.state_dict().items():
         assert torch.equal(value, resumed.supernet.state_dict()[key]), key
+
+
+def test_scoring_side_by_side_gives_the_same_rewards_and_scores_in_order(data: CifarData) -> None:
+    """Two scoring threads (`SharedWeightTraining.map`) against one: the same phase (b) rewards in the
+    same order, the same searcher afterwards, the same halving scores, and torch's thread count back."""
+    from nas.search.halving import Halving
+
+    runs = []
+    for workers in (1, 2):
+        training = _training(data, replace(CFG, score_workers=workers))
+        searcher = RLSearcher(SPACE, seed=0, batch_size=2)
+        stream = iter(_paths(2))
+        threads = torch.get_num_threads()
+        report = training.run_epoch(lambda: next(stream), searcher)  # noqa: B023 (called here)
+        halving = Halving(total_images=64, screen_images=16, keep=0.5)
+        scores = halving.run(_paths(3), training.score_first, map_fn=training.map)
+        assert torch.get_num_threads() == threads
+        runs.append(([(s.genotype, s.accuracy) for s in report.scored], scores, searcher.state_dict()))
+    assert runs[0] == runs[1]
+    assert len({a for _, a in runs[0][0]}) > 1  # the rewards differ between paths: not a constant
 
 
 def test_nan_shared_weights_fail_the_run_naming_the_epoch(data: CifarData) -> None:
