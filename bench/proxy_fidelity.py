@@ -31,7 +31,8 @@ The trainings (`TRAININGS`), each a `nas.train.trainer.TrainConfig` for `train_c
 numbers, seed 0); ``e3``/``e9`` train 3 or 9 epochs of 672 or 224 images (63 steps, the same
 training cost; EcoNAS, Zhou et al. CVPR 2020, compare such trade-offs); ``C16``, ``N2`` widen or
 deepen the network; ``nocrn`` gives each child its own seed drawn from (seed, cell number) instead
-of the shared one. A name ``X@1`` is ``X`` with seed 1.
+of the shared one; ``x4``, ``x8``, ``x4C16`` spend more: 4 or 8 epochs of the same 2,048 images (4x
+or 8x the steps), the first also at C=16. A name ``X@1`` is ``X`` with seed 1.
 
 Each trained child is one line of ``--log`` (JSON), written as it finishes, so an interrupted run
 keeps what it measured and the same command resumes it (``--report-only`` summarises the log).
@@ -78,6 +79,9 @@ TRAININGS: dict[str, Training] = {
     "C16": Training(C=16),
     "N2": Training(N=2),
     "nocrn": Training(crn=False),
+    "x4": Training(epochs=4),  # 4x today's steps: 4 epochs of the same 2,048 images
+    "x8": Training(epochs=8),
+    "x4C16": Training(epochs=4, C=16),
 }
 """The trainings by name; ``name@1`` is the same with seed 1 (`training_of`)."""
 DEFAULT_TRAININGS = "today,today@1,e3,nocrn,C16,e9,e3@1,nocrn@1,N2"

@@ -225,9 +225,9 @@ class SharedWeightTraining:
         """``fn`` over ``items``, results in order, on ``score_workers`` threads on the CPU.
 
         Deviation (engineering, not ENAS's): an architecture's score is hundreds of small ops on one
-        minibatch, too small to split across torch's intra-op threads (two were slower than one on
+        minibatch, too small to split across torch's intra-op threads (two were no faster than one on
         this project's 2 cores), so each worker thread scores whole architectures on one intra-op
-        thread; 1.7x on 2 idle cores (160 images: 265 -> 153 ms per architecture). Scores are
+        thread; 1.5x on 2 idle cores (`bench/weight_sharing.py --cost-only`). Scores are
         unchanged: a path's score depends only on its weights and its images (batch statistics are
         each batch's own, `nas.model.supernet`), and ``fn`` is called with the same items.
         """
