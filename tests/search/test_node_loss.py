@@ -124,6 +124,9 @@ def test_a_lost_worker_node_reruns_its_child_on_the_head_and_the_search_finishes
     assert sorted(runs.values()) == [0] * (trials - 1) + [1], runs
     (lost,) = [tune_id for tune_id, failures in runs.items() if failures == 1]
     (trial_dir,) = (tmp_path / "res" / "lost" / "ray" / "attempt-1").glob(f"child-*-{lost}")
-    assert "unavailable" in (trial_dir / "error.txt").read_text().lower()  # the actor's node went away
+    # The actor's node went away: Ray says so as an unavailable RPC, or (when its GCS noticed first)
+    # as the node's failed health check; which one depends on timing.
+    error = (trial_dir / "error.txt").read_text().lower()
+    assert "unavailable" in error or "missing too many heartbeats" in error, error
     best = best_by_score(rows)
     assert Genotype.load(tmp_path / "res" / "lost" / "best_genotype.json").to_dict() == best["genotype"]
