@@ -208,9 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # thread torch has here, each on one intra-op thread (`SharedWeightTraining.map`).
         threads = torch.get_num_threads()
         training = trained(None, args.epochs, workers=threads)
-        batches = [(g, training.reward_split()) for g in cells]
+        splits = [training.reward_split() for _ in cells]
         t0 = time.perf_counter()
-        list(training.map(lambda gs: training.score(*gs), batches))
+        list(training.map(training.score, cells, splits))
         side_by_side_s = (time.perf_counter() - t0) / len(cells)
         # Ranking: the RSWS supernet of seed 0 at each budget scores the random cells, trained alone too.
         for epochs in [] if args.cost_only else args.ranking_epochs:

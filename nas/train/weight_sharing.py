@@ -44,7 +44,6 @@ from nas.train.trainer import CPU_CHANNELS_LAST, evaluate
 
 logger = logging.getLogger(__name__)
 
-A = TypeVar("A")
 R = TypeVar("R")
 
 
@@ -221,8 +220,8 @@ class SharedWeightTraining:
         every architecture scored on ``images`` sees the same ones, `nas.search.halving`)."""
         return self.score(genotype, Split(self.val.images[:images], self.val.labels[:images]))
 
-    def map(self, fn: Callable[[A], R], items: Iterable[A]) -> Iterator[R]:
-        """``fn`` over ``items``, results in order, on ``score_workers`` threads on the CPU.
+    def map(self, fn: Callable[..., R], *items: Iterable[Any]) -> Iterator[R]:
+        """The builtin ``map(fn, *items)``, results in order, on ``score_workers`` threads on the CPU.
 
         Deviation (engineering, not ENAS's): an architecture's score is hundreds of small ops on one
         minibatch, too small to split across torch's intra-op threads (two were no faster than one on
@@ -232,13 +231,13 @@ class SharedWeightTraining:
         each batch's own, `nas.model.supernet`), and ``fn`` is called with the same items.
         """
         if self.cfg.score_workers == 1 or self.device.type == "cuda":
-            yield from map(fn, items)
+            yield from map(fn, *items)
             return
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # the pool's threads, started below, take this count
         try:
             with ThreadPoolExecutor(self.cfg.score_workers) as pool:
-                yield from pool.map(fn, items)
+                yield from pool.map(fn, *items)
         finally:
             torch.set_num_threads(threads)
 
@@ -251,8 +250,8 @@ class SharedWeightTraining:
         scored: list[ScoredArch] = []
         for _ in range(cfg.controller_steps):
             proposals = [searcher.ask() for _ in range(cfg.archs_per_step)]
-            batches = [(p.genotype, self.reward_split()) for p in proposals]
-            accuracies = self.map(lambda gs: self.score(*gs), batches)
+            splits = [self.reward_split() for _ in proposals]  # drawn in ask order, as one at a time
+            accuracies = self.map(self.score, [p.genotype for p in proposals], splits)
             for proposal, accuracy in zip(proposals, accuracies, strict=True):
                 searcher.tell(proposal.trial_id, TrialResult("completed", accuracy))
                 scored.append(ScoredArch(proposal.trial_id, proposal.genotype, accuracy, cfg.reward_batch))
