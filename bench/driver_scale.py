@@ -25,6 +25,7 @@ import argparse
 import itertools
 import json
 import os
+import random
 import resource
 import shutil
 import sys
@@ -85,6 +86,7 @@ def make_adapter(
     seed: int = 0,
     snapshot_every: int = 100,
     listeners: Sequence[Callable[[Any], None]] = (),
+    tell_lag: int | None = None,
 ) -> TuneSearcherAdapter:
     """A fresh searcher restored from ``run_dir`` (if it holds a run) behind the adapter, as `nas search` builds it."""
     run = RunFolder(run_dir)
@@ -98,6 +100,7 @@ def make_adapter(
         tracker=NullTracker(),
         listeners=listeners,
         snapshot_every=snapshot_every,
+        tell_lag=tell_lag,
     )
 
 
@@ -107,8 +110,10 @@ def drive(
     concurrency: int,
     on_child: Callable[[int], None] = lambda done: None,
     stop: Callable[[], bool] = lambda: False,
+    finish_order: random.Random | None = None,
 ) -> None:
-    """Keep ``concurrency`` children outstanding, finish the oldest first, until the budget (or ``stop``)."""
+    """Keep ``concurrency`` children outstanding, finish the oldest first (or, given ``finish_order``,
+    one drawn from it), until the budget (or ``stop``)."""
     running: deque[tuple[str, dict[str, Any]]] = deque()
     serial = itertools.count()
     while True:
@@ -120,6 +125,7 @@ def drive(
             running.append((tune_id, config))
         if not running:
             return
+        running.rotate(-finish_order.randrange(len(running)) if finish_order is not None else 0)
         tune_id, config = running.popleft()
         adapter.on_trial_complete(tune_id, result=instant_result(config))
         on_child(adapter.done)

@@ -110,6 +110,14 @@ def _cluster_slots(settings: SearchSettings) -> tuple[float, int]:
     return gpus, max(slots, 1)
 
 
+def tell_lag(settings: SearchSettings, gpus: float, concurrent: int) -> int | None:
+    """`TuneSearcherAdapter`'s L: results told in ask order (``--tell-order asked``, the default without
+    GPUs) with up to 2C - 1 children asked and untold for C at a time, so one child may finish ahead
+    of an older one and the next starts at once; None: told as they arrive."""
+    order = settings.tell_order or ("arrival" if gpus > 0 else "asked")
+    return 2 * concurrent - 1 if order == "asked" else None
+
+
 def check_resources(settings: SearchSettings) -> None:
     """Refuse, after connecting and before Tune starts, a child the cluster can never hold: Tune
     would wait for it forever, without a word of ours."""
@@ -426,6 +434,7 @@ def run_search(
     attempt = len(list(run.ray_dir.glob("attempt-*"))) + 1 if run.ray_dir.exists() else 1
     tracker = _build_tracker(settings, run)
     searcher = _build_searcher(settings, run) if searcher is None else searcher
+    gpus, concurrent = _cluster_slots(settings)
     adapter = TuneSearcherAdapter(
         searcher,
         warm=_warm_choices(settings, run, searcher),
@@ -448,11 +457,11 @@ def run_search(
         stopping=should_stop,
         retrain_duplicates=settings.retrain_duplicates,
         score_by=settings.score_by,
+        tell_lag=tell_lag(settings, gpus, concurrent),
     )
     remaining = settings.trials - adapter.done
     try:
         if remaining > 0:
-            gpus, concurrent = _cluster_slots(settings)
             scheduler = (
                 ASHAScheduler(metric=METRIC, mode="max", max_t=settings.epochs, grace_period=1)
                 if settings.scheduler == "asha"

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from nas.train.trainer import TrainConfig
 
 SCHEDULERS = ("fifo", "asha")
+TELL_ORDERS = ("asked", "arrival")
 MAX_TEXT = 1000  # characters of a name, a path or an address
 
 RANGES: dict[str, tuple[float | None, float | None]] = {
@@ -269,6 +270,14 @@ class SearchSettings:
     )
     scheduler: str = setting(
         "fifo", help="fifo or asha (early stopping)", group="cluster", choices="scheduler"
+    )
+    tell_order: str | None = setting(
+        help="asked: the searcher is told results in the order their children were asked, so a seeded "
+        "search is reproducible with several children at a time; arrival: as they finish (no child "
+        "waits on an older one's result)",
+        group="cluster",
+        none="asked on CPUs, arrival with GPUs (whose children are not bitwise reproducible)",
+        choices="tell_order",
     )
     max_failures: int = setting(
         1,
@@ -527,6 +536,8 @@ def _registry(kind: str) -> tuple[str, tuple[str, ...]]:
         from nas.tracking.base import MODES
 
         return "W&B mode", tuple(MODES)
+    if kind == "tell_order":
+        return "tell order", TELL_ORDERS
     assert kind == "scheduler", kind
     return "scheduler", SCHEDULERS
 

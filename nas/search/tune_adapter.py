@@ -15,6 +15,15 @@ searcher still holds outstanding; `replay_told` tells it from the leaderboard, s
 told twice. Proposals still outstanding and absent from the leaderboard were running: `pending`
 reruns them (same proposal id and genotype) before the searcher is asked for new ones.
 
+**Tell order.** By default on the CPU (``--tell-order asked``) results are told in the order their
+children were asked, and ask k waits for the tells of asks 0..k-L (L = `tell_lag`, twice the children
+running at once): the searcher's sequence of asks and tells is then the same whatever order the
+children finish in, so a seeded search is reproducible with several children at a time (each child's
+training is, on the CPU). A result that arrives early is written to the leaderboard at once (nothing is
+lost to a kill) and told in its turn; the up to L - C asked children not yet running keep every slot
+busy unless one child outlasts the next L - C. ``--tell-order arrival`` (the default with GPUs, whose
+children are not bitwise reproducible anyway) tells each result as it arrives.
+
 Every step costs the same at child 20,000 as at child 1 (issue 14): appends, never rewrites; the
 best child is kept in memory; the CSV is written by `finish`, at the end of the run.
 
@@ -86,8 +95,10 @@ class TuneSearcherAdapter(TuneSearcher):
         retrain_duplicates: bool = False,
         warm: Sequence[Sequence[int]] = (),
         score_by: str = "val_accuracy",
+        tell_lag: int | None = None,
     ) -> None:
         super().__init__(metric=METRIC, mode="max")
+        self.tell_lag = tell_lag  # None: tell on arrival; L: in ask order, at most L asked and untold
         self.score_by = score_by  # the run's --score: what each row's score was read from
         self.warm = [list(c) for c in warm]  # the first asks take these (`Searcher.ask_with`), in order
         self._stopping = DriverLocal(stopping)
@@ -117,6 +128,15 @@ class TuneSearcherAdapter(TuneSearcher):
         self.exhausted: str | None = None  # the note when the searcher proposes no new cell
         self.waiting: Proposal | None = None  # a proposal whose cell a running child is training
         told, self.pending = replay_told(searcher, rows)
+        self.told_rows = self.rows_written  # every row is told now: the searcher-stats step
+        # Ask order (`tell_lag`): asked and not told yet (oldest first), with the rows that arrived
+        # early, and the asked children not yet handed to Tune. The reruns were asked first.
+        self.untold: list[Proposal] = []
+        self.arrived: dict[str, TrialRow] = {}
+        self.queue: list[Proposal] = []
+        if tell_lag is not None:  # the reruns were asked first; one whose cell is on record is told
+            self.untold, self.pending = self.pending, []
+            self.queue = [p for i, p in enumerate(self.untold) if self._trains(p, self.untold[:i])]
         logged = read_jsonl(run.stats_jsonl)
         for step in range(int(logged[-1]["step"]) + 1 if logged else 1, self.rows_written + 1):
             self._log_stats(step=step)  # the kill came between the row and its stats line
@@ -126,6 +146,8 @@ class TuneSearcherAdapter(TuneSearcher):
         self.no_room: OSError | None = None  # a write found the disk full: the search stops (`finish`)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if self.tell_lag is not None:
+            return self._suggest_in_order(trial_id)
         if self.no_room is not None or self.done + len(self.proposals) >= self.budget:
             return TuneSearcher.FINISHED  # type: ignore[return-value]  # Tune's sentinel string
         if self.waiting is not None:  # told once its cell's running child ends; ask nothing before
@@ -134,15 +156,10 @@ class TuneSearcherAdapter(TuneSearcher):
             if self.pending:
                 proposal = self.pending.pop(0)
             else:
-                # The ledger counts journaled asks too, so a resumed search proposes each warm cell once.
-                given = self.inner.ledger.num_asked < len(self.warm)
-                if given:
-                    proposal = self.inner.ask_with(self.warm[self.inner.ledger.num_asked])
-                else:
-                    proposal = self.inner.ask()
-                # Journaled at once: a kill before this child ends must rerun it, never re-issue its id.
-                if not self._written(functools.partial(self.checkpoint.asked, proposal, given=given)):
+                asked = self._ask()
+                if asked is None:
                     return TuneSearcher.FINISHED  # type: ignore[return-value]
+                proposal = asked
             if not self.retrain_duplicates and self._running(proposal):
                 # Its cell is being trained right now: it waits for that outcome, and Tune asks again
                 # (a None) after the child ends, when `on_trial_complete` has told it.
@@ -150,22 +167,109 @@ class TuneSearcherAdapter(TuneSearcher):
                 return None
             if not self._told_duplicate(proposal):
                 break
-            if self.no_room is not None:
+            if self.no_room is not None or self._check_exhausted():
                 return TuneSearcher.FINISHED  # type: ignore[return-value]
-            if self.cells.exhausted:
-                ends_with = self.done + len(self.proposals)  # the children still running finish
-                self.exhausted = (
-                    f"the searcher proposed {self.cells.consecutive} cells in a row that this run had "
-                    f"evaluated; the search ends with {ends_with} of {self.budget} children evaluated"
-                )
-                logger.warning("%s", self.exhausted)
-                return TuneSearcher.FINISHED  # type: ignore[return-value]
+        return self._hand_to_tune(trial_id, proposal)
+
+    def _ask(self) -> Proposal | None:
+        """Ask the searcher (a warm cell while any are left) and journal the ask; None on a full disk."""
+        # The ledger counts journaled asks too, so a resumed search proposes each warm cell once.
+        given = self.inner.ledger.num_asked < len(self.warm)
+        proposal = self.inner.ask_with(self.warm[self.inner.ledger.num_asked]) if given else self.inner.ask()
+        # Journaled at once: a kill before this child ends must rerun it, never re-issue its id.
+        if not self._written(functools.partial(self.checkpoint.asked, proposal, given=given)):
+            return None
+        return proposal
+
+    def _hand_to_tune(self, trial_id: str, proposal: Proposal) -> dict[str, Any]:
         self.proposals[trial_id] = proposal
         return {
             **self.trial_metadata,
             "proposal_id": proposal.trial_id,
             "genotype": proposal.genotype.to_json(indent=None),
         }
+
+    def _check_exhausted(self) -> bool:
+        """Whether the searcher stopped proposing new cells (`CellRecord.exhausted`); notes it once."""
+        if self.cells.exhausted and self.exhausted is None:
+            ends_with = self.done + len(self.proposals) + len(self.queue)  # what was started finishes
+            self.exhausted = (
+                f"the searcher proposed {self.cells.consecutive} cells in a row that this run had "
+                f"evaluated; the search ends with {ends_with} of {self.budget} children evaluated"
+            )
+            logger.warning("%s", self.exhausted)
+        return self.exhausted is not None
+
+    def _suggest_in_order(self, trial_id: str) -> dict[str, Any] | None:
+        """`suggest` when results are told in ask order: the next asked child, None while the
+        searcher waits for its oldest result, FINISHED once the budget is asked for."""
+        self._pump()
+        if self.queue:
+            return self._hand_to_tune(trial_id, self.queue.pop(0))
+        if self.no_room is not None or self.exhausted is not None or self._committed() >= self.budget:
+            return TuneSearcher.FINISHED  # type: ignore[return-value]
+        return None
+
+    def _committed(self) -> int:
+        """Children evaluated, training or asked to train: what the budget has given out."""
+        return self.done + len(self.proposals) + len(self.queue)
+
+    def _pump(self) -> None:
+        """Ask and tell in the one order that ask order fixes: ask while fewer than L are untold and
+        the budget has room; tell the oldest once L are untold (or no more asks will come), when its
+        result is in. Ask k so always follows the tells of asks 0..k-L and nothing after them."""
+        assert self.tell_lag is not None
+        while self.no_room is None:
+            asking = self.exhausted is None and self._committed() < self.budget
+            if asking and len(self.untold) < self.tell_lag:
+                self._ask_in_order()
+                continue
+            if not self.untold or not self._tell_oldest():
+                return
+
+    def _ask_in_order(self) -> None:
+        """One ask of the searcher (journaled): a cell on record is told at once, a cell asked and
+        untold is told its result in its turn, any other is queued for Tune. (Reruns after a kill are
+        untold from the start, `__init__`.)"""
+        proposal = self._ask()
+        if proposal is None:
+            return
+        if self._told_duplicate(proposal):
+            self._check_exhausted()
+            return
+        if self._trains(proposal, self.untold):
+            self.queue.append(proposal)
+        self.untold.append(proposal)
+
+    def _trains(self, proposal: Proposal, older: Sequence[Proposal]) -> bool:
+        """Whether a proposal is trained: its cell neither on record nor asked by an ``older`` untold
+        proposal (then it is told that one's result in its turn), or duplicates are retrained."""
+        if self.retrain_duplicates:
+            return True
+        genotype = proposal.genotype.to_dict()
+        key = self.cells.canonical(genotype)
+        return self.cells.recorded(genotype) is None and all(
+            self.cells.canonical(p.genotype.to_dict()) != key for p in older
+        )
+
+    def _tell_oldest(self) -> bool:
+        """Tell the oldest untold proposal if its result is in; False when it is not yet."""
+        oldest = self.untold[0]
+        row = self.arrived.pop(oldest.trial_id, None)
+        if row is not None:
+            self.untold.pop(0)
+            self._written(lambda: self._tell(oldest, row))
+            return True
+        if any(p is oldest for p in [*self.queue, *self.proposals.values()]):
+            return False  # still to train, or training
+        # Its cell's child was asked earlier, so it is told and on record by now: a told duplicate
+        # (or a rerun whose cell was on record when the search resumed).
+        self.untold.pop(0)
+        if not self._told_duplicate(oldest):  # not on record after all: train it (defensive)
+            self.untold.insert(0, oldest)
+            self.queue.insert(0, oldest)
+            return False
+        return True
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -195,10 +299,20 @@ class TuneSearcherAdapter(TuneSearcher):
             score_by=self.score_by,
             stage=self.run.stage,
         )
-        if not self._written(lambda: self._record(proposal, row)):
+        in_order = self.tell_lag is not None
+        write = (
+            functools.partial(self._write_row, row)
+            if in_order
+            else functools.partial(self._record, proposal, row)
+        )
+        if not self._written(write):
             return
         for listener in self._listeners.get() or ():
             listener(row)
+        if in_order:
+            self.arrived[proposal.trial_id] = row  # told in its turn
+            self._pump()
+            return
         waiting, self.waiting = self.waiting, None
         if waiting is not None and not self._told_duplicate(waiting):
             self.pending.insert(0, waiting)  # its cell's child was not this one after all: train it
@@ -224,19 +338,32 @@ class TuneSearcherAdapter(TuneSearcher):
         return True
 
     def _record(self, proposal: Proposal, row: TrialRow, *, duplicate: bool = False) -> None:
+        self._tell(proposal, self._write_row(row, duplicate=duplicate), duplicate=duplicate)
+
+    def _write_row(self, row: TrialRow, *, duplicate: bool = False) -> TrialRow:
+        """Append a finished child's row to the leaderboard (the source of truth); returns it as
+        written (a retrained cell's row names its first sample)."""
         if not duplicate and self.retrain_duplicates:
             recorded = self.cells.recorded(row.genotype)
-            row = row if recorded is None else dataclasses.replace(row, duplicate_of=recorded.trial_id)
+            key = self.cells.canonical(row.genotype)
+            early = [r for r in self.arrived.values() if self.cells.canonical(r.genotype) == key]
+            first = recorded or (early[0] if early else None)
+            row = row if first is None else dataclasses.replace(row, duplicate_of=first.trial_id)
         self.run.add_trial(row)
-        self.cells.add(row)
         self.rows_written += 1
         self.done += 0 if duplicate else 1
+        return row
+
+    def _tell(self, proposal: Proposal, row: TrialRow, *, duplicate: bool = False) -> None:
+        """Tell the searcher a written row, journal the tell, and log its stats."""
+        self.cells.add(row)
         outcome = duplicate_outcome(row.to_trial_result()) if duplicate else row.to_trial_result()
         self.inner.tell(proposal.trial_id, outcome)
         self.checkpoint.told(self.inner, proposal.trial_id, outcome)
-        self._log_stats(step=self.rows_written)
+        self.told_rows += 1
+        self._log_stats(step=self.told_rows)
 
-    def _written(self, write: Callable[[], None]) -> bool:
+    def _written(self, write: Callable[[], object]) -> bool:
         """Run ``write``; on a full disk keep its error for `finish`, and say no.
 
         Tune logs and swallows what a searcher raises, and would go on asking for children whose

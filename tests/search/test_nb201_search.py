@@ -1,7 +1,8 @@
 """NAS-Bench-201 searches end to end (issue 23): real ``nas search`` subprocesses on real local Ray.
 
 One slow module, sharing work: a tabular search per searcher (rl at 200 children, killed with -9
-mid-run and resumed, since the controller repeats itself most; the others at 30), and one trained
+mid-run and resumed, since the controller repeats itself most; the others at 30, evolution twice to
+see the seed give the same children with two at a time), and one trained
 search with ``--benchmark --train`` whose report has the table scatter.
 """
 
@@ -57,11 +58,18 @@ def test_tabular_search_with_every_searcher_and_a_kill_9(tmp_path: Path, nb201_t
     children = 200 if ended is None else ended
     assert summary["trials_done"] == children and summary["trials_duplicate"] == len(rows) - children
     assert summary["trials_duplicate"] > 0  # the controller repeats itself: told, not trained
-    for searcher in ("tpe", "evolution"):  # random's tabular search: tests/bench/test_chaos_bench.py
+    children: dict[str, list[tuple[str, str, float, str | None]]] = {}
+    # random's tabular search: tests/bench/test_chaos_bench.py; evolution twice, the same seed
+    for name, searcher in (("tpe", "tpe"), ("evolution", "evolution"), ("again", "evolution")):
         args = [*TABULAR, "--benchmark", str(nb201_table_path), "--searcher", searcher, "--trials", "30"]
-        done = nas_search(*args, "--json", cwd=tmp_path, results=results, name=searcher)
+        done = nas_search(*args, "--json", cwd=tmp_path, results=results, name=name)
         assert done.returncode == 0, done.stderr[-3000:]
-        check_tabular_run(results / searcher, trials=30, table=nb201_table_path)
+        rows = check_tabular_run(results / name, trials=30, table=nb201_table_path)
+        children[name] = sorted(
+            (r["trial_id"], r["arch"], r["val_accuracy"], r["duplicate_of"]) for r in rows
+        )
+    # Two children at a time, told in ask order (the CPU default): the same seed, the same children.
+    assert children["again"] == children["evolution"]
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -81,18 +82,30 @@ elif point == "after_row":  # the row is on the leaderboard, the searcher not ye
     run_folder.RunFolder.add_trial = kill_on(at)(run_folder.RunFolder.add_trial)
 elif point == "torn_journal":  # a journal line half written
     searcher_module.append_jsonl = kill_on(at, before=torn)(searcher_module.append_jsonl)
+lag = None if sys.argv[7] == "arrival" else int(sys.argv[7])
 adapter = bench.make_adapter(
-    __import__("pathlib").Path(sys.argv[3]), sys.argv[4], budget=int(sys.argv[5]), blocks=2, snapshot_every=4
+    __import__("pathlib").Path(sys.argv[3]), sys.argv[4], budget=int(sys.argv[5]), blocks=2, snapshot_every=4,
+    tell_lag=lag,
 )
 bench.drive(adapter, concurrency=int(sys.argv[6]))
 adapter.finish()
 """
 
 
-def run_child(run_dir: Path, searcher: str, point: str, at: int, *, budget: int, concurrency: int) -> int:
+def run_child(
+    run_dir: Path,
+    searcher: str,
+    point: str,
+    at: int,
+    *,
+    budget: int,
+    concurrency: int,
+    tell_lag: int | None = None,
+) -> int:
     code = CHILD.format(root=str(REPO_ROOT))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "bench"), str(REPO_ROOT)])}
-    args = [point, str(at), str(run_dir), searcher, str(budget), str(concurrency)]
+    lag = "arrival" if tell_lag is None else str(tell_lag)
+    args = [point, str(at), str(run_dir), searcher, str(budget), str(concurrency), lag]
     done = subprocess.run(
         [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=300
     )
@@ -100,9 +113,19 @@ def run_child(run_dir: Path, searcher: str, point: str, at: int, *, budget: int,
     return done.returncode
 
 
-def finish_in_process(run_dir: Path, searcher: str, *, budget: int, concurrency: int) -> list[TrialRow]:
-    adapter = bench.make_adapter(run_dir, searcher, budget=budget, blocks=2, snapshot_every=4)
-    bench.drive(adapter, concurrency=concurrency)
+def finish_in_process(
+    run_dir: Path,
+    searcher: str,
+    *,
+    budget: int,
+    concurrency: int,
+    tell_lag: int | None = None,
+    finish_order: random.Random | None = None,
+) -> list[TrialRow]:
+    adapter = bench.make_adapter(
+        run_dir, searcher, budget=budget, blocks=2, snapshot_every=4, tell_lag=tell_lag
+    )
+    bench.drive(adapter, concurrency=concurrency, finish_order=finish_order)
     adapter.finish()
     adapter.inner.close()
     return RunFolder(run_dir).trials()
@@ -149,21 +172,51 @@ def test_kill_9_at_a_point_then_resume_is_exactly_once(searcher: str, point: str
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("searcher", ["random", "evolution"])
+@pytest.mark.parametrize(("searcher", "tell_lag"), [("random", None), ("evolution", 5)])
 def test_repeated_kills_with_children_in_flight_lose_and_repeat_nothing(
-    searcher: str, tmp_path: Path
+    searcher: str, tell_lag: int | None, tmp_path: Path
 ) -> None:
     """Three children outstanding, killed at several points in turn: each proposal id is on the
-    leaderboard exactly once and the ids are the searcher's 0..n-1 (none issued twice or skipped)."""
+    leaderboard exactly once and the ids are the searcher's 0..n-1 (none issued twice or skipped),
+    with results told as they arrive and in ask order (``tell_lag``; then the children finish in a
+    shuffled order, so rows wait to be told)."""
     budget, run_dir = 40, tmp_path / "run"
     for point, at in [("before_snapshot", 2), ("after_row", 5), ("torn_journal", 7), ("before_truncate", 3)]:
-        run_child(run_dir, searcher, point, at, budget=budget, concurrency=3)
-    rows = finish_in_process(run_dir, searcher, budget=budget, concurrency=3)
+        run_child(run_dir, searcher, point, at, budget=budget, concurrency=3, tell_lag=tell_lag)
+    rows = finish_in_process(
+        run_dir,
+        searcher,
+        budget=budget,
+        concurrency=3,
+        tell_lag=tell_lag,
+        finish_order=None if tell_lag is None else random.Random(0),
+    )
     # --trials counts evaluated children; a repeated cell is a told duplicate row on top (issue 23)
     assert len([r for r in rows if r.duplicate_of is None]) == budget
     assert [r.index for r in rows] == list(range(len(rows)))
     assert sorted(int(r.trial_id) for r in rows) == list(range(len(rows)))
     assert [r["step"] for r in read_jsonl(RunFolder(run_dir).stats_jsonl)] == list(range(1, len(rows) + 1))
+
+
+@pytest.mark.parametrize("searcher", ["evolution", "rl", "tpe"])
+def test_told_in_ask_order_the_children_do_not_depend_on_which_finishes_first(
+    searcher: str, tmp_path: Path
+) -> None:
+    """``--tell-order asked``: three children at a time finishing in three different orders propose
+    the same children (ids, cells, rewards); told as they arrive, the same orders do not."""
+
+    def children(order: int | None, tell_lag: int | None) -> str:
+        run_dir = tmp_path / f"{order}-{tell_lag}"
+        finish_order = None if order is None else random.Random(order)
+        rows = finish_in_process(
+            run_dir, searcher, budget=24, concurrency=3, tell_lag=tell_lag, finish_order=finish_order
+        )
+        assert len([r for r in rows if r.duplicate_of is None]) == 24
+        return json.dumps(sorted(_key(rows)))
+
+    in_order = {children(order, 5) for order in (None, 1, 2)}
+    assert len(in_order) == 1
+    assert len({children(order, None) for order in (None, 1, 2)}) > 1
 
 
 def _report(status: str = "completed", history: tuple[float, ...] = (0.25, 0.5)) -> dict[str, Any]:
