@@ -143,10 +143,16 @@ def nats_run(
     noise: float,
     options: dict[str, Any],
     warm: Sequence[Sequence[int]] = (),
+    tell_lag: int = 1,
 ) -> dict[str, Any]:
     """One seed's search on the NAS-Bench-201 table; per evaluated child: the table accuracy of the
     reported best cell, whether the optimum was evaluated, and the distinct cells so far. ``warm``:
-    the choices of the first children (`Searcher.ask_with`, as ``nas search --warm-start`` asks them)."""
+    the choices of the first children (`Searcher.ask_with`, as ``nas search --warm-start`` asks them).
+    ``tell_lag``: L of ``nas search --tell-order asked`` (`nas.search.tune_adapter`): results told in
+    ask order, ask k after the tells of asks 0..k-L, a cell asked and untold not evaluated again but
+    told its result in its turn. 1 is one child at a time; C children at a time on a CPU is 2C - 1."""
+    from collections import deque
+
     import numpy as np
 
     from nas.results.duplicates import CellRecord, duplicate_row
@@ -163,25 +169,34 @@ def nats_run(
     best_observed = -float("inf")
     best_true = 0.0
     duplicates = 0
+    untold: deque[tuple[Proposal, TrialRow | None]] = deque()  # None: an older untold child's cell
+
+    def tell_duplicate(proposal: Proposal, recorded: TrialRow) -> None:
+        nonlocal duplicates
+        genotype = proposal.genotype.to_dict()
+        searcher.tell(proposal.trial_id, duplicate_outcome(TrialResult("completed", recorded.val_accuracy)))
+        record.add(
+            duplicate_row(
+                recorded, trial_id=proposal.trial_id, index=len(reported) + duplicates, genotype=genotype
+            )
+        )
+        duplicates += 1
+
     while len(reported) < children and not record.exhausted:
-        asked = len(reported) + duplicates
+        asked = len(reported) + duplicates + len(untold)
         proposal = searcher.ask_with(warm[asked]) if asked < len(warm) else searcher.ask()
         genotype = proposal.genotype.to_dict()
         recorded = record.recorded(genotype)
-        index = len(reported) + duplicates
+        key = record.canonical(genotype)
         if recorded is not None:
-            duplicates += 1
-            searcher.tell(
-                proposal.trial_id, duplicate_outcome(TrialResult("completed", recorded.val_accuracy))
-            )
-            record.add(duplicate_row(recorded, trial_id=proposal.trial_id, index=index, genotype=genotype))
-            continue
-        true = table.accuracy(space.canonical(proposal.genotype))
-        observed = true + (float(noise_rng.normal(0.0, noise)) if noise > 0 else 0.0)
-        searcher.tell(proposal.trial_id, TrialResult("completed", observed / 100))
-        record.add(
-            TrialRow(
-                index,
+            tell_duplicate(proposal, recorded)
+        elif any(record.canonical(p.genotype.to_dict()) == key for p, _ in untold):
+            untold.append((proposal, None))
+        else:
+            true = table.accuracy(space.canonical(proposal.genotype))
+            observed = true + (float(noise_rng.normal(0.0, noise)) if noise > 0 else 0.0)
+            row = TrialRow(
+                len(reported) + duplicates,
                 proposal.trial_id,
                 genotype,
                 "completed",
@@ -195,11 +210,20 @@ def nats_run(
                 None,
                 name,
             )
-        )
-        if observed > best_observed:
-            best_observed, best_true = observed, true
-        reported.append(best_true)
-        hit.append(bool(hit and hit[-1]) or true >= optimum)
+            untold.append((proposal, row))
+            if observed > best_observed:
+                best_observed, best_true = observed, true
+            reported.append(best_true)
+            hit.append(bool(hit and hit[-1]) or true >= optimum)
+        while len(untold) >= tell_lag:
+            oldest, row_or_none = untold.popleft()
+            if row_or_none is None:  # its cell's older child was told first: on record now
+                first = record.recorded(oldest.genotype.to_dict())
+                assert first is not None
+                tell_duplicate(oldest, first)
+            else:
+                searcher.tell(oldest.trial_id, TrialResult("completed", row_or_none.val_accuracy))
+                record.add(row_or_none)
     searcher.close()
     return {"reported": reported, "hit": hit, "duplicates": duplicates, "exhausted": record.exhausted}
 
@@ -247,7 +271,10 @@ def nats_main(args: argparse.Namespace) -> int:
     for name in names:
         start = time.perf_counter()
         options = {"lr": args.rl_lr} if name == "rl" and args.rl_lr is not None else {}
-        runs = [nats_run(name, space, table, s, args.children, args.noise, options) for s in seed_range(args)]
+        runs = [
+            nats_run(name, space, table, s, args.children, args.noise, options, tell_lag=args.tell_lag)
+            for s in seed_range(args)
+        ]
         seconds[name] = time.perf_counter() - start
         summary[name] = {b: nats_summary(runs, b) for b in budgets}
         stopped[name] = sum(r["exhausted"] for r in runs)
@@ -263,6 +290,7 @@ def nats_main(args: argparse.Namespace) -> int:
                     "children": args.children,
                     "seeds": list(seed_range(args)),
                     "noise": args.noise,
+                    "tell_lag": args.tell_lag,
                     "optimum": optimum_accuracy,
                     "summary": {n: {str(b): v for b, v in row.items()} for n, row in summary.items()},
                     "stopped_on_duplicates": stopped,
@@ -276,7 +304,7 @@ def nats_main(args: argparse.Namespace) -> int:
         return 0
     print(
         f"NAS-Bench-201 (CIFAR-10 200-epoch test accuracy, optimum {optimum_accuracy:.2f}); "
-        f"noise {args.noise} points; seeds {args.first_seed}..{args.first_seed + args.seeds - 1}; table accuracy of the reported best cell, "
+        f"noise {args.noise} points; tell lag {args.tell_lag}; seeds {args.first_seed}..{args.first_seed + args.seeds - 1}; table accuracy of the reported best cell, "
         "mean +- std | optimum hits | distinct cells"
     )
     print(f"{'children':>9}" + "".join(f"{n:>30}" for n in names))
@@ -444,10 +472,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="PROXY:N[:K]",
         help="nats-bench: compare each searcher without and with nas search's --warm-start",
     )
+    parser.add_argument(
+        "--tell-lag",
+        type=int,
+        default=1,
+        help="nats-bench: L of nas search's --tell-order asked (ask k after the tells of asks 0..k-L; "
+        "1: one child at a time, 2C-1: C at a time)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
-    if args.children < 1 or args.seeds < 1 or args.first_seed < 0:
-        parser.error("--children and --seeds must be >= 1, --first-seed >= 0")
+    if args.children < 1 or args.seeds < 1 or args.first_seed < 0 or args.tell_lag < 1:
+        parser.error("--children, --seeds and --tell-lag must be >= 1, --first-seed >= 0")
     if args.noise < 0:
         parser.error("--noise must be >= 0")
     if args.warm_start is not None and args.objective != "nats-bench":

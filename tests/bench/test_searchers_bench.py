@@ -36,10 +36,12 @@ def test_tiny_run_reports_every_searcher_and_the_summary(nb201_table_path: Path)
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_json_counts_evaluated_children(nb201_table_path: Path) -> None:
-    done = run_bench(nb201_table_path, "--seeds", "2", "--first-seed", "5", "--children", "30", "--json")
+    flags = ["--seeds", "2", "--first-seed", "5", "--children", "30", "--tell-lag", "3", "--json"]
+    done = run_bench(nb201_table_path, *flags)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["seeds"] == [5, 6]  # another set of seeds, to check a default tuned on seeds 0-29
+    assert out["tell_lag"] == 3  # as nas search with two children at a time on a CPU
     for name in searcher_names():
         row = out["summary"][name]["30"]
         assert row["distinct"] == 30  # the budget counts distinct, evaluated cells
@@ -49,6 +51,8 @@ def test_json_counts_evaluated_children(nb201_table_path: Path) -> None:
 def test_negative_noise_is_a_usage_error(nb201_table_path: Path) -> None:
     done = run_bench(nb201_table_path, "--noise", "-1")
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].endswith("--noise must be >= 0")
+    done = run_bench(nb201_table_path, "--tell-lag", "0")
+    assert done.returncode == 2 and "--tell-lag must be >= 1" in done.stderr.strip().splitlines()[-1]
 
 
 @pytest.mark.slow
