@@ -16,8 +16,8 @@ told twice. Proposals still outstanding and absent from the leaderboard were run
 reruns them (same proposal id and genotype) before the searcher is asked for new ones.
 
 **Tell order.** By default on the CPU (``--tell-order asked``) results are told in the order their
-children were asked, and ask k waits for the tells of asks 0..k-L (L = `tell_lag`, twice the children
-running at once): the searcher's sequence of asks and tells is then the same whatever order the
+children were asked, and ask k waits for the tells of asks 0..k-L (L = `tell_lag`, 2C - 1 for C
+children at a time): the searcher's sequence of asks and tells is then the same whatever order the
 children finish in, so a seeded search is reproducible with several children at a time (each child's
 training is, on the CPU). A result that arrives early is written to the leaderboard at once (nothing is
 lost to a kill) and told in its turn; the up to L - C asked children not yet running keep every slot
