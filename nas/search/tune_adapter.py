@@ -41,7 +41,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -246,10 +246,8 @@ class TuneSearcherAdapter(TuneSearcher):
         proposal (then it is told that one's result in its turn), or duplicates are retrained."""
         if self.retrain_duplicates:
             return True
-        genotype = proposal.genotype.to_dict()
-        key = self.cells.canonical(genotype)
-        return self.cells.recorded(genotype) is None and all(
-            self.cells.canonical(p.genotype.to_dict()) != key for p in older
+        return self.cells.recorded(proposal.genotype.to_dict()) is None and not self._same_cell(
+            proposal, older
         )
 
     def _tell_oldest(self) -> bool:
@@ -265,10 +263,8 @@ class TuneSearcherAdapter(TuneSearcher):
         # Its cell's child was asked earlier, so it is told and on record by now: a told duplicate
         # (or a rerun whose cell was on record when the search resumed).
         self.untold.pop(0)
-        if not self._told_duplicate(oldest):  # not on record after all: train it (defensive)
-            self.untold.insert(0, oldest)
-            self.queue.insert(0, oldest)
-            return False
+        told = self._told_duplicate(oldest)
+        assert told, f"proposal {oldest.trial_id}: its cell is not on record"
         return True
 
     def on_trial_complete(
@@ -318,9 +314,13 @@ class TuneSearcherAdapter(TuneSearcher):
             self.pending.insert(0, waiting)  # its cell's child was not this one after all: train it
 
     def _running(self, proposal: Proposal) -> bool:
-        """Whether a child of the same cell is being trained now (`CellRecord.canonical`)."""
+        """Whether a child of the same cell is being trained now."""
+        return self._same_cell(proposal, self.proposals.values())
+
+    def _same_cell(self, proposal: Proposal, others: Iterable[Proposal]) -> bool:
+        """Whether any of ``others`` proposes the same cell (`CellRecord.canonical`)."""
         key = self.cells.canonical(proposal.genotype.to_dict())
-        return any(self.cells.canonical(p.genotype.to_dict()) == key for p in self.proposals.values())
+        return any(self.cells.canonical(p.genotype.to_dict()) == key for p in others)
 
     def _told_duplicate(self, proposal: Proposal) -> bool:
         """A proposal whose cell this run evaluated already is answered from the record, not trained
