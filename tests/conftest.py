@@ -58,13 +58,16 @@ def tiny_genotype() -> Genotype:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """On a pytest-xdist worker (the README's ``-n 2``), torch computes on one thread: two workers of
-    two OpenMP threads each on two cores spin against each other (the children Ray starts get one
-    thread per CPU they are given anyway)."""
+    """On a pytest-xdist worker (the README's ``-n 2``), torch computes on one thread, in the worker
+    and in the commands its tests start (``OMP_NUM_THREADS``, unless set): two workers of two OpenMP
+    threads each on two cores spin against each other. Measured: ``bench/zero_cost.py --quick`` beside
+    two one-thread torch loops took 66-71 s on two threads and 17 s on one (11 s idle). The children
+    Ray starts get one thread per CPU they are given anyway, and a supernet task sets its own."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import torch
 
         torch.set_num_threads(1)
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
