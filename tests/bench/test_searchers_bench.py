@@ -48,11 +48,27 @@ def test_json_counts_evaluated_children(nb201_table_path: Path) -> None:
         assert 0 <= row["hits"] <= 2 and row["mean"] <= out["optimum"]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_a_selection_stage_spends_the_end_of_the_budget(nb201_table_path: Path) -> None:
+    flags = ["--seeds", "2", "--children", "30", "--noise", "1.0", "--select-top", "3", "--select-evals", "2"]
+    done = run_bench(nb201_table_path, *flags, "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["select"] == {"top": 3, "evals": 2}
+    for name in searcher_names():
+        row = out["summary"][name]["30"]
+        assert row["distinct"] == 24  # 6 of the 30 children re-evaluate the 3 best cells twice each
+        assert row["mean"] <= out["optimum"]
+
+
 def test_negative_noise_is_a_usage_error(nb201_table_path: Path) -> None:
     done = run_bench(nb201_table_path, "--noise", "-1")
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].endswith("--noise must be >= 0")
     done = run_bench(nb201_table_path, "--tell-lag", "0")
     assert done.returncode == 2 and "--tell-lag must be >= 1" in done.stderr.strip().splitlines()[-1]
+    done = run_bench(nb201_table_path, "--children", "30", "--select-top", "10", "--select-evals", "3")
+    assert done.returncode == 2 and "K * S < --children" in done.stderr.strip().splitlines()[-1]
 
 
 @pytest.mark.slow
