@@ -34,6 +34,18 @@ deepen the network; ``nocrn`` gives each child its own seed drawn from (seed, ce
 of the shared one; ``x4``, ``x8``, ``x4C16`` spend more: 4 or 8 epochs of the same 2,048 images (4x
 or 8x the steps), the first also at C=16. A name ``X@1`` is ``X`` with seed 1.
 
+``--zero-cost`` also scores every cell by the two zero-cost proxies that rank the table best
+(``synflow`` and ``naswot``, `nas.proxies.score.Scorer` at the search's child size, nothing trained;
+[zero_cost.md](../docs/zero_cost.md)) and adds them as the setting ``zero-cost`` with the readings
+``synflow``, ``naswot`` and ``synflow+naswot`` (the sum of their ranks over the cells), and to every
+training the reading ``loss512+zc``: the sum of the ranks of ``loss512``, synflow and naswot.
+Combining a training-based estimate with zero-cost ones is what White et al.'s OMNI predictor does
+(NeurIPS 2021, "How powerful are performance predictors in neural architecture search?", with a
+learned model; here an unweighted rank sum); it asks whether the search's short training adds
+anything to what the untrained network already says. A rank sum is a
+property of the set of cells, not of one child, so it is a measurement, not a score a search could
+use as it stands.
+
 Each trained child is one line of ``--log`` (JSON), written as it finishes, so an interrupted run
 keeps what it measured and the same command resumes it (``--report-only`` summarises the log).
 
@@ -88,6 +100,8 @@ DEFAULT_TRAININGS = "today,today@1,e3,nocrn,C16,e9,e3@1,nocrn@1,N2"
 """In the order they run: today's proxy and its second seed first, so a run cut short has those."""
 READINGS = ("acc512", "loss512", "acc4054", "loss4054", "sotl")
 """Ways to read a trained child, each higher-is-better (losses negated)."""
+ZERO_COST = ("synflow", "naswot")
+"""``--zero-cost``'s proxies: the two best on the table (docs/zero_cost.md)."""
 
 
 def training_of(name: str) -> Training:
@@ -109,22 +123,28 @@ def kendall_band(n: int) -> float:
     return 1.96 * math.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1))) if n > 1 else math.nan
 
 
+def ranks(values: Sequence[float]) -> list[float]:
+    """0-based ranks, lowest first; tied values get their mean rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2
+        i = j + 1
+    return out
+
+
+def rank_sum(*columns: Sequence[float]) -> list[float]:
+    """Each cell's sum of its ranks in ``columns`` (all higher-is-better, one value per cell)."""
+    return [sum(r) for r in zip(*(ranks(c) for c in columns), strict=True)]
+
+
 def spearman_rho(x: Sequence[float], y: Sequence[float]) -> float:
     """Spearman's rho: Pearson's correlation of the ranks (ties get their mean rank)."""
-
-    def ranks(values: Sequence[float]) -> list[float]:
-        order = sorted(range(len(values)), key=lambda i: values[i])
-        out = [0.0] * len(values)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                out[order[k]] = (i + j) / 2
-            i = j + 1
-        return out
-
     rx, ry = ranks(x), ranks(y)
     try:
         return statistics.correlation(rx, ry)
@@ -150,6 +170,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--log", help="JSON lines, one per trained child; an existing log is resumed")
     parser.add_argument("--report-only", action="store_true", help="summarise --log, train nothing")
+    parser.add_argument(
+        "--zero-cost", action="store_true", help="also rank the cells by synflow and naswot, and with loss512"
+    )
     parser.add_argument("--quick", action="store_true", help="3 cells, tiny sizes: every step runs")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
@@ -207,7 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     out.write(json.dumps(row) + "\n")
                     out.flush()
                     log(f"{name} cell {index}: {row['scores']['acc512']:.4f} in {row['train_s']:.1f} s")
-    figures = summarise(args, cells, truth, done)
+    zero_cost = _zero_cost(args.space, cells, data_dir, args.quick) if args.zero_cost else None
+    figures = summarise(args, cells, truth, done, zero_cost)
     figures["wall_s"] = time.perf_counter() - started
     figures["log"] = str(log_path)
     if args.json:
@@ -237,6 +261,22 @@ def _ground_truth(args: argparse.Namespace, cells: Sequence[Any]) -> list[float]
 
     table = load_table(args.table or os.environ.get(ENV_VAR) or str(TABLE))
     return [table.accuracy(cell) for cell in cells]
+
+
+def _zero_cost(
+    space: str, cells: Sequence[Any], data_dir: str, quick: bool
+) -> tuple[list[dict[str, float]], float]:
+    """Each cell's `ZERO_COST` scores at the search's child size, and the seconds per cell."""
+    from nas.proxies.score import Scorer, ScoreSettings
+
+    space = "nasnet" if space == "nasnet" else "nas-bench-201"
+    started = time.perf_counter()
+    scorer = Scorer(
+        ScoreSettings(space=space, proxies=ZERO_COST, data_dir=data_dir, batch_size=16 if quick else None)
+    )
+    scores = scorer.score_all(cells)
+    log(f"zero-cost: {len(cells)} cells scored")
+    return scores, (time.perf_counter() - started) / len(cells)
 
 
 def _key(name: str, genotype: Any) -> str:
@@ -310,11 +350,29 @@ def summarise(
     cells: Sequence[Any],
     truth: Sequence[float] | None,
     done: dict[str, dict[str, Any]],
+    zero_cost: tuple[list[dict[str, float]], float] | None = None,
 ) -> dict[str, Any]:
-    """Per (training, reading): tau and rho against the table, seconds per child, seed-to-seed tau."""
+    """Per (training, reading): tau and rho against the table, seconds per child, seed-to-seed tau;
+    with ``zero_cost`` (`_zero_cost`) its own setting and each training's ``loss512+zc``."""
     from nas.results.report import kendall_tau
 
+    def correlate(entry: dict[str, Any], scores: Sequence[float], indices: Sequence[int]) -> None:
+        if truth is not None:
+            entry["tau"] = kendall_tau(scores, [truth[i] for i in indices])
+            entry["rho"] = spearman_rho(scores, [truth[i] for i in indices])
+
     settings: list[dict[str, Any]] = []
+    if zero_cost is not None:
+        zc, zc_seconds = zero_cost
+        columns = {p: [z[p] for z in zc] for p in ZERO_COST}
+        columns["+".join(ZERO_COST)] = rank_sum(*columns.values())
+        for reading, column in columns.items():
+            zc_entry: dict[str, Any] = {
+                "training": "zero-cost", "reading": reading, "n": len(cells),
+                "band": kendall_band(len(cells)), "s_per_child": zc_seconds,
+            }  # fmt: skip
+            correlate(zc_entry, column, range(len(cells)))
+            settings.append(zc_entry)
     for name in args.trainings:
         # a run cut short: each figure over the cells it has (the same cells for both seeds of a tau)
         rows = {i: done[_key(name, g)] for i, g in enumerate(cells) if _key(name, g) in done}
@@ -336,13 +394,23 @@ def summarise(
                 "training": name, "reading": reading, "n": len(rows), "band": kendall_band(len(rows)),
                 "s_per_child": seconds,
             }  # fmt: skip
-            if truth is not None:
-                entry["tau"] = kendall_tau(scores, [truth[i] for i in rows])
-                entry["rho"] = spearman_rho(scores, [truth[i] for i in rows])
+            correlate(entry, scores, list(rows))
             if len(paired) > 1:
                 ours = [rows[i]["scores"][reading] for i in paired]
                 entry["seed_tau"] = kendall_tau(ours, [twin[i]["scores"][reading] for i in paired])
                 entry["seed_n"] = len(paired)
+            settings.append(entry)
+        if zero_cost is not None:
+            indices = list(rows)
+            hybrid = rank_sum(
+                [rows[i]["scores"]["loss512"] for i in indices],
+                *([zero_cost[0][i][p] for i in indices] for p in ZERO_COST),
+            )
+            entry = {
+                "training": name, "reading": "loss512+zc", "n": len(rows), "band": kendall_band(len(rows)),
+                "s_per_child": statistics.fmean(r["train_s"] for r in rows.values()) + zero_cost[1],
+            }  # fmt: skip
+            correlate(entry, hybrid, indices)
             settings.append(entry)
     n = len(cells)
     figures: dict[str, Any] = {
@@ -370,11 +438,11 @@ def print_table(figures: dict[str, Any]) -> None:
     print(
         f"{figures['space']}: {figures['n']} random cells; tau's 95% chance band +-{figures['chance_band']:.3f}"
     )
-    print(f"{'training':10}{'reading':10}{'n':>4}{'tau':>8}{'rho':>8}{'seed tau (n)':>15}{'s/child':>9}")
+    print(f"{'training':10}{'reading':16}{'n':>4}{'tau':>8}{'rho':>8}{'seed tau (n)':>15}{'s/child':>9}")
     for s in figures["settings"]:
         seed = f"{_fmt(s.get('seed_tau'))} ({s['seed_n']})" if "seed_n" in s else "-"
         print(
-            f"{s['training']:10}{s['reading']:10}{s['n']:>4}{_fmt(s.get('tau')):>8}{_fmt(s.get('rho')):>8}"
+            f"{s['training']:10}{s['reading']:16}{s['n']:>4}{_fmt(s.get('tau')):>8}{_fmt(s.get('rho')):>8}"
             f"{seed:>15}{s['s_per_child']:>9.1f}"
         )
     print(summary_line(figures))

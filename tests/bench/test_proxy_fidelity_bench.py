@@ -42,3 +42,21 @@ def test_quick_run_prints_every_setting_and_resumes(cifar_dir: Path, tmp_path: P
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.splitlines()[-1].startswith("proxy_fidelity: nasnet n=3")
     assert len(log.read_text().splitlines()) == 9
+    hybrid = _run(*flags, "--log", str(log), "--report-only", "--zero-cost", "--json")
+    assert hybrid.returncode == 0, hybrid.stderr[-3000:]
+    extra = {(s["training"], s["reading"]): s for s in json.loads(hybrid.stdout)["settings"]}
+    assert set(extra) - set(settings) == {
+        ("zero-cost", "synflow"), ("zero-cost", "naswot"), ("zero-cost", "synflow+naswot"),
+        *((t, "loss512+zc") for t in ("today", "today@1", "nocrn")),
+    }  # fmt: skip
+    assert all(extra["zero-cost", r]["n"] == 3 for r in ("synflow", "naswot", "synflow+naswot"))
+    assert len(log.read_text().splitlines()) == 9  # scoring trains nothing
+
+
+def test_rank_sum_adds_each_columns_ranks_with_ties_shared() -> None:
+    sys.path.insert(0, str(BENCH.parent))
+    from proxy_fidelity import rank_sum, ranks
+
+    assert ranks([0.3, 0.1, 0.2]) == [2.0, 0.0, 1.0]
+    assert ranks([1.0, 1.0, 0.0]) == [1.5, 1.5, 0.0]
+    assert rank_sum([0.3, 0.1, 0.2], [5.0, 9.0, 7.0]) == [2.0, 2.0, 2.0]
