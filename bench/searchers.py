@@ -38,6 +38,10 @@ Objectives:
 K * S children re-evaluate the search's K best observed cells S times each, and the reported cell is
 the best by their mean (`nats_run`).
 
+``--retrain-duplicates`` (nats-bench): as ``nas search --retrain-duplicates``, a cell on record is
+evaluated again with fresh noise (a child of the budget), the searcher told the new sample, and the
+reported cell is the best by the mean of its samples (the report's rule).
+
 ``--warm-start PROXY:N[:K]`` (nats-bench): each searcher runs twice per seed, without and with
 `nas search`'s warm start (its first K children the best of N uniformly drawn cells by the zero-cost
 proxy, scored at the search's default child size; Abdelfattah et al., ICLR 2021, Sec. 5), and the
@@ -150,6 +154,7 @@ def nats_run(
     warm: Sequence[Sequence[int]] = (),
     tell_lag: int = 1,
     select: tuple[int, int] = (0, 0),
+    retrain: bool = False,
 ) -> dict[str, Any]:
     """One seed's search on the NAS-Bench-201 table; per evaluated child: the table accuracy of the
     reported best cell, whether the optimum was evaluated, and the distinct cells so far. ``warm``:
@@ -161,12 +166,15 @@ def nats_run(
     evaluates ``children - K * S`` cells, then its K best observed cells are evaluated S more times
     each (same noise, a stream of its own) and the reported cell is the best by the mean of those S,
     as `best_genotype.json` is chosen by the selection stage's mean (NASNet, Zoph et al. 2018, Sec. 4;
-    deviation: the selection here is no higher fidelity than the search, only repeated)."""
+    deviation: the selection here is no higher fidelity than the search, only repeated).
+    ``retrain``: ``nas search --retrain-duplicates`` -- a cell on record is evaluated again (fresh
+    noise, a child of the budget), the searcher is told the new sample, and the reported cell is the
+    best by the mean of its samples (`nas.results.duplicates.sample_means`, the report's rule)."""
     from collections import deque
 
     import numpy as np
 
-    from nas.results.duplicates import CellRecord, duplicate_row
+    from nas.results.duplicates import CellRecord, duplicate_row, sample_means
     from nas.results.row import TrialRow
     from nas.results.trial import TrialResult, duplicate_outcome
     from nas.search.searcher import create_searcher
@@ -184,6 +192,8 @@ def nats_run(
     best_true = 0.0
     duplicates = 0
     untold: deque[tuple[Proposal, TrialRow | None]] = deque()  # None: an older untold child's cell
+    samples: list[TrialRow] = []  # retrain: every evaluation, a cell's repeats naming its first
+    true_of: dict[str, float] = {}  # retrain: first trial id -> the cell's table accuracy
 
     def tell_duplicate(proposal: Proposal, recorded: TrialRow) -> None:
         nonlocal duplicates
@@ -202,9 +212,12 @@ def nats_run(
         genotype = proposal.genotype.to_dict()
         recorded = record.recorded(genotype)
         key = record.canonical(genotype)
-        if recorded is not None:
+        first = recorded or next(
+            (r for p, r in untold if r and record.canonical(p.genotype.to_dict()) == key), None
+        )
+        if recorded is not None and not retrain:
             tell_duplicate(proposal, recorded)
-        elif any(record.canonical(p.genotype.to_dict()) == key for p, _ in untold):
+        elif not retrain and any(record.canonical(p.genotype.to_dict()) == key for p, _ in untold):
             untold.append((proposal, None))
         else:
             true = table.accuracy(space.canonical(proposal.genotype))
@@ -223,13 +236,19 @@ def nats_run(
                 1,
                 None,
                 name,
+                duplicate_of=first.trial_id if retrain and first is not None else None,
             )
             untold.append((proposal, row))
-            if observed > best_observed:
+            if retrain:
+                samples.append(row)
+                true_of.setdefault(row.duplicate_of or row.trial_id, true)
+                cell_means = sample_means(samples)
+                best_true = true_of[max(cell_means, key=cell_means.__getitem__)]
+            elif observed > best_observed:
                 best_observed, best_true = observed, true
             reported.append(best_true)
             hit.append(bool(hit and hit[-1]) or true >= optimum)
-            distinct.append(len(reported))
+            distinct.append(len(true_of) if retrain else len(reported))
             evaluated.append((observed, true))
         while len(untold) >= tell_lag:
             oldest, row_or_none = untold.popleft()
@@ -316,6 +335,7 @@ def nats_main(args: argparse.Namespace) -> int:
                 options,
                 tell_lag=args.tell_lag,
                 select=(args.select_top, args.select_evals),
+                retrain=args.retrain_duplicates,
             )
             for s in seed_range(args)
         ]
@@ -336,6 +356,7 @@ def nats_main(args: argparse.Namespace) -> int:
                     "noise": args.noise,
                     "tell_lag": args.tell_lag,
                     "select": {"top": args.select_top, "evals": args.select_evals},
+                    "retrain_duplicates": args.retrain_duplicates,
                     "optimum": optimum_accuracy,
                     "summary": {n: {str(b): v for b, v in row.items()} for n, row in summary.items()},
                     "stopped_on_duplicates": stopped,
@@ -350,7 +371,8 @@ def nats_main(args: argparse.Namespace) -> int:
     print(
         f"NAS-Bench-201 (CIFAR-10 200-epoch test accuracy, optimum {optimum_accuracy:.2f}); "
         f"noise {args.noise} points; tell lag {args.tell_lag}; "
-        f"selection {args.select_top} x {args.select_evals} at the end; seeds {args.first_seed}..{args.first_seed + args.seeds - 1}; table accuracy of the reported best cell, "
+        f"selection {args.select_top} x {args.select_evals} at the end; "
+        f"{'duplicates retrained' if args.retrain_duplicates else 'duplicates told'}; seeds {args.first_seed}..{args.first_seed + args.seeds - 1}; table accuracy of the reported best cell, "
         "mean +- std | optimum hits | distinct cells"
     )
     print(f"{'children':>9}" + "".join(f"{n:>30}" for n in names))
@@ -534,6 +556,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--select-evals", type=int, default=1, help="nats-bench: evaluations of each selected cell (S)"
     )
+    parser.add_argument(
+        "--retrain-duplicates",
+        action="store_true",
+        help="nats-bench: as nas search's flag, a cell on record is evaluated again (in the budget) and "
+        "the reported cell is the best by its mean",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
     if args.children < 1 or args.seeds < 1 or args.first_seed < 0 or args.tell_lag < 1:
@@ -544,6 +572,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--select-top K --select-evals S need K >= 0, S >= 1 and K * S < --children")
     if args.select_top and (args.objective != "nats-bench" or args.warm_start is not None):
         parser.error("--select-top applies to --objective nats-bench without --warm-start")
+    if args.retrain_duplicates and (args.objective != "nats-bench" or args.warm_start or args.select_top):
+        parser.error(
+            "--retrain-duplicates applies to --objective nats-bench without --warm-start or --select-top"
+        )
     if args.warm_start is not None and args.objective != "nats-bench":
         parser.error("--warm-start applies to --objective nats-bench")
     return args

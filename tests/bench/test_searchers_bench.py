@@ -62,6 +62,30 @@ def test_a_selection_stage_spends_the_end_of_the_budget(nb201_table_path: Path) 
         assert row["mean"] <= out["optimum"]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_retrained_duplicates_cost_budget_and_report_by_mean(nb201_table_path: Path) -> None:
+    flags = ["--seeds", "2", "--children", "30", "--noise", "1.0", "--retrain-duplicates", "--json"]
+    done = run_bench(nb201_table_path, *flags)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["retrain_duplicates"] is True
+    assert all(0 < out["summary"][n]["30"]["mean"] <= out["optimum"] for n in searcher_names())
+    sys.path.insert(0, str(BENCH.parent))
+    from searchers import nats_run
+
+    from nas.space.nb201_table import load_table
+    from search_spaces import get_space
+
+    space, table = get_space("nas-bench-201"), load_table(nb201_table_path)
+    run = nats_run("rl", space, table, 0, 60, 1.0, {}, retrain=True)
+    assert len(run["reported"]) == 60 and run["duplicates"] == 0  # every repeat evaluated, in the budget
+    assert run["distinct"][-1] < 60  # the controller repeats itself within 60 children
+    assert all(a <= b <= a + 1 for a, b in zip(run["distinct"], run["distinct"][1:], strict=False))
+    told = nats_run("rl", space, table, 0, 60, 1.0, {})
+    assert told["distinct"][-1] == 60 and told["duplicates"] > 0  # repeats told, not counted
+
+
 def test_negative_noise_is_a_usage_error(nb201_table_path: Path) -> None:
     done = run_bench(nb201_table_path, "--noise", "-1")
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].endswith("--noise must be >= 0")
@@ -69,6 +93,8 @@ def test_negative_noise_is_a_usage_error(nb201_table_path: Path) -> None:
     assert done.returncode == 2 and "--tell-lag must be >= 1" in done.stderr.strip().splitlines()[-1]
     done = run_bench(nb201_table_path, "--children", "30", "--select-top", "10", "--select-evals", "3")
     assert done.returncode == 2 and "K * S < --children" in done.stderr.strip().splitlines()[-1]
+    done = run_bench(nb201_table_path, "--retrain-duplicates", "--select-top", "2")
+    assert done.returncode == 2 and "without --warm-start or --select-top" in done.stderr.splitlines()[-1]
 
 
 @pytest.mark.slow
