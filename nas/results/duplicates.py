@@ -20,16 +20,18 @@ after ``kill -9`` rebuilds it with `CellRecord.from_rows`; nothing else is saved
 
 ``--retrain-duplicates`` trains a repeated cell again (a second sample of a noisy proxy): its row
 still names the first trial in ``duplicate_of``, and `sample_means` gives each cell's mean over its
-trained samples, which the report ranks.
+trained samples, by which the report ranks and `best_by_mean` picks the run's best cell
+(``best_genotype.json``, the final line, the report's best child).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from nas.results.row import TrialRow
+from nas.results.row import TrialRow, best
 from nas.results.trial import is_ranked
 
 MAX_CONSECUTIVE_DUPLICATES = 200
@@ -66,7 +68,7 @@ class CellRecord:
         key = self.canonical(row.genotype)
         if row.duplicate_of is None and key not in self.first:
             self.first[key] = row
-        self.consecutive = self.consecutive + 1 if row.duplicate_of is not None and row.wall_s is None else 0
+        self.consecutive = self.consecutive + 1 if is_told_duplicate(row) else 0
 
     @property
     def exhausted(self) -> bool:
@@ -99,6 +101,11 @@ def is_told_duplicate(row: TrialRow) -> bool:
     return row.duplicate_of is not None and row.wall_s is None
 
 
+def is_retrained(row: TrialRow) -> bool:
+    """A repeat of a cell trained again (``--retrain-duplicates``): it names a trial and has a wall time."""
+    return row.duplicate_of is not None and row.wall_s is not None
+
+
 def sample_means(rows: Iterable[TrialRow]) -> dict[str, float]:
     """First trial id -> mean score over its cell's trained, ranked samples (``--retrain-duplicates``).
     Told duplicates are the same sample again and are left out."""
@@ -107,3 +114,20 @@ def sample_means(rows: Iterable[TrialRow]) -> dict[str, float]:
         if is_ranked(row.status, row.score) and not is_told_duplicate(row) and row.score is not None:
             samples.setdefault(row.duplicate_of or row.trial_id, []).append(row.score)
     return {tid: sum(v) / len(v) for tid, v in samples.items()}
+
+
+def best_by_mean(rows: Sequence[TrialRow]) -> TrialRow | None:
+    """The run's best cell: the `scored <TrialRow.scored>` row (its cell's first sample) whose cell has
+    the highest `sample_means`, the earliest on a tie. Without retrained samples (no
+    ``--retrain-duplicates``) every mean is the row's own score and this is `best`, at no extra cost;
+    with them, a cell measured once and lucky does not outrank one whose mean over several samples
+    is higher, and the best can move to an older row when a repeat lowers a cell's mean."""
+    if not any(map(is_retrained, rows)):
+        return best(rows)
+    means = sample_means(rows)
+    top, top_mean = None, -math.inf
+    for row in rows:
+        mean = means.get(row.trial_id) if row.scored else None
+        if mean is not None and mean > top_mean:
+            top, top_mean = row, mean
+    return top

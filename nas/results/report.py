@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
-from nas.results.duplicates import sample_means
+from nas.results.duplicates import best_by_mean, sample_means
 from nas.results.row import TrialRow, best, score_label
 from nas.results.run_folder import RunFolder, read_jsonl, read_leaderboard, read_run_config
 from nas.results.selection import cell_key, search_vs_select, selected, selection_means
@@ -286,11 +286,12 @@ def _rel(path: Path, start: Path) -> str:
 
 
 def _best(runs: Sequence[Run]) -> dict[str, Any]:
-    tops = [(top, run) for run in runs if (top := best(run.trials)) is not None]
-    trial = best(top for top, _ in tops)
-    if trial is None:
+    """The best cell over ``runs``: each run's `best_by_mean`, compared by that mean (its score when
+    measured once); the first run on a tie."""
+    tops = [(top, run) for run in runs if (top := best_by_mean(run.trials)) is not None]
+    if not tops:
         return {}
-    run = next(run for top, run in tops if top is trial)
+    trial, run = max(tops, key=lambda t: sample_means(t[1].trials).get(t[0].trial_id, _score(t[0])))
     return {
         "run": run.name,
         "searcher": run.searcher,

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, get_args
 
 from nas.errors import NasError, shown
+from nas.results.duplicates import best_by_mean, is_retrained
 from nas.results.row import LEADERBOARD_KEYS, REQUIRED_KEYS, TrialRow, best
 from nas.results.trial import TrialStatus
 
@@ -237,7 +238,7 @@ class RunFolder:
     def trials(self) -> list[TrialRow]:
         """This stage's rows, in completion order."""
         rows = [r for r in self.all_trials() if r.stage == self.stage]
-        self._best, self._best_known, self._stage_rows = best(rows), True, list(rows)
+        self._best, self._best_known, self._stage_rows = best_by_mean(rows), True, list(rows)
         return rows
 
     def add_trial(self, row: TrialRow) -> None:
@@ -249,12 +250,15 @@ class RunFolder:
         if not self._best_known:
             self.trials()
         append_jsonl(self.trials_jsonl, row.to_dict())
+        self._stage_rows.append(row)
         if self.stage == "select":  # the best mean over each cell's seeds (`nas.results.selection`)
-            self._stage_rows.append(row)
             self.write_selected()
-        elif best([self._best, row]) is row:
-            self._best = row
-            atomic_write_text(self.best_genotype, json.dumps(row.genotype, indent=2) + "\n")
+            return
+        # a retrained sample moves its cell's mean (--retrain-duplicates): the best is chosen again
+        top = best_by_mean(self._stage_rows) if is_retrained(row) else best([self._best, row])
+        if top is not None and top is not self._best:
+            self._best = top
+            atomic_write_text(self.best_genotype, json.dumps(top.genotype, indent=2) + "\n")
 
     def write_selected(self) -> None:
         """Write ``best_genotype.json`` as the selection's choice (`nas.results.selection.selected`),

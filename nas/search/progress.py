@@ -27,7 +27,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from nas.results.duplicates import evaluated, is_told_duplicate
+from nas.results.duplicates import best_by_mean, evaluated, is_retrained, is_told_duplicate
 from nas.results.row import TrialRow, best, score_label
 from nas.results.selection import selected
 from nas.tracking.base import DriverLocal
@@ -59,7 +59,7 @@ class SearchProgress:
     ) -> None:
         self.budget = budget
         self.stage = stage  # `TrialRow.stage`: the selection's view shows its choice by mean accuracy
-        self.rows: list[TrialRow] = []  # the selection's rows, for that choice
+        self.rows: list[TrialRow] = []  # this stage's rows: the selection's choice, the retrained means
         self.score_by = score_by  # the run's --score: what "best" means, shown beside the accuracy
         self.run_dir = run_dir
         self.console = console
@@ -111,9 +111,8 @@ class SearchProgress:
     def _record(self, row: TrialRow) -> None:
         self.last.append(row)
         self.counts[row.status] = self.counts.get(row.status, 0) + 1
-        self.best = best([self.best, row])
-        if self.stage == "select":
-            self.rows.append(row)
+        self.rows.append(row)
+        self.best = best_by_mean(self.rows) if is_retrained(row) else best([self.best, row])
 
     def _best_text(self) -> str:
         """The best child so far; in the selection, the cell chosen so far by its mean (`selected`)."""

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from nas.errors import ConfigError, NasError, describe
-from nas.results.row import best
 from nas.results.run_folder import RunFolder, read_json, write_json
 from nas.results.trial import TrialStatus, is_ranked, score_of
 from nas.search.settings import ChildSettings, SearchSettings
@@ -382,11 +381,11 @@ def summarize(
     *,
     score_by: str = "val_accuracy",
 ) -> SearchOutcome:
-    from nas.results.duplicates import evaluated, is_told_duplicate
+    from nas.results.duplicates import best_by_mean, evaluated, is_told_duplicate
 
     all_rows = run.trials()
     rows = [r for r in all_rows if not is_told_duplicate(r)]
-    top = best(rows)
+    top = best_by_mean(rows)
     counts = {s: sum(r.status == s for r in rows) for s in get_args(TrialStatus)}
     return SearchOutcome(
         run_dir=str(run.path),

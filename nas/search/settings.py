@@ -175,7 +175,8 @@ class SearchSettings:
     retrain_duplicates: bool = setting(
         False,
         help="train a cell the run has evaluated again, a second sample of a noisy proxy, instead of "
-        "telling the searcher its recorded result; the report ranks each cell's mean",
+        "telling the searcher its recorded result; each cell is then ranked by its mean (the report, "
+        "best_genotype.json)",
         group="selection",
     )
     seed: int = setting(0, help="searcher seed, also the children's", group="selection")

@@ -317,10 +317,10 @@ class WandbTracker:
         diagrams = []
         if best_genotype is not None and best_genotype.is_file():
             from nas.space.diagram import draw_genotype
-            from nas.space.genotype import Genotype
+            from nas.space.load import load_genotype  # either space's genotype (NASNet, NAS-Bench-201)
 
             try:
-                diagrams = [draw_genotype(Genotype.load(best_genotype), best_genotype.with_suffix(".png"))]
+                diagrams = [draw_genotype(load_genotype(best_genotype), best_genotype.with_suffix(".png"))]
             except NasError as exc:  # the run's files must still be logged and closed
                 logger.warning("no cell diagram of %s: %s", best_genotype, exc)
         files = [

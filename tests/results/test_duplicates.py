@@ -3,12 +3,20 @@ tells, what --trials counts, what a resume rebuilds from trials.jsonl, and the m
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from nas.results import duplicates
-from nas.results.duplicates import CellRecord, duplicate_row, evaluated, is_told_duplicate, sample_means
+from nas.results.duplicates import (
+    CellRecord,
+    best_by_mean,
+    duplicate_row,
+    evaluated,
+    is_told_duplicate,
+    sample_means,
+)
 from nas.results.row import TrialRow
 from nas.results.run_folder import RunFolder
 from nas.results.trial import duplicate_outcome
@@ -109,6 +117,31 @@ def test_consecutive_duplicates_end_the_search(monkeypatch: Any) -> None:
 def test_retrained_samples_are_averaged_per_cell() -> None:
     rows = [_row(0, ARCH_A, 0.6), _row(1, ARCH_B, 0.7), _row(2, ARCH_A, 0.8, duplicate_of="0")]
     assert sample_means(rows) == {"0": 0.7, "1": 0.7}
+
+
+def test_the_best_cell_is_chosen_by_its_mean_once_a_cell_is_retrained() -> None:
+    a, b = _row(0, ARCH_A, 0.9), _row(1, ARCH_B, 0.8)
+    assert best_by_mean([a, b]) is a  # one sample each: the best score, as `best`
+    told = duplicate_row(a, trial_id="2", index=2, genotype=a.genotype)
+    assert best_by_mean([a, b, told]) is a  # a told repeat is the same sample again
+    assert best_by_mean([a, b, _row(3, ARCH_A, 0.5, duplicate_of="0")]) is b  # A's mean 0.7 < 0.8
+    assert best_by_mean([a, b, _row(3, ARCH_A, 0.7, duplicate_of="0")]) is a  # a tie: the earlier
+
+
+def test_best_genotype_json_follows_the_means(tmp_path: Path) -> None:
+    """--retrain-duplicates: a repeat that lowers a cell's mean moves best_genotype.json to another
+    cell, and a resume reads the same best back."""
+    run = RunFolder(tmp_path)
+    a, b = _row(0, ARCH_A, 0.9), _row(1, ARCH_B, 0.8)
+    for row in (a, b):
+        run.add_trial(row)
+    assert json.loads(run.best_genotype.read_text()) == a.genotype
+    run.add_trial(_row(2, ARCH_A, 0.5, duplicate_of="0"))
+    assert json.loads(run.best_genotype.read_text()) == b.genotype
+    resumed = RunFolder(tmp_path)
+    resumed.trials()
+    resumed.add_trial(_row(3, ARCH_A, 0.6, duplicate_of="0"))  # A: mean 2.0/3 < 0.8, B stays
+    assert json.loads(run.best_genotype.read_text()) == b.genotype
 
 
 def test_nasnet_cells_equal_up_to_a_symmetric_combine_are_one_record() -> None:

@@ -296,3 +296,28 @@ def test_real_search_logs_every_child_and_the_searcher(cifar_dir: Path, tmp_path
     assert searcher.series("mean_reward")
     ((kind, _, files),) = searcher.artifacts
     assert kind == "genotype" and {"best_genotype.json", "best_genotype.png"} <= set(files)
+
+
+def test_a_nas_bench_201_search_logs_its_cell_diagram(nb201_table_path: Path, tmp_path: Path) -> None:
+    """The best genotype's diagram is drawn for either space: an NB201 cell (an arch string) was once
+    read as a NASNet genotype at finish, which failed with a warning and logged no diagram."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(WANDB_BASE_URL=UNROUTABLE, WANDB_DATA_DIR=str(tmp_path / "data"), RAY_USAGE_STATS_ENABLED="0")
+    args = ["--space", "nas-bench-201", "--benchmark", str(nb201_table_path), "--searcher", "random"]
+    args += ["--trials", "4", "--wandb", "offline", "--quiet", "--results-dir", "res", "--name", "t"]
+    done = subprocess.run(
+        [sys.executable, "-m", "nas.cli.main", "search", *args],
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "no cell diagram" not in done.stderr
+    run_dir = tmp_path / "res" / "t"
+    runs = [_read_run(p) for p in sorted((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))]
+    (searcher,) = [run for run in runs if run.job_type == "searcher"]
+    ((kind, _, files),) = searcher.artifacts
+    assert kind == "genotype" and {"best_genotype.json", "best_genotype.png"} <= set(files)
+    assert json.loads(searcher.summary["best_genotype"])["space"] == "nas-bench-201"
