@@ -160,7 +160,7 @@ class SearchSettings:
         help="a searcher option: a field of rl's RLConfig, else a constructor keyword (repeatable; VALUE "
         "is read as JSON, else as a string). Defaults, sized so the default 16 children teach every "
         "searcher: rl batch_size=4 (a controller update per 4 children), lr=0.01, "
-        "advantage=leave_one_out; evolution population_size=8, sample_size=4; tpe n_startup_trials=4",
+        "advantage=leave_one_out; evolution population_size=8, sample_size=8; tpe n_startup_trials=4",
         group="selection",
         flag="--searcher-option",
         factory=dict,
