@@ -169,12 +169,12 @@ def nats_run(
     deviation: the selection here is no higher fidelity than the search, only repeated).
     ``retrain``: ``nas search --retrain-duplicates`` -- a cell on record is evaluated again (fresh
     noise, a child of the budget), the searcher is told the new sample, and the reported cell is the
-    best by the mean of its samples (`nas.results.duplicates.sample_means`, the report's rule)."""
+    best by the mean of its samples (`nas.results.duplicates.best_by_mean`, the run's rule)."""
     from collections import deque
 
     import numpy as np
 
-    from nas.results.duplicates import CellRecord, duplicate_row, sample_means
+    from nas.results.duplicates import CellRecord, best_by_mean, duplicate_row
     from nas.results.row import TrialRow
     from nas.results.trial import TrialResult, duplicate_outcome
     from nas.search.searcher import create_searcher
@@ -212,8 +212,11 @@ def nats_run(
         genotype = proposal.genotype.to_dict()
         recorded = record.recorded(genotype)
         key = record.canonical(genotype)
-        first = recorded or next(
-            (r for p, r in untold if r and record.canonical(p.genotype.to_dict()) == key), None
+        first = (  # retrain: the cell's first sample, on record or still untold
+            recorded
+            or next((r for p, r in untold if r and record.canonical(p.genotype.to_dict()) == key), None)
+            if retrain
+            else None
         )
         if recorded is not None and not retrain:
             tell_duplicate(proposal, recorded)
@@ -236,14 +239,15 @@ def nats_run(
                 1,
                 None,
                 name,
-                duplicate_of=first.trial_id if retrain and first is not None else None,
+                duplicate_of=None if first is None else first.trial_id,
             )
             untold.append((proposal, row))
             if retrain:
                 samples.append(row)
                 true_of.setdefault(row.duplicate_of or row.trial_id, true)
-                cell_means = sample_means(samples)
-                best_true = true_of[max(cell_means, key=cell_means.__getitem__)]
+                best_row = best_by_mean(samples)
+                assert best_row is not None  # every sample is a completed, scored row
+                best_true = true_of[best_row.trial_id]
             elif observed > best_observed:
                 best_observed, best_true = observed, true
             reported.append(best_true)
