@@ -86,6 +86,41 @@ def test_retrained_duplicates_cost_budget_and_report_by_mean(nb201_table_path: P
     assert told["distinct"][-1] == 60 and told["duplicates"] > 0  # repeats told, not counted
 
 
+def test_model_pick_prefers_a_cell_its_neighbours_vouch_for() -> None:
+    """Under noise a lone lucky cell should lose to a slightly lower one whose decisions score well
+    across the other cells: `model_pick` shrinks each observation halfway to a ridge model's."""
+    sys.path.insert(0, str(BENCH.parent))
+    from searchers import model_pick
+
+    from search_spaces import get_space
+
+    space = get_space("nas-bench-201")
+    good, lone = (3,) * 6, (4,) * 6
+    neighbours = [tuple(1 if i == j else 3 for i in range(6)) for j in range(6)]
+    poor = [tuple(4 if i == j else 2 for i in range(6)) for j in range(6)]
+    cells = [lone, good, *neighbours, *poor]
+    observed = [94.0, 93.9] + [93.5] * 6 + [80.0] * 6
+    assert max(range(len(cells)), key=observed.__getitem__) == 0  # the best observed: the lone cell
+    assert model_pick(cells, observed, space) == 1
+    assert model_pick([good], [93.9], space) == 0
+
+
+@pytest.mark.timeout(60)
+def test_model_report_names_an_evaluated_cell(nb201_table_path: Path) -> None:
+    sys.path.insert(0, str(BENCH.parent))
+    from searchers import nats_run
+
+    from nas.space.nb201_table import load_table
+    from search_spaces import get_space
+
+    space, table = get_space("nas-bench-201"), load_table(nb201_table_path)
+    best = nats_run("evolution", space, table, 3, 40, 1.0, {})
+    model = nats_run("evolution", space, table, 3, 40, 1.0, {}, report="model")
+    assert model["distinct"] == best["distinct"]  # the same search; only the reported cell differs
+    assert 0 < min(model["reported"]) and max(model["reported"]) <= table.best()[1]
+    assert model["reported"] != best["reported"]  # on this seed the model recommends another cell
+
+
 def test_negative_noise_is_a_usage_error(nb201_table_path: Path) -> None:
     done = run_bench(nb201_table_path, "--noise", "-1")
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].endswith("--noise must be >= 0")
@@ -95,6 +130,8 @@ def test_negative_noise_is_a_usage_error(nb201_table_path: Path) -> None:
     assert done.returncode == 2 and "K * S < --children" in done.stderr.strip().splitlines()[-1]
     done = run_bench(nb201_table_path, "--retrain-duplicates", "--select-top", "2")
     assert done.returncode == 2 and "without --warm-start or --select-top" in done.stderr.splitlines()[-1]
+    done = run_bench(nb201_table_path, "--report", "model", "--retrain-duplicates")
+    assert done.returncode == 2 and "--report model applies to" in done.stderr.splitlines()[-1]
 
 
 @pytest.mark.slow
