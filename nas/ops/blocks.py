@@ -38,6 +38,8 @@ from functools import partial
 import torch
 from torch import nn
 
+from nas.ops.conv import Conv2d
+
 OpFactory = Callable[[int, int, bool], nn.Module]
 """``(C, stride, affine) -> nn.Module``, as in `nas.ops.primitives` (not imported from there: ops imports us)."""
 
@@ -104,21 +106,18 @@ def _conv_bn(
     affine: bool = True,
     relu: bool = True,
 ) -> nn.Module:
-    """Conv (no bias, 'same' padding) -> BN(affine) [-> in-place ReLU, safe: it acts on the BN output]."""
-    # Imported here: `torchvision` imports all its models and datasets (1.7 s in every process that
-    # builds a network, each Ray worker and `nas` command included).
-    from torchvision.ops.misc import Conv2dNormActivation
+    """Conv (no bias, 'same' padding) -> BN(affine) [-> in-place ReLU, safe: it acts on the BN output].
 
-    layer: nn.Module = Conv2dNormActivation(
-        C_in,
-        C_out,
-        kernel_size,
-        stride=stride,
-        groups=groups,
-        norm_layer=partial(nn.BatchNorm2d, affine=affine),
-        activation_layer=nn.ReLU if relu else None,
-    )
-    return layer
+    torchvision's ``Conv2dNormActivation`` layout (same state-dict keys), built here because it
+    hard-codes ``nn.Conv2d`` and the strided 1x1 convolutions need `Conv2d` (`nas.ops.conv`).
+    """
+    layers: list[nn.Module] = [
+        Conv2d(C_in, C_out, kernel_size, stride, (kernel_size - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(C_out, affine=affine),
+    ]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
 
 
 def _shortcut(C: int, stride: int, affine: bool) -> nn.Module:
@@ -309,7 +308,9 @@ class SEConv3x3(nn.Sequential):
     """
 
     def __init__(self, C: int, stride: int = 1, affine: bool = True) -> None:
-        from torchvision.ops.misc import SqueezeExcitation  # imported here: see `_conv_bn`
+        # Imported here: `torchvision` imports all its models and datasets (1.7 s in every process that
+        # builds a network, each Ray worker and `nas` command included).
+        from torchvision.ops.misc import SqueezeExcitation
 
         _check_stride(stride)
         (squeeze,) = branch_widths(C, (1 / 4,))

@@ -23,6 +23,7 @@ from torch import nn
 
 from nas.errors import GenotypeError
 from nas.ops import blocks
+from nas.ops.conv import Conv2d
 from nas.registry import add
 
 OpFactory = Callable[[int, int, bool], nn.Module]
@@ -60,7 +61,7 @@ class ReLUConvBN(nn.Sequential):
     ) -> None:
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_out, kernel_size, stride, padding, dilation=dilation, bias=False),
+            Conv2d(C_in, C_out, kernel_size, stride, padding, dilation=dilation, bias=False),
             nn.BatchNorm2d(C_out, affine=affine),
         )
 
@@ -109,8 +110,8 @@ class FactorizedReduce(nn.Module):
     def __init__(self, C_in: int, C_out: int, affine: bool = True) -> None:
         super().__init__()
         self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(C_in, C_out - C_out // 2, 1, stride=2, bias=False)
-        self.conv_2 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False) if C_out > 1 else None
+        self.conv_1 = Conv2d(C_in, C_out - C_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = Conv2d(C_in, C_out // 2, 1, stride=2, bias=False) if C_out > 1 else None
         self.bn = nn.BatchNorm2d(C_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

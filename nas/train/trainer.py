@@ -47,10 +47,9 @@ logger = logging.getLogger(__name__)
 
 CPU_CHANNELS_LAST = True
 """channels_last on the CPU too: 1.42x the NCHW throughput for the search's proxy child (335 vs 235
-images/s, ``bench/child_training.py``, 2 cores). Should oneDNN crash in a channels_last kernel (a
-SIGSEGV in the 1x1-convolution weight gradient has been reported for torch 2.14), it kills only that
-child's Ray worker: the child is recorded as failed (after ``--max-failures`` retries) while the search
-goes on; ``nas train --no-channels-last`` avoids it."""
+images/s, ``bench/child_training.py``, 2 cores). oneDNN's AVX2 kernel for the weight gradient of a
+strided 1x1 convolution hangs or crashes on channels_last inputs with few channels (torch 2.14.1, CPUs
+without AVX-512); every op routes those convolutions around it (`nas.ops.conv.Conv2d`)."""
 
 _EVAL_BATCH = 1000
 
