@@ -21,7 +21,8 @@ def test_warm_started_search_resumes_its_warm_cells_once(
     run_dir = tmp_path / "w"
     args = [*TABULAR, "--benchmark", str(nb201_table_path), "--searcher", "tpe"]
     args += ["--warm-start", "synflow:20:4", "--max-concurrent", "1"]
-    # Two children, then a resume to eight: two warm cells are left for the resumed search.
+    # Two children, then a resume to eight (a finished search extended with a larger budget, its own
+    # settings kept): two warm cells are left for the resumed search.
     done = nas_search(*args, "--trials", "2", cwd=tmp_path, data=cifar_dir, results=tmp_path, name="w")
     assert done.returncode == 0, done.stderr[-3000:]
     warm_file = (run_dir / "warm_start.json").read_text()
@@ -42,7 +43,8 @@ def test_warm_started_search_resumes_its_warm_cells_once(
     assert [r["arch"] for r in rows[:4]] == warm_archs  # the first children, in the proxy's order
     evaluated = [r["arch"] for r in rows if r["duplicate_of"] is None]
     assert len(evaluated) == 8 and all(evaluated.count(a) == 1 for a in warm_archs)
-    assert json.loads((run_dir / "config.json").read_text())["warm_start"] == "synflow:20:4"
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["warm_start"] == "synflow:20:4" and config["trials"] == 8 and config["searcher"] == "tpe"
 
     report = nas("report", str(run_dir), "--out", str(tmp_path / "report"), cwd=tmp_path)
     assert report.returncode == 0, report.stderr[-3000:]
