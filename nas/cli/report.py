@@ -36,7 +36,12 @@ def run(args: argparse.Namespace) -> int:
     if best:
         print(
             f"best by {best['score_by']}: {best['run']} ({best['searcher']}) child {best['trial_id']}: "
-            f"{100 * best['val_accuracy']:.2f}% val acc, genotype {best['genotype_id']}"
+            + (
+                f"{best['score_by']} score {best['score']:.4f} (not trained)"
+                if best["val_accuracy"] is None
+                else f"{100 * best['val_accuracy']:.2f}% val acc"
+            )
+            + f", genotype {best['genotype_id']}"
         )
     print(f"wrote {result['report_md']} and {result['index_html']} ({len(result['images'])} images)")
     return 0

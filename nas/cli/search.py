@@ -271,8 +271,12 @@ def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Pa
     if args.json:
         print(json.dumps(summary))
     else:
-        best = "none" if outcome.best_val_accuracy is None else f"{outcome.best_val_accuracy:.4f}"
-        if outcome.score_by != "val_accuracy" and outcome.best_measured is not None:
+        best = "best val_accuracy " + (
+            "none" if outcome.best_val_accuracy is None else f"{outcome.best_val_accuracy:.4f}"
+        )
+        if outcome.score_by == "zero_cost" and outcome.best_measured is not None:  # nothing trained
+            best = f"best zero_cost {outcome.best_measured:.4f} (children not trained)"
+        elif outcome.score_by != "val_accuracy" and outcome.best_measured is not None:
             best += f" (best by {outcome.score_by}: {outcome.best_measured:.4f})"
         print(
             f"search {'interrupted' if stopped and outcome.trials_done < outcome.budget else 'done'}: "
@@ -280,7 +284,7 @@ def _search(args: argparse.Namespace, settings: Any, resumed: bool, data_dir: Pa
             f"({outcome.trials_completed} completed, {outcome.trials_stopped} stopped early, "
             f"{outcome.trials_failed} failed, {outcome.trials_rejected} rejected"
             f"{f'; {outcome.trials_duplicate} duplicates told, not trained' if outcome.trials_duplicate else ''}"
-            f"), best val_accuracy {best}, "
+            f"), {best}, "
             f"{outcome.wall_s:.0f} s, run folder {outcome.run_dir}",
             file=sys.stdout,
         )

@@ -6,7 +6,7 @@ Importing the package registers every proxy (one module each) in `nas.proxies.ba
 
 from __future__ import annotations
 
-from nas.proxies import flops, grad_norm, jacov, naswot, params, snip, synflow
+from nas.proxies import flops, grad_norm, jacov, naswot, params, snip, synflow, synflow_naswot
 from nas.proxies.base import PROXIES, Minibatch, Proxy, register_proxy
 
 __all__ = [
@@ -21,4 +21,5 @@ __all__ = [
     "register_proxy",
     "snip",
     "synflow",
+    "synflow_naswot",
 ]

@@ -28,7 +28,7 @@ from nas.proxies.base import PROXIES, Minibatch
 from nas.space.load import AnyGenotype
 from search_spaces import get_space
 
-DEFAULT_PROXIES = ("synflow", "naswot", "jacov", "grad_norm", "snip", "params", "flops")
+DEFAULT_PROXIES = ("synflow", "naswot", "synflow_naswot", "jacov", "grad_norm", "snip", "params", "flops")
 
 
 def check_proxies(names: Iterable[str]) -> tuple[str, ...]:

@@ -38,7 +38,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 IMAGES_DIR = "report_images"
-_SCORE_WHY = "a lower loss ranks higher; docs/fidelity.md says why it is the default"
+_SCORE_WHY = {
+    "val_loss": "a lower loss ranks higher; docs/fidelity.md says why it is the default",
+    "train_loss_sum": "a lower sum of training losses ranks higher; docs/fidelity.md",
+    "zero_cost": "the untrained child's synflow_naswot proxy, higher ranks higher; docs/zero_cost.md",
+}
 RANDOM_SEARCHER = "random"
 RL_SEARCHER = "rl"
 
@@ -89,9 +93,24 @@ def _score(row: TrialRow) -> float:
 
 
 def _accuracy(row: TrialRow) -> float:
-    """The accuracy of a `TrialRow.scored` row."""
-    assert row.val_accuracy is not None
-    return row.val_accuracy
+    """The figure the report plots for a `TrialRow.scored` row: its validation accuracy; for a child
+    scored untrained (``--score zero_cost``), which has none, its score (`_figure_label` says which)."""
+    value = row.val_accuracy if row.val_accuracy is not None else row.score
+    assert value is not None
+    return value
+
+
+def _figure_label(runs: Sequence[Run]) -> str:
+    """The axis label of `_accuracy`: the runs' validation accuracy, or the zero_cost score."""
+    untrained = {run.score_by == "zero_cost" for run in runs}
+    if untrained == {True}:
+        return "zero_cost score (untrained)"
+    return "validation accuracy" if untrained == {False} else "val accuracy, or zero_cost score"
+
+
+def _pct_of(row: TrialRow) -> str:
+    """A row's validation accuracy in percent, "-" for a child that was not trained."""
+    return "-" if row.val_accuracy is None else _pct(row.val_accuracy)
 
 
 def load_run(path: str | Path) -> Run:
@@ -334,7 +353,7 @@ def _summary_section(runs: Sequence[Run]) -> Section:
                 str(statuses.count("failed")),
                 str(statuses.count("rejected")),
                 run.score_by,
-                _pct(_accuracy(ranked[0])) if ranked else "-",
+                _pct_of(ranked[0]) if ranked else "-",
             )
         )
     config = runs[0].config
@@ -372,7 +391,7 @@ def _run_section(run: Run, top: int, image: Callable[[str], Path]) -> Section:
             str(rank),
             t.trial_id,
             str(t.index),
-            _pct(_accuracy(t)),
+            _pct_of(t),
             *(() if by_accuracy else (f"{t.measured:.4f}" if t.measured is not None else "-",)),
             _millions(t.params),
             _millions(t.mult_adds),
@@ -391,9 +410,11 @@ def _run_section(run: Run, top: int, image: Callable[[str], Path]) -> Section:
             else ""
         )
         + f". Ranked by {run.score_by}"
-        + ("" if by_accuracy else f" (the score; {_SCORE_WHY})")
+        + ("" if by_accuracy else f" (the score; {_SCORE_WHY.get(run.score_by, '')})")
         + f". Best: child {best.trial_id} "
-        f"(genotype {genotype_id(best.genotype)}), {_pct(_accuracy(best))} validation accuracy. "
+        f"(genotype {genotype_id(best.genotype)}), "
+        + ("not trained" if best.val_accuracy is None else f"{_pct_of(best)} validation accuracy")
+        + ". "
         f"Top {min(top, len(ranked))} children below (child: the searcher's trial id, as in "
         "trials.jsonl, the live view and `nas report`; finished #: the order they finished in), then "
         "the best child's cells." + _warm_text(run)
@@ -414,8 +435,7 @@ def _warm_text(run: Run) -> str:
         where = (
             "not run yet"
             if child is None
-            else f"child {child.trial_id}"
-            + (f", {_pct(_accuracy(child))}" if child.scored else f", {child.status}")
+            else f"child {child.trial_id}" + (f", {_pct_of(child)}" if child.scored else f", {child.status}")
         )
         parts.append(f"{where} (score {cell['score']:.4g})")
     return (
@@ -464,7 +484,7 @@ def _plot_curves(runs: Sequence[Run], path: Path) -> str:
         )
         ax_child.scatter([], [], s=14, color=colors[searcher], label=searcher)
     for ax, title in ((ax_child, "accuracy of each child"), (ax_best, "best accuracy so far")):
-        _style(ax, title, "children trained", "validation accuracy")
+        _style(ax, title, "children trained", _figure_label(runs))
     ax_child.legend(fontsize=8, loc="lower right")
     ax_best.legend(fontsize=8, loc="lower right")
     return _save(fig, path)
@@ -501,7 +521,7 @@ def _plot_pareto(runs: Sequence[Run], path: Path) -> str | None:
             drawstyle="steps-post",
             label="Pareto front",
         )
-        _style(ax, f"accuracy vs {name.split(' ')[0]}", name, "validation accuracy")
+        _style(ax, f"accuracy vs {name.split(' ')[0]}", name, _figure_label(runs))
     axes[1].legend(fontsize=8, loc="lower right")
     return _save(fig, path)
 
@@ -611,7 +631,7 @@ def _plot_table(runs: Sequence[Run], path: Path) -> tuple[str, str] | None:
         ax,
         "the search's proxy vs the benchmark",
         "table accuracy (200 epochs, test)",
-        "measured val accuracy",
+        "measured " + _figure_label(runs).replace("validation", "val"),
     )
     ax.legend(fontsize=8, loc="lower right")
     per_run = "; ".join(
@@ -619,7 +639,8 @@ def _plot_table(runs: Sequence[Run], path: Path) -> tuple[str, str] | None:
         for label, (tau, n) in taus.items()
     )
     text = (
-        "Each completed child's validation accuracy as this search measured it against its NAS-Bench-201 "
+        "Each completed child's validation accuracy (a --score zero_cost run's: its score, untrained) as "
+        "this search measured it against its NAS-Bench-201 "
         "table accuracy (CIFAR-10 test, 200 epochs, Dong & Yang 2020). Kendall tau (1: the proxy ranks "
         f"cells as 200 epochs do; inside the chance band, two standard deviations of tau under no "
         f"correlation, it is no evidence of a ranking): {per_run}."

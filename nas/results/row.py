@@ -31,7 +31,7 @@ class TrialRow:
     a failed or rejected one; ``error`` says why a child did not complete (and, for a stopped one,
     after how many epochs). ``score`` is what the searcher was told and the leaderboard ranks by,
     read by ``score_by`` (the run's ``--score``) from ``val_accuracy``, ``val_loss`` (the best epoch's)
-    or ``train_loss_sum``; rows written before scores existed were scored by their accuracy.
+    ``train_loss_sum`` or ``zero_cost``; rows written before scores existed were scored by their accuracy.
     """
 
     index: int  # completion order within the run, 0-based
@@ -58,6 +58,8 @@ class TrialRow:
     score_by: str = "val_accuracy"  # the run's --score, one of `nas.results.trial.SCORES`
     # Column added with --select-top (issue 24): which stage trained the child; older rows are the search's.
     stage: str = "search"  # one of `STAGES`: the search, or the selection's retraining of its top cells
+    # Column added with --score zero_cost: the untrained child's synflow_naswot proxy (nothing trained).
+    zero_cost: float | None = None
 
     def __post_init__(self) -> None:
         if self.status not in get_args(TrialStatus):
@@ -113,6 +115,7 @@ class TrialRow:
             score=data.get("score"),
             score_by=str(data.get("score_by", "val_accuracy")),
             stage=str(data.get("stage", "search")),
+            zero_cost=data.get("zero_cost"),
         )
 
     def to_trial_result(self) -> TrialResult:
@@ -131,6 +134,7 @@ OPTIONAL_KEYS: tuple[str, ...] = (
     "score",
     "score_by",
     "stage",
+    "zero_cost",
 )
 """Columns a row written before they existed lacks (read back as None)."""
 REQUIRED_KEYS: tuple[str, ...] = tuple(k for k in LEADERBOARD_KEYS if k not in OPTIONAL_KEYS)

@@ -26,8 +26,10 @@ from typing import Literal, get_args
 
 from nas.errors import ConfigError
 
-SCORES = ("val_accuracy", "val_loss", "train_loss_sum")
+SCORES = ("val_accuracy", "val_loss", "train_loss_sum", "zero_cost")
 """What a child can be scored by (``nas search --score``; `score_of`)."""
+ZERO_COST_SCALE = 1000.0
+"""``zero_cost``'s score is 1 - exp(-Z / this), Z the ``synflow_naswot`` proxy (`score_of`)."""
 
 TrialStatus = Literal["completed", "stopped", "failed", "rejected"]
 """``completed``: trained for every epoch; ``stopped``: a scheduler (ASHA) ended it early because it
@@ -77,6 +79,7 @@ def score_of(
     val_loss: float | None,
     train_loss_sum: float | None,
     steps: int,
+    zero_cost: float | None = None,
 ) -> float | None:
     """A child's score by ``by`` (one of `SCORES`), higher is better, in [0, 1]; None without that figure.
 
@@ -88,7 +91,13 @@ def score_of(
     - ``train_loss_sum``: exp(-S / steps) of the sum S of the minibatch training losses over the run
       (SoTL; Ru et al., "Speedy performance estimation for neural architecture search", NeurIPS 2021).
       Children of one search take the same steps, so it ranks them as -S does; a child stopped early
-      (ASHA) is compared by its mean loss per step, not by a sum of fewer steps.
+      (ASHA) is compared by its mean loss per step, not by a sum of fewer steps;
+    - ``zero_cost``: 1 - exp(-max(Z, 0) / `ZERO_COST_SCALE`) of the untrained child's
+      ``synflow_naswot`` proxy Z (`nas.proxies.synflow_naswot`; nothing trained, NASWOT's "search
+      without training", Mellor et al. ICML 2021). On the NAS-Bench-201 table Z ranks the 200-epoch
+      accuracy at Kendall tau 0.62-0.65 at the search's child size, where the trained proxy reaches
+      0.24-0.30 on this machine's data (docs/fidelity.md). Z is about 1,100-1,400 for the child
+      (N=1, C=8), so scores lie near 0.7; only the RL controller sees more than their order.
 
     Losses are mapped by exp(-x), not negated, because every searcher's reward is a number in [0, 1]
     where 0 is as bad as it gets: the RL controller rewards a failed child with ``failure_reward``
@@ -102,8 +111,10 @@ def score_of(
         value = val_accuracy
     elif by == "val_loss":
         value = None if val_loss is None else math.exp(-val_loss)
-    else:
+    elif by == "train_loss_sum":
         value = None if train_loss_sum is None or steps < 1 else math.exp(-train_loss_sum / steps)
+    else:
+        value = None if zero_cost is None else 1.0 - math.exp(-max(zero_cost, 0.0) / ZERO_COST_SCALE)
     return value if value is not None and math.isfinite(value) else None
 
 

@@ -33,6 +33,7 @@ from nas.results.trial import TrialStatus, is_ranked, score_of
 from nas.search.settings import ChildSettings, SearchSettings
 
 if TYPE_CHECKING:
+    from nas.proxies.score import Scorer
     from nas.search.tune_adapter import ChildListener
     from nas.searcher.base import Searcher
     from nas.tracking.base import Tracker
@@ -201,6 +202,9 @@ def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
         if child.tabular:
             _report_tabular(config, table_accuracy, time.perf_counter() - started)
             return
+    if child.score_by == "zero_cost":
+        _report_zero_cost(config, child, table_accuracy, started)
+        return
     train_config = child.train.for_trial(str(config["proposal_id"]))
     try:
         data = _cached_data(child.data_dir, child.train_size, child.val_size, child.split_seed)
@@ -268,6 +272,58 @@ def _report_tabular(config: Mapping[str, Any], accuracy: float, wall_s: float) -
             "table_accuracy": accuracy,
             "val_accuracy_history": [accuracy],
             "wall_s": wall_s,
+            "proposal_id": config["proposal_id"],
+        }
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_scorer(space: str, N: int, C: int, seed: int, data_dir: str | None) -> Scorer:
+    from nas.proxies.score import Scorer, ScoreSettings
+
+    return Scorer(ScoreSettings(space, ("synflow_naswot", "params", "flops"), N, C, None, seed, data_dir))
+
+
+def _report_zero_cost(
+    config: Mapping[str, Any], child: ChildSettings, table_accuracy: float | None, started: float
+) -> None:
+    """``--score zero_cost``: the child is scored untrained by the ``synflow_naswot`` proxy on one
+    minibatch drawn with the search's seed (the same for every child: common random numbers), one
+    completed report with no accuracy (`nas.results.trial.score_of`). A cell the proxy cannot score
+    (not finite) is a failed row that says so."""
+    from ray import tune
+
+    from nas.search.tune_adapter import genotype_of
+
+    try:
+        scorer = _cached_scorer(
+            str(config["space"]), child.network.N, child.network.C, child.split_seed, child.data_dir
+        )
+        scores = scorer.score(genotype_of(config))  # type: ignore[arg-type]
+    except Exception as exc:  # the leaderboard's reason is this first line, not a pointer to error.txt
+        _report_failure(config, exc)
+        return
+    score = score_of(
+        "zero_cost",
+        val_accuracy=None,
+        val_loss=None,
+        train_loss_sum=None,
+        steps=0,
+        zero_cost=scores["synflow_naswot"],
+    )
+    tune.report(
+        {
+            "status": "completed",
+            "val_accuracy": 0.0,  # every report carries a number (`train_trial`); the row's is None
+            "best_val_accuracy": None,
+            "score": score,
+            "best_score": score,
+            "zero_cost": scores["synflow_naswot"],
+            "params": int(scores["params"]),
+            "mult_adds": int(scores["flops"]),
+            "table_accuracy": table_accuracy,
+            "val_accuracy_history": [],
+            "wall_s": time.perf_counter() - started,
             "proposal_id": config["proposal_id"],
         }
     )

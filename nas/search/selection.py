@@ -57,7 +57,8 @@ def selection(settings: SearchSettings, run: RunFolder) -> tuple[SearchSettings,
 
     The child settings are the search's with ``trials`` = cells x seeds and ``epochs`` =
     ``--select-epochs``; a cell repeated for its seeds is trained each time (``retrain_duplicates``);
-    every child runs to its last epoch (no ASHA: the stage compares finished children).
+    every child runs to its last epoch (no ASHA: the stage compares finished children). A search
+    scored by ``zero_cost`` has its cells trained here all the same (scored by ``val_loss``).
     """
     from nas.search.searcher import build_space
     from nas.search.weight_sharing import VerifyList
@@ -81,6 +82,9 @@ def selection(settings: SearchSettings, run: RunFolder) -> tuple[SearchSettings,
         retrain_duplicates=True,
         scheduler="fifo",
         warm_start=None,
+        # a search scored untrained (--score zero_cost) selects by training: its retrained cells'
+        # rows are scored by the default trained score
+        score=None if settings.score_by == "zero_cost" else settings.score,
     )
     # Its state is restored by the Tune adapter from the stage's own snapshot and journal.
     return child, VerifyList(space, seed=settings.seed, genotypes=genotypes), run.stage_folder("select")

@@ -213,8 +213,9 @@ class SearchSettings:
     select_seeds: int = setting(1, help="children (seeds) per selected cell", group="select")
     score: str | None = setting(
         help="what a child is scored by, the searcher's reward and the leaderboard's order: val_accuracy, "
-        "val_loss (as exp(-loss)) or train_loss_sum (as exp(-mean training loss)); docs/fidelity.md "
-        "measured val_loss ranking NAS-Bench-201's 200-epoch accuracy at tau 0.24-0.37, accuracy at 0.06",
+        "val_loss (as exp(-loss)), train_loss_sum (as exp(-mean training loss)) or zero_cost (the untrained "
+        "child's synflow_naswot proxy, nothing trained); Kendall tau against NAS-Bench-201's 200-epoch "
+        "accuracy here: val_loss 0.24-0.37, val_accuracy 0.06, zero_cost 0.63 (docs/fidelity.md)",
         group="child",
         choices="score",
         none="val_loss; val_accuracy in tabular mode (--benchmark without --train: the table has no loss)",
@@ -390,6 +391,10 @@ class SearchSettings:
             WarmStart.parse(self.warm_start)
             if self.weight_sharing:
                 raise ConfigError("--warm-start: not with --weight-sharing (its searcher drives a supernet)")
+        if self.weight_sharing and self.score == "zero_cost":
+            raise ConfigError(
+                "--score zero_cost: not with --weight-sharing (its supernet and verified children train)"
+            )
         if self.weight_sharing:  # --weight-sharing's cross-checks (nas/search/weight_sharing.py)
             if self.verify_top > self.ws_candidates:
                 raise ConfigError(f"--verify-top must be in 0..--ws-candidates ({self.ws_candidates})")

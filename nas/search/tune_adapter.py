@@ -523,6 +523,7 @@ def leaderboard_row(
         score=result.get("best_score") if measured else None,
         score_by=score_by,
         stage=stage,
+        zero_cost=result.get("zero_cost") if measured else None,
     )
 
 

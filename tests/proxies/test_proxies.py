@@ -49,6 +49,20 @@ def test_every_op_scores_finite(op: str, scorer: Scorer) -> None:
     assert all(math.isfinite(v) for v in scores.values()), scores
 
 
+def test_synflow_naswot_is_the_log_of_synflow_plus_naswot(cifar_dir: Path) -> None:
+    """The per-cell combination `nas search --score zero_cost` ranks by: unweighted, synflow by its log;
+    a cell through which nothing flows (synflow 0) is floored, finite and below the others."""
+    proxies = ("synflow", "naswot", "synflow_naswot")
+    scorer = Scorer(ScoreSettings("nas-bench-201", proxies, N=1, C=4, data_dir=cifar_dir))
+    convs = scorer.score(Nb201Genotype(("nor_conv_3x3",) * 6))
+    assert convs["synflow_naswot"] == pytest.approx(math.log(convs["synflow"]) + convs["naswot"])
+    dead = scorer.score(Nb201Genotype(("none",) * 6))
+    assert dead["synflow"] == 0.0 and dead["synflow_naswot"] == pytest.approx(
+        math.log(1e-30) + dead["naswot"]
+    )
+    assert dead["synflow_naswot"] < convs["synflow_naswot"]
+
+
 def test_concat_cells_score_finite(scorer: Scorer) -> None:
     for op in ("sep_conv_3x3", "max_pool_3x3", "skip_connect"):
         assert all(math.isfinite(v) for v in scorer.score(one_op_cell(op, "concat")).values())

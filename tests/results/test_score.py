@@ -68,7 +68,18 @@ def test_a_figure_missing_or_not_finite_is_no_score_and_an_unknown_score_is_refu
     assert score_of("train_loss_sum", val_accuracy=0.3, val_loss=1.0, train_loss_sum=5.0, steps=0) is None
     with pytest.raises(ConfigError, match="unknown 'test_accuracy'"):
         score_of("test_accuracy", val_accuracy=0.3, val_loss=1.0, train_loss_sum=1.0, steps=1)
-    assert SCORES == ("val_accuracy", "val_loss", "train_loss_sum")
+    assert SCORES == ("val_accuracy", "val_loss", "train_loss_sum", "zero_cost")
+
+
+def test_the_zero_cost_score_orders_as_the_proxy_and_stays_a_reward() -> None:
+    """``zero_cost``: 1 - exp(-Z / 1000) of the untrained child's synflow_naswot proxy Z, so a higher Z
+    scores higher, every score is a reward in [0, 1], and a cell through which nothing flows (Z below 0) is 0."""
+    untrained = {"val_accuracy": None, "val_loss": None, "train_loss_sum": None, "steps": 0}
+    scores = [score_of("zero_cost", **untrained, zero_cost=z) for z in (-54.0, 0.0, 1045.9, 1280.0, 5000.0)]
+    assert scores[:2] == [0.0, 0.0] and scores[1] < scores[2] < scores[3] < scores[4] < 1.0  # type: ignore[operator]
+    assert scores[3] == pytest.approx(1 - math.exp(-1.28))
+    assert score_of("zero_cost", **untrained) is None  # no proxy figure: no score (a failed child)
+    assert TrialResult("completed", scores[3]).ranked
 
 
 def test_the_searcher_is_told_the_score_and_a_failed_child_stays_below_every_trained_one() -> None:

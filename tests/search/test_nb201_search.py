@@ -9,6 +9,7 @@ search with ``--benchmark --train`` whose report has the table scatter.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,39 @@ def test_trained_search_with_the_table_beside(
     assert "Measured accuracy vs the benchmark table" in text and "over n=4 cells (chance band" in text
     assert (tmp_path / "report" / "report_images" / "table_accuracy.png").is_file()
     assert (tmp_path / "report" / "report_images" / "t_best_cells.png").is_file()
+
+
+@pytest.mark.slow
+def test_a_search_scored_untrained_then_selected_by_training(
+    tmp_path: Path, cifar_dir: Path, nb201_table_path: Path
+) -> None:
+    """``--score zero_cost``: every child is scored by the synflow_naswot proxy of its untrained network
+    (no epoch trained, no accuracy), the table's accuracy beside it; the selection stage then trains
+    the top cells as usual and picks ``best_genotype.json`` by their accuracy; the report plots the
+    score against the table."""
+    args = [*TABULAR, "--benchmark", str(nb201_table_path), "--train", "--searcher", "evolution"]
+    args += ["--score", "zero_cost", "--trials", "6", "--C", "4", "--select-top", "2", "--select-epochs", "1"]
+    args += ["--train-size", "256", "--val-size", "128", "--batch-size", "64"]
+    done = nas_search(*args, cwd=tmp_path, data=cifar_dir, results=tmp_path, name="z")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = read_jsonl(tmp_path / "z" / "trials.jsonl")
+    search = [r for r in rows if r["stage"] == "search"]
+    select = [r for r in rows if r["stage"] == "select"]
+    assert len(search) == 6 and len(select) == 2
+    for row in search:
+        assert row["status"] == "completed" and row["score_by"] == "zero_cost" and row["epochs_done"] == 0
+        assert row["val_accuracy"] is None and row["zero_cost"] > 0 and row["params"] > 0
+        assert row["score"] == pytest.approx(1 - math.exp(-row["zero_cost"] / 1000))
+        assert row["table_accuracy"] is not None
+    top = sorted(search, key=lambda r: -r["score"])[:2]
+    assert {r["arch"] for r in select} == {r["arch"] for r in top}
+    for row in select:  # trained, scored by the default trained score
+        assert row["epochs_done"] == 1 and row["val_accuracy"] is not None and row["score_by"] == "val_loss"
+    best = json.loads((tmp_path / "z" / "best_genotype.json").read_text())
+    chosen = max(select, key=lambda r: r["val_accuracy"])
+    assert best["arch"] == chosen["arch"]
+    report = nas("report", str(tmp_path / "z"), "--out", str(tmp_path / "report"), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "zero_cost score" in report.stdout and "(not trained)" in report.stdout
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "over n=6 cells (chance band" in text and "Selection:" in text
