@@ -37,7 +37,9 @@ or 8x the steps), the first also at C=16. A name ``X@1`` is ``X`` with seed 1.
 ``--zero-cost`` also scores every cell by the two zero-cost proxies that rank the table best
 (``synflow`` and ``naswot``, `nas.proxies.score.Scorer` at the search's child size, nothing trained;
 [zero_cost.md](../docs/zero_cost.md)) and adds them as the setting ``zero-cost`` with the readings
-``synflow``, ``naswot`` and ``synflow+naswot`` (the sum of their ranks over the cells), and to every
+``synflow``, ``naswot``, ``synflow+naswot`` (the sum of their ranks over the cells) and
+``synflow_naswot`` (log synflow + naswot, one cell at a time: what ``nas search --score zero_cost``
+ranks children by), and to every
 training the reading ``loss512+zc``: the sum of the ranks of ``loss512``, synflow and naswot.
 Combining a training-based estimate with zero-cost ones is what White et al.'s OMNI predictor does
 (NeurIPS 2021, "How powerful are performance predictors in neural architecture search?", with a
@@ -102,6 +104,8 @@ READINGS = ("acc512", "loss512", "acc4054", "loss4054", "sotl")
 """Ways to read a trained child, each higher-is-better (losses negated)."""
 ZERO_COST = ("synflow", "naswot")
 """``--zero-cost``'s proxies: the two best on the table (docs/zero_cost.md)."""
+PER_CELL = "synflow_naswot"
+"""Their per-cell combination, ``nas search --score zero_cost``'s (`nas.proxies.synflow_naswot`)."""
 
 
 def training_of(name: str) -> Training:
@@ -272,7 +276,9 @@ def _zero_cost(
     space = "nasnet" if space == "nasnet" else "nas-bench-201"
     started = time.perf_counter()
     scorer = Scorer(
-        ScoreSettings(space=space, proxies=ZERO_COST, data_dir=data_dir, batch_size=16 if quick else None)
+        ScoreSettings(
+            space=space, proxies=(*ZERO_COST, PER_CELL), data_dir=data_dir, batch_size=16 if quick else None
+        )
     )
     scores = scorer.score_all(cells)
     log(f"zero-cost: {len(cells)} cells scored")
@@ -366,6 +372,7 @@ def summarise(
         zc, zc_seconds = zero_cost
         columns = {p: [z[p] for z in zc] for p in ZERO_COST}
         columns["+".join(ZERO_COST)] = rank_sum(*columns.values())
+        columns[PER_CELL] = [z[PER_CELL] for z in zc]
         for reading, column in columns.items():
             zc_entry: dict[str, Any] = {
                 "training": "zero-cost", "reading": reading, "n": len(cells),

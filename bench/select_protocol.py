@@ -49,9 +49,10 @@ def run_one(args: argparse.Namespace, searcher: str, seed: int, results: Path) -
     name = f"{searcher}-s{seed}"
     command = [NAS, "search", "--space", "nas-bench-201", "--benchmark", str(args.benchmark), "--train",
                "--data-dir", str(args.data_dir), "--searcher", searcher, "--seed", str(seed),
-               "--trials", str(args.trials), "--select-top", str(args.select_top),
-               "--select-epochs", str(args.select_epochs), "--wandb", "disabled", "--quiet",
+               "--trials", str(args.trials), "--wandb", "disabled", "--quiet",
                "--results-dir", str(results), "--name", name, *shlex.split(args.search_flags)]  # fmt: skip
+    if args.select_top:  # 0: no selection stage, the search's best score is reported
+        command += ["--select-top", str(args.select_top), "--select-epochs", str(args.select_epochs)]
     started = time.perf_counter()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -102,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--searchers", default="rl,evolution,random", help="comma-separated")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=48, help="trained children per search")
-    parser.add_argument("--select-top", type=int, default=4)
+    parser.add_argument("--select-top", type=int, default=4, help="0: no selection stage")
     parser.add_argument("--select-epochs", type=int, default=5)
     parser.add_argument("--benchmark", type=Path, default=TABLE, help="the NAS-Bench-201 table")
     parser.add_argument("--data-dir", type=Path, default=DATA, help="CIFAR-10")

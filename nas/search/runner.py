@@ -179,9 +179,10 @@ def _cached_data(data_dir: str | None, train_size: int, val_size: int, split_see
 def train_trial(config: dict[str, Any], child: ChildSettings) -> None:
     """Ray Tune function trainable: train one child and report every epoch with ``ray.tune.report``.
 
-    Every report carries a finite ``val_accuracy`` and ``score`` (the child's score so far by the
-    run's ``--score``, `nas.results.trial.score_of`; 0.0 for a failed or rejected child) so ASHA and
-    the searcher always see a number; ``best_score`` is the row's (None without one). The last
+    Every report carries a finite ``score`` (the child's score so far by the run's ``--score``,
+    `nas.results.trial.score_of`; 0.0 for a failed or rejected child) so ASHA and the searcher always
+    see a number, and a trained child's ``val_accuracy``; ``best_score`` is the row's (None without
+    one). ``--score zero_cost`` trains nothing: `_report_zero_cost`. The last
     epoch's metrics are held back and sent with the whole `ChildResult` in one final report: a
     separate final report would be iteration ``epochs + 1``, which ASHA (``max_t=epochs``) never lets
     through.
@@ -289,8 +290,9 @@ def _report_zero_cost(
 ) -> None:
     """``--score zero_cost``: the child is scored untrained by the ``synflow_naswot`` proxy on one
     minibatch drawn with the search's seed (the same for every child: common random numbers), one
-    completed report with no accuracy (`nas.results.trial.score_of`). A cell the proxy cannot score
-    (not finite) is a failed row that says so."""
+    completed report with a score and no accuracy (`nas.results.trial.score_of`; the scheduler and
+    the searcher read the score only). A cell the proxy cannot score (not finite) is a failed row
+    that says so."""
     from ray import tune
 
     from nas.search.tune_adapter import genotype_of
@@ -314,8 +316,6 @@ def _report_zero_cost(
     tune.report(
         {
             "status": "completed",
-            "val_accuracy": 0.0,  # every report carries a number (`train_trial`); the row's is None
-            "best_val_accuracy": None,
             "score": score,
             "best_score": score,
             "zero_cost": scores["synflow_naswot"],

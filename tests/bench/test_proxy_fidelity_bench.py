@@ -47,9 +47,10 @@ def test_quick_run_prints_every_setting_and_resumes(cifar_dir: Path, tmp_path: P
     extra = {(s["training"], s["reading"]): s for s in json.loads(hybrid.stdout)["settings"]}
     assert set(extra) - set(settings) == {
         ("zero-cost", "synflow"), ("zero-cost", "naswot"), ("zero-cost", "synflow+naswot"),
-        *((t, "loss512+zc") for t in ("today", "today@1", "nocrn")),
+        ("zero-cost", "synflow_naswot"), *((t, "loss512+zc") for t in ("today", "today@1", "nocrn")),
     }  # fmt: skip
-    assert all(extra["zero-cost", r]["n"] == 3 for r in ("synflow", "naswot", "synflow+naswot"))
+    readings = ("synflow", "naswot", "synflow+naswot", "synflow_naswot")
+    assert all(extra["zero-cost", r]["n"] == 3 for r in readings)
     assert len(log.read_text().splitlines()) == 9  # scoring trains nothing
 
 
