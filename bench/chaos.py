@@ -13,6 +13,7 @@ lost, or trained twice and counted twice, after a crash.
 
     python bench/chaos.py                          # 4 searchers x 2,000 children, 10 + 10 kills each
     python bench/chaos.py --searchers random --trials 200 --driver-kills 2 --worker-kills 2 --json
+    python bench/chaos.py --searchers rl --trials 400 --max-samples 3   # with --retrain-duplicates
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ class Audit:
     problems: list[str] = field(default_factory=list)
 
 
-def audit(run_dir: Path, trials: int, table: Path, *, ended_early: int | None = None) -> Audit:
+def audit(
+    run_dir: Path, trials: int, table: Path, *, ended_early: int | None = None, max_samples: int = 1
+) -> Audit:
     """Exactly once, from the run folder alone: ``trials`` children of ``trials`` distinct cells (the
     row's ``arch``, the space's canonical cell), each completed one answered from the table, each failed
     one saying why, each duplicate told the result of an earlier row of its cell (never trained), and the
@@ -70,8 +73,12 @@ def audit(run_dir: Path, trials: int, table: Path, *, ended_early: int | None = 
     ``ended_early``: the search said it ended with that many children, its searcher proposing only
     cells already evaluated (`nas.results.duplicates.MAX_CONSECUTIVE_DUPLICATES` in a row: an RL
     controller that has settled). Then that many children are expected, and at least as many told
-    duplicates as the rule needs."""
+    duplicates as the rule needs.
+
+    ``max_samples`` above 1 (``--retrain-duplicates --max-samples``): a cell may be trained up to that
+    many times, each retrained row naming its first; a cell told its record has all of them."""
     rows = read_jsonl(run_dir / "trials.jsonl")
+    samples: dict[str, int] = {}
     bench = load_table(table)
     first: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
@@ -80,16 +87,23 @@ def audit(run_dir: Path, trials: int, table: Path, *, ended_early: int | None = 
         tid, arch = row["trial_id"], row["arch"]
         if arch != row["genotype"]["arch"]:
             problems.append(f"{tid}: arch {arch} is not its genotype's")
+        retrained = row["duplicate_of"] is not None and bool(row.get("retrained")) and max_samples > 1
         if row["duplicate_of"] is not None:
             recorded = first.get(arch)
             if recorded is None or recorded["trial_id"] != row["duplicate_of"]:
                 problems.append(f"{tid}: duplicate_of {row['duplicate_of']} is not its cell's row")
+            elif retrained:
+                pass  # a sample of its own, checked as a child below
             elif row["wall_s"] is not None or row["epochs_done"] != 0 or row["status"] != recorded["status"]:
                 problems.append(f"{tid}: a told duplicate was trained, or told another outcome")
-            continue
+            if not retrained:
+                continue
         children += 1
-        if arch in first:
-            problems.append(f"cell {arch} evaluated twice ({first[arch]['trial_id']} and {tid})")
+        samples[arch] = samples.get(arch, 0) + 1
+        if samples[arch] > max_samples:
+            problems.append(
+                f"cell {arch} evaluated {samples[arch]} times ({first[arch]['trial_id']} and {tid})"
+            )
         first.setdefault(arch, row)
         if row["status"] == "failed" and row["error"]:
             failed += 1
@@ -97,6 +111,11 @@ def audit(run_dir: Path, trials: int, table: Path, *, ended_early: int | None = 
             problems.append(f"{tid}: {row['status']} ({row['error']})")
         elif not row["val_accuracy"] == row["table_accuracy"] == bench.accuracy(arch) / 100:
             problems.append(f"{tid}: val_accuracy {row['val_accuracy']} is not the table's")
+    told_early = {r["arch"] for r in rows if r["duplicate_of"] and not r.get("retrained")} - {
+        a for a, n in samples.items() if n == max_samples
+    }
+    if told_early:
+        problems.append(f"{len(told_early)} cells told their record before {max_samples} samples")
     expected = trials if ended_early is None else ended_early
     if children != expected:
         problems.append(f"{children} children evaluated, not {expected}")
@@ -173,9 +192,18 @@ def resume_argv(run_dir: Path) -> list[str]:
 
 
 def chaos_search(
-    searcher: str, *, trials: int, driver_kills: int, worker_kills: int, table: Path, results: Path, seed: int
+    searcher: str,
+    *,
+    trials: int,
+    driver_kills: int,
+    worker_kills: int,
+    table: Path,
+    results: Path,
+    seed: int,
+    max_samples: int = 1,
 ) -> Chaos:
-    """Run one searcher's search to the end through the kill plan, resuming after each driver kill."""
+    """Run one searcher's search to the end through the kill plan, resuming after each driver kill
+    (``max_samples`` above 1: with ``--retrain-duplicates --max-samples``)."""
     rng = random.Random(f"{seed}-{searcher}")
     plan = kill_plan(rng, trials, driver_kills, worker_kills)
     run_dir = results / searcher
@@ -184,6 +212,7 @@ def chaos_search(
     first = [NAS, "search", "--space", "nas-bench-201", "--benchmark", str(table), "--searcher", searcher]
     first += ["--trials", str(trials), "--wandb", "disabled", "--quiet"]
     first += ["--results-dir", str(results), "--name", searcher]
+    first += ["--retrain-duplicates", "--max-samples", str(max_samples)] if max_samples > 1 else []
     resume = resume_argv(run_dir)
     done = {"driver": 0, "worker": 0}
     began = time.monotonic()
@@ -225,7 +254,11 @@ def chaos_search(
         searcher=searcher,
         trials=trials,
         audit=audit(
-            run_dir, trials, table, ended_early=ended_early((results / f"{searcher}.log").read_text(), trials)
+            run_dir,
+            trials,
+            table,
+            ended_early=ended_early((results / f"{searcher}.log").read_text(), trials),
+            max_samples=max_samples,
         ),
         driver_kills=done["driver"],
         worker_kills=done["worker"],
@@ -276,6 +309,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seeds the kill moments (default 0)")
     parser.add_argument("--benchmark", type=Path, default=TABLE, help="the NAS-Bench-201 table")
     parser.add_argument("--results-dir", type=Path, help="keep the runs here (default: a temporary folder)")
+    parser.add_argument(
+        "--max-samples",
+        type=int,
+        default=1,
+        help="above 1: search with --retrain-duplicates --max-samples M (default 1: duplicates told)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
     searchers = args.searchers.split(",")
@@ -285,6 +324,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--driver-kills and --worker-kills: at least 0 each, and fewer in all than --trials")
     if not args.benchmark.is_file():
         parser.error(f"--benchmark: {args.benchmark} is not a file")
+    if args.max_samples < 1:
+        parser.error("--max-samples: at least 1")
     args.searchers = searchers
     return args
 
@@ -303,6 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 table=args.benchmark,
                 results=results,
                 seed=args.seed,
+                max_samples=args.max_samples,
             )
             for s in args.searchers
         ]

@@ -157,7 +157,7 @@ def nats_run(
     warm: Sequence[Sequence[int]] = (),
     tell_lag: int = 1,
     select: tuple[int, int] = (0, 0),
-    retrain: bool = False,
+    max_samples: int = 1,
     report: str = "best",
 ) -> dict[str, Any]:
     """One seed's search on the NAS-Bench-201 table; per evaluated child: the table accuracy of the
@@ -171,19 +171,21 @@ def nats_run(
     each (same noise, a stream of its own) and the reported cell is the best by the mean of those S,
     as `best_genotype.json` is chosen by the selection stage's mean (NASNet, Zoph et al. 2018, Sec. 4;
     deviation: the selection here is no higher fidelity than the search, only repeated).
-    ``retrain``: ``nas search --retrain-duplicates`` -- a cell on record is evaluated again (fresh
-    noise, a child of the budget), the searcher is told the new sample, and the reported cell is the
-    best by the mean of its samples (`nas.results.duplicates.best_by_mean`, the run's rule).
+    ``max_samples`` above 1: ``nas search --retrain-duplicates --max-samples M`` -- a cell on record is
+    evaluated again (fresh noise, a child of the budget) until it has M samples, told its recorded
+    result after that; the searcher is told each new sample, and the reported cell is the run's
+    (`nas.results.duplicates.best_cell`: its samples' mean, shrunk towards a model of the others).
     ``report="model"``: the reported cell is `model_pick`'s instead of the best observed one."""
     from collections import deque
 
     import numpy as np
 
-    from nas.results.duplicates import CellRecord, best_by_mean, duplicate_row
+    from nas.results.duplicates import CellRecord, best_cell, duplicate_row
     from nas.results.row import TrialRow
     from nas.results.trial import TrialResult, duplicate_outcome
     from nas.search.searcher import create_searcher
 
+    retrain = max_samples > 1
     _, optimum = table.best()  # two cells tie at 94.37: either one is a hit
     noise_rng = np.random.default_rng(np.random.SeedSequence([seed, NOISE_STREAM]))
     record = CellRecord(lambda data: space.canonical(space.genotype_from_json(data)))
@@ -218,15 +220,12 @@ def nats_run(
         genotype = proposal.genotype.to_dict()
         recorded = record.recorded(genotype)
         key = record.canonical(genotype)
-        first = (  # retrain: the cell's first sample, on record or still untold
-            recorded
-            or next((r for p, r in untold if r and record.canonical(p.genotype.to_dict()) == key), None)
-            if retrain
-            else None
-        )
-        if recorded is not None and not retrain:
+        same = [r for p, r in untold if r and record.canonical(p.genotype.to_dict()) == key]  # untold samples
+        first = (recorded or next(iter(same), None)) if retrain else None  # a retrained cell's first sample
+        trains = retrain and record.samples(genotype) + len(same) < max_samples  # as the Tune adapter
+        if recorded is not None and not trains:
             tell_duplicate(proposal, recorded)
-        elif not retrain and any(record.canonical(p.genotype.to_dict()) == key for p, _ in untold):
+        elif not trains and any(record.canonical(p.genotype.to_dict()) == key for p, _ in untold):
             untold.append((proposal, None))
         else:
             true = table.accuracy(space.canonical(proposal.genotype))
@@ -246,12 +245,13 @@ def nats_run(
                 None,
                 name,
                 duplicate_of=None if first is None else first.trial_id,
+                retrained=None if first is None else True,
             )
             untold.append((proposal, row))
             if retrain:
                 samples.append(row)
                 true_of.setdefault(row.duplicate_of or row.trial_id, true)
-                best_row = best_by_mean(samples)
+                best_row = best_cell(samples)
                 assert best_row is not None  # every sample is a completed, scored row
                 best_true = true_of[best_row.trial_id]
             elif report == "model":
@@ -370,7 +370,7 @@ def nats_main(args: argparse.Namespace) -> int:
                 options,
                 tell_lag=args.tell_lag,
                 select=(args.select_top, args.select_evals),
-                retrain=args.retrain_duplicates,
+                max_samples=args.max_samples if args.retrain_duplicates else 1,
                 report=args.report,
             )
             for s in seed_range(args)
@@ -393,6 +393,7 @@ def nats_main(args: argparse.Namespace) -> int:
                     "tell_lag": args.tell_lag,
                     "select": {"top": args.select_top, "evals": args.select_evals},
                     "retrain_duplicates": args.retrain_duplicates,
+                    "max_samples": args.max_samples if args.retrain_duplicates else 1,
                     "report": args.report,
                     "searcher_options": {n: o for n, o in args.options.items() if o},
                     "optimum": optimum_accuracy,
@@ -410,7 +411,7 @@ def nats_main(args: argparse.Namespace) -> int:
         f"NAS-Bench-201 (CIFAR-10 200-epoch test accuracy, optimum {optimum_accuracy:.2f}); "
         f"noise {args.noise} points; tell lag {args.tell_lag}; "
         f"selection {args.select_top} x {args.select_evals} at the end; "
-        f"{'duplicates retrained' if args.retrain_duplicates else 'duplicates told'}; "
+        f"{f'duplicates retrained, {args.max_samples} samples at most' if args.retrain_duplicates else 'duplicates told'}; "
         f"reported cell: {'the model-recommended one' if args.report == 'model' else 'the best observed'}; seeds {args.first_seed}..{args.first_seed + args.seeds - 1}; table accuracy of the reported best cell, "
         "mean +- std | optimum hits | distinct cells"
     )
@@ -631,8 +632,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--retrain-duplicates",
         action="store_true",
-        help="nats-bench: as nas search's flag, a cell on record is evaluated again (in the budget) and "
-        "the reported cell is the best by its mean",
+        help="nats-bench: as nas search's flag, a cell on record is evaluated again (in the budget) up to "
+        "--max-samples times, and the reported cell is nas search's (best_cell)",
+    )
+    parser.add_argument(
+        "--max-samples",
+        type=int,
+        default=3,
+        help="nats-bench, with --retrain-duplicates: the most evaluations of one cell (nas search's default)",
     )
     parser.add_argument(
         "--report",
@@ -669,8 +676,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--searchers: unknown {', '.join(unknown)}; known: {', '.join(args.options)}")
     if args.searchers and (args.objective != "nats-bench" or args.warm_start is not None):
         parser.error("--searchers applies to --objective nats-bench without --warm-start")
-    if args.children < 1 or args.seeds < 1 or args.first_seed < 0 or args.tell_lag < 1:
-        parser.error("--children, --seeds and --tell-lag must be >= 1, --first-seed >= 0")
+    if (
+        args.children < 1
+        or args.seeds < 1
+        or args.first_seed < 0
+        or args.tell_lag < 1
+        or args.max_samples < 1
+    ):
+        parser.error("--children, --seeds, --tell-lag and --max-samples must be >= 1, --first-seed >= 0")
     if args.noise < 0:
         parser.error("--noise must be >= 0")
     if args.select_top < 0 or args.select_evals < 1 or args.select_top * args.select_evals >= args.children:

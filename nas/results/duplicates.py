@@ -18,10 +18,13 @@ of asking forever.
 The record is data in ``trials.jsonl`` alone (each row's genotype and ``duplicate_of``), so a resume
 after ``kill -9`` rebuilds it with `CellRecord.from_rows`; nothing else is saved.
 
-``--retrain-duplicates`` trains a repeated cell again (a second sample of a noisy proxy): its row
-still names the first trial in ``duplicate_of``, and `sample_means` gives each cell's mean over its
-trained samples, by which the report ranks and `best_by_mean` picks the run's best cell
-(``best_genotype.json``, the final line, the report's best child).
+``--retrain-duplicates`` trains a repeated cell again (a second sample of a noisy proxy), up to
+``--max-samples`` times in all (`CellRecord.samples`); proposed once more, it is told its recorded
+result like any duplicate. A retrained row still names the first trial in ``duplicate_of``, and
+`cell_scores` gives each cell's figure over its trained samples -- their mean, shrunk towards a
+model of the other cells once the repeats measure the proxy's noise (`nas.results.shrinkage`) --
+by which the report ranks and `best_cell` picks the run's best cell (``best_genotype.json``, the
+final line, the report's best child).
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from nas.results.row import TrialRow, best
+from nas.results.shrinkage import shrunk_means
 from nas.results.trial import is_ranked
+from nas.space.load import decision_tokens
 
 MAX_CONSECUTIVE_DUPLICATES = 200
 """Proposals in a row that are all on record before the search gives up on new cells: at 15,625
@@ -44,11 +49,12 @@ Canonical = Callable[[Mapping[str, Any]], str]
 
 
 class CellRecord:
-    """Canonical form -> the trial id that first evaluated it, and the rows of trained samples."""
+    """Canonical form -> the row that first evaluated it, and how many times it was trained."""
 
     def __init__(self, canonical: Canonical) -> None:
         self.canonical = canonical
         self.first: dict[str, TrialRow] = {}  # canonical form -> first row evaluating it
+        self.trained: dict[str, int] = {}  # canonical form -> rows that trained it (any status)
         self.consecutive = 0  # duplicates told in a row (reset by a new cell)
 
     @classmethod
@@ -63,12 +69,19 @@ class CellRecord:
         """The row that evaluated this cell already, if any."""
         return self.first.get(self.canonical(genotype))
 
+    def samples(self, genotype: Mapping[str, Any]) -> int:
+        """How many times this cell was trained (``--retrain-duplicates`` counts to ``--max-samples``)."""
+        return self.trained.get(self.canonical(genotype), 0)
+
     def add(self, row: TrialRow) -> None:
         """Record a finished row (a new cell, a retrained sample or a told duplicate)."""
         key = self.canonical(row.genotype)
         if row.duplicate_of is None and key not in self.first:
             self.first[key] = row
-        self.consecutive = self.consecutive + 1 if is_told_duplicate(row) else 0
+        told = is_told_duplicate(row)
+        if not told:
+            self.trained[key] = self.trained.get(key, 0) + 1
+        self.consecutive = self.consecutive + 1 if told else 0
 
     @property
     def exhausted(self) -> bool:
@@ -88,6 +101,7 @@ def duplicate_row(recorded: TrialRow, *, trial_id: str, index: int, genotype: di
         images_per_s=None,
         epochs_done=0,
         duplicate_of=recorded.trial_id,
+        retrained=False,
     )
 
 
@@ -97,37 +111,55 @@ def evaluated(rows: Iterable[TrialRow]) -> int:
 
 
 def is_told_duplicate(row: TrialRow) -> bool:
-    """A duplicate told from the record (not trained): it names a trial and has no wall time."""
-    return row.duplicate_of is not None and row.wall_s is None
+    """A duplicate told from the record (not trained): it names a trial and was not `is_retrained`."""
+    return row.duplicate_of is not None and not is_retrained(row)
 
 
 def is_retrained(row: TrialRow) -> bool:
-    """A repeat of a cell trained again (``--retrain-duplicates``): it names a trial and has a wall time."""
-    return row.duplicate_of is not None and row.wall_s is not None
+    """A repeat of a cell trained again (``--retrain-duplicates``): it names a trial and says so (a
+    failed one has no wall time); rows written before the ``retrained`` column: it has a wall time."""
+    if row.duplicate_of is None:
+        return False
+    return row.retrained if row.retrained is not None else row.wall_s is not None
 
 
-def sample_means(rows: Iterable[TrialRow]) -> dict[str, float]:
-    """First trial id -> mean score over its cell's trained, ranked samples (``--retrain-duplicates``).
+def cell_samples(rows: Iterable[TrialRow]) -> dict[str, list[float]]:
+    """First trial id -> its cell's trained, ranked samples' scores (``--retrain-duplicates``).
     Told duplicates are the same sample again and are left out."""
     samples: dict[str, list[float]] = {}
     for row in rows:
         if is_ranked(row.status, row.score) and not is_told_duplicate(row) and row.score is not None:
             samples.setdefault(row.duplicate_of or row.trial_id, []).append(row.score)
-    return {tid: sum(v) / len(v) for tid, v in samples.items()}
+    return samples
 
 
-def best_by_mean(rows: Sequence[TrialRow]) -> TrialRow | None:
+def cell_scores(rows: Sequence[TrialRow]) -> dict[str, float]:
+    """First trial id -> the figure its cell is ranked by: the mean score of its trained samples,
+    shrunk towards a model of the other cells (`nas.results.shrinkage.shrunk_means`) once repeats
+    with differing scores measure the proxy's noise. Without retrained samples, each row's score."""
+    samples = cell_samples(rows)
+    if not any(map(is_retrained, rows)):
+        return {tid: values[0] for tid, values in samples.items()}
+    decisions: dict[str, tuple[str, ...]] = {}
+    for row in rows:
+        cell = row.duplicate_of or row.trial_id
+        if cell in samples and cell not in decisions:
+            decisions[cell] = decision_tokens(row.genotype)
+    return shrunk_means(samples, decisions)
+
+
+def best_cell(rows: Sequence[TrialRow]) -> TrialRow | None:
     """The run's best cell: the `scored <TrialRow.scored>` row (its cell's first sample) whose cell has
-    the highest `sample_means`, the earliest on a tie. Without retrained samples (no
-    ``--retrain-duplicates``) every mean is the row's own score and this is `best`, at no extra cost;
-    with them, a cell measured once and lucky does not outrank one whose mean over several samples
-    is higher, and the best can move to an older row when a repeat lowers a cell's mean."""
+    the highest `cell_scores`, the earliest on a tie. Without retrained samples (no
+    ``--retrain-duplicates``) that is each row's own score and this is `best`, at no extra cost;
+    with them, a cell measured once and lucky does not outrank one whose samples say it is better,
+    and the best can move to an older row when a repeat lowers a cell's figure."""
     if not any(map(is_retrained, rows)):
         return best(rows)
-    means = sample_means(rows)
-    top, top_mean = None, -math.inf
+    scores = cell_scores(rows)
+    top, top_score = None, -math.inf
     for row in rows:
-        mean = means.get(row.trial_id) if row.scored else None
-        if mean is not None and mean > top_mean:
-            top, top_mean = row, mean
+        score = scores.get(row.trial_id) if row.scored else None
+        if score is not None and score > top_score:
+            top, top_score = row, score
     return top

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
-from nas.results.duplicates import best_by_mean, sample_means
+from nas.results.duplicates import best_cell, cell_samples, cell_scores, is_retrained
 from nas.results.row import TrialRow, best, score_label
 from nas.results.run_folder import RunFolder, read_jsonl, read_leaderboard, read_run_config
 from nas.results.selection import cell_key, search_vs_select, selected, selection_means
@@ -79,11 +79,11 @@ class Run:
         return [t for t in self.trials if t.scored]
 
     def ranked(self) -> list[TrialRow]:
-        """Completed children (one row per cell), best first by the mean score (``--score``) over the
-        cell's trained samples (more than one only with ``--retrain-duplicates``); ties go to the
-        earlier child."""
-        means = sample_means(self.trials)
-        return sorted(self.completed(), key=lambda t: (-means.get(t.trial_id, _score(t)), t.index))
+        """Completed children (one row per cell), best first by their cell's score (``--score``): the
+        row's own, or with ``--retrain-duplicates`` the figure over the cell's trained samples
+        (`nas.results.duplicates.cell_scores`); ties go to the earlier child."""
+        scores = cell_scores(self.trials)
+        return sorted(self.completed(), key=lambda t: (-scores.get(t.trial_id, _score(t)), t.index))
 
 
 def _score(row: TrialRow) -> float:
@@ -305,12 +305,12 @@ def _rel(path: Path, start: Path) -> str:
 
 
 def _best(runs: Sequence[Run]) -> dict[str, Any]:
-    """The best cell over ``runs``: each run's `best_by_mean`, compared by that mean (its score when
-    measured once); the first run on a tie."""
-    tops = [(top, run) for run in runs if (top := best_by_mean(run.trials)) is not None]
+    """The best cell over ``runs``: each run's `best_cell`, compared by its cell's score
+    (`nas.results.duplicates.cell_scores`); the first run on a tie."""
+    tops = [(top, run) for run in runs if (top := best_cell(run.trials)) is not None]
     if not tops:
         return {}
-    trial, run = max(tops, key=lambda t: sample_means(t[1].trials).get(t[0].trial_id, _score(t[0])))
+    trial, run = max(tops, key=lambda t: cell_scores(t[1].trials).get(t[0].trial_id, _score(t[0])))
     return {
         "run": run.name,
         "searcher": run.searcher,
@@ -375,12 +375,16 @@ def _run_section(run: Run, top: int, image: Callable[[str], Path]) -> Section:
     cells = draw_genotype(genotype, image(f"{run.name}_best_cells.png"))
     by_accuracy = run.score_by == "val_accuracy"
     scored = () if by_accuracy else (score_label(run.score_by),)
+    # --retrain-duplicates: what each cell is ranked by, over how many samples (nas.results.duplicates)
+    retrained = any(map(is_retrained, run.trials))
+    samples, scores = (cell_samples(run.trials), cell_scores(run.trials)) if retrained else ({}, {})
     header = (
         "rank",
         "child",
         "finished #",
         "val acc",
         *scored,
+        *(("samples", "cell score") if retrained else ()),
         "params",
         "mult-adds",
         "wall time",
@@ -393,6 +397,7 @@ def _run_section(run: Run, top: int, image: Callable[[str], Path]) -> Section:
             str(t.index),
             _pct_of(t),
             *(() if by_accuracy else (f"{t.measured:.4f}" if t.measured is not None else "-",)),
+            *((str(len(samples[t.trial_id])), f"{scores[t.trial_id]:.4f}") if retrained else ()),
             _millions(t.params),
             _millions(t.mult_adds),
             f"{t.wall_s:.0f} s" if t.wall_s is not None else "-",
@@ -411,6 +416,13 @@ def _run_section(run: Run, top: int, image: Callable[[str], Path]) -> Section:
         )
         + f". Ranked by {run.score_by}"
         + ("" if by_accuracy else f" (the score; {_SCORE_WHY.get(run.score_by, '')})")
+        + (
+            ", each cell by its cell score: the mean score of its trained samples (--retrain-duplicates), "
+            "shrunk towards a ridge model of the other cells once its repeats measure the noise "
+            "(nas/results/shrinkage.py)"
+            if retrained
+            else ""
+        )
         + f". Best: child {best.trial_id} "
         f"(genotype {genotype_id(best.genotype)}), "
         + ("not trained" if best.val_accuracy is None else f"{_pct_of(best)} validation accuracy")

@@ -60,6 +60,10 @@ class TrialRow:
     stage: str = "search"  # one of `STAGES`: the search, or the selection's retraining of its top cells
     # Column added with --score zero_cost: the untrained child's synflow_naswot proxy (nothing trained).
     zero_cost: float | None = None
+    # Column added with --max-samples: a repeat of a cell trained again (--retrain-duplicates), told
+    # apart from a told duplicate even when it failed without a wall time. Older rows: None (a wall time
+    # then says it was trained).
+    retrained: bool | None = None
 
     def __post_init__(self) -> None:
         if self.status not in get_args(TrialStatus):
@@ -116,6 +120,7 @@ class TrialRow:
             score_by=str(data.get("score_by", "val_accuracy")),
             stage=str(data.get("stage", "search")),
             zero_cost=data.get("zero_cost"),
+            retrained=data.get("retrained"),
         )
 
     def to_trial_result(self) -> TrialResult:
@@ -135,6 +140,7 @@ OPTIONAL_KEYS: tuple[str, ...] = (
     "score_by",
     "stage",
     "zero_cost",
+    "retrained",
 )
 """Columns a row written before they existed lacks (read back as None)."""
 REQUIRED_KEYS: tuple[str, ...] = tuple(k for k in LEADERBOARD_KEYS if k not in OPTIONAL_KEYS)

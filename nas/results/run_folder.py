@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, get_args
 
 from nas.errors import NasError, shown
-from nas.results.duplicates import best_by_mean, is_retrained
+from nas.results.duplicates import best_cell, is_retrained
 from nas.results.row import LEADERBOARD_KEYS, REQUIRED_KEYS, TrialRow, best
 from nas.results.trial import TrialStatus
 
@@ -238,7 +238,7 @@ class RunFolder:
     def trials(self) -> list[TrialRow]:
         """This stage's rows, in completion order."""
         rows = [r for r in self.all_trials() if r.stage == self.stage]
-        self._best, self._best_known, self._stage_rows = best_by_mean(rows), True, list(rows)
+        self._best, self._best_known, self._stage_rows = best_cell(rows), True, list(rows)
         return rows
 
     def add_trial(self, row: TrialRow) -> None:
@@ -255,7 +255,7 @@ class RunFolder:
             self.write_selected()
             return
         # a retrained sample moves its cell's mean (--retrain-duplicates): the best is chosen again
-        top = best_by_mean(self._stage_rows) if is_retrained(row) else best([self._best, row])
+        top = best_cell(self._stage_rows) if is_retrained(row) else best([self._best, row])
         if top is not None and top is not self._best:
             self._best = top
             atomic_write_text(self.best_genotype, json.dumps(top.genotype, indent=2) + "\n")

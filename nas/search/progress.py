@@ -27,7 +27,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from nas.results.duplicates import best_by_mean, evaluated, is_retrained, is_told_duplicate
+from nas.results.duplicates import best_cell, evaluated, is_retrained, is_told_duplicate
 from nas.results.row import TrialRow, best, score_label
 from nas.results.selection import selected
 from nas.tracking.base import DriverLocal
@@ -112,7 +112,7 @@ class SearchProgress:
         self.last.append(row)
         self.counts[row.status] = self.counts.get(row.status, 0) + 1
         self.rows.append(row)
-        self.best = best_by_mean(self.rows) if is_retrained(row) else best([self.best, row])
+        self.best = best_cell(self.rows) if is_retrained(row) else best([self.best, row])
 
     def _best_text(self) -> str:
         """The best child so far; in the selection, the cell chosen so far by its mean (`selected`)."""

@@ -98,6 +98,8 @@ def resolve_settings(given: Mapping[str, Any], *, resume: str | None) -> tuple[S
         raise ConfigError("--resume needs a run folder, or --name of a run in --results-dir")
     if target is None:
         select_check_flags(apply_preset(given))
+        if "max_samples" in given and not apply_preset(given).get("retrain_duplicates"):
+            raise ConfigError("--max-samples only applies with --retrain-duplicates (a cell trained again)")
         settings = SearchSettings.from_dict(apply_preset(given))
         settings.validate()
         # The score a default resolves to is recorded: a resume keeps it whatever the default becomes.

@@ -437,11 +437,11 @@ def summarize(
     *,
     score_by: str = "val_accuracy",
 ) -> SearchOutcome:
-    from nas.results.duplicates import best_by_mean, evaluated, is_told_duplicate
+    from nas.results.duplicates import best_cell, evaluated, is_told_duplicate
 
     all_rows = run.trials()
     rows = [r for r in all_rows if not is_told_duplicate(r)]
-    top = best_by_mean(rows)
+    top = best_cell(rows)
     counts = {s: sum(r.status == s for r in rows) for s in get_args(TrialStatus)}
     return SearchOutcome(
         run_dir=str(run.path),
@@ -510,7 +510,7 @@ def run_search(
             "stage": run.stage,  # W&B shows each child's stage (search, or select: `nas.search.selection`)
         },
         stopping=should_stop,
-        retrain_duplicates=settings.retrain_duplicates,
+        max_samples=settings.max_samples if settings.retrain_duplicates else 1,
         score_by=settings.score_by,
         tell_lag=tell_lag(settings, gpus, concurrent),
     )

@@ -56,7 +56,7 @@ def selection(settings: SearchSettings, run: RunFolder) -> tuple[SearchSettings,
     """The stage's child settings, its list searcher and the run folder as the stage keeps its books.
 
     The child settings are the search's with ``trials`` = cells x seeds and ``epochs`` =
-    ``--select-epochs``; a cell repeated for its seeds is trained each time (``retrain_duplicates``);
+    ``--select-epochs``; a cell repeated for its seeds is trained each time (``retrain_duplicates``, ``max_samples``);
     every child runs to its last epoch (no ASHA: the stage compares finished children). A search
     scored by ``zero_cost`` has its cells trained here all the same (scored by ``val_loss``).
     """
@@ -80,6 +80,7 @@ def selection(settings: SearchSettings, run: RunFolder) -> tuple[SearchSettings,
         epochs=settings.select_epochs,
         crn=False,
         retrain_duplicates=True,
+        max_samples=settings.select_seeds,
         scheduler="fifo",
         warm_start=None,
         # a search scored untrained (--score zero_cost) selects by training: its retrained cells'

@@ -40,6 +40,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "select_top": (0, 10_000),
     "select_epochs": (1, 10_000),
     "select_seeds": (1, 1_000),
+    "max_samples": (1, 1_000),
     "verify_top": (0, 10_000),
     "verify_epochs": (1, 10_000),
     "ws_candidates": (1, 1_000_000),
@@ -174,9 +175,16 @@ class SearchSettings:
     )
     retrain_duplicates: bool = setting(
         False,
-        help="train a cell the run has evaluated again, a second sample of a noisy proxy, instead of "
-        "telling the searcher its recorded result; each cell is then ranked by its mean (the report, "
-        "best_genotype.json)",
+        help="train a cell the run has evaluated again, another sample of a noisy proxy, instead of "
+        "telling the searcher its recorded result (up to --max-samples times); each cell is then "
+        "ranked by its samples' mean, shrunk towards a model of the other cells once the repeats "
+        "measure the proxy's noise (the report, best_genotype.json; docs/benchmarks.md)",
+        group="selection",
+    )
+    max_samples: int = setting(
+        3,  # measured: docs/benchmarks.md, "--retrain-duplicates as nas search runs it"
+        help="with --retrain-duplicates: the most times one cell is trained; proposed again after "
+        "that, it is told its recorded result (not trained, not counted in --trials)",
         group="selection",
     )
     seed: int = setting(0, help="searcher seed, also the children's", group="selection")

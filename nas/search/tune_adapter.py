@@ -92,7 +92,7 @@ class TuneSearcherAdapter(TuneSearcher):
         snapshot_every: int = 100,
         snapshot_every_s: float = 60.0,
         stopping: Callable[[], bool] | None = None,
-        retrain_duplicates: bool = False,
+        max_samples: int = 1,
         warm: Sequence[Sequence[int]] = (),
         score_by: str = "val_accuracy",
         tell_lag: int | None = None,
@@ -122,7 +122,7 @@ class TuneSearcherAdapter(TuneSearcher):
         self.rows_written = len(rows)
         # A row's index counts every stage's rows (`RunFolder.stage_folder`): the other stages' came first.
         self.other_rows = len(run.all_trials()) - len(rows) if run.stage != "search" else 0
-        self.retrain_duplicates = retrain_duplicates
+        self.max_samples = max_samples  # trainings of one cell: 1 tells every repeat its record
         space = searcher.space
         self.cells = CellRecord.from_rows(rows, lambda g: space.canonical(space.genotype_from_json(g)))
         self.exhausted: str | None = None  # the note when the searcher proposes no new cell
@@ -134,15 +134,17 @@ class TuneSearcherAdapter(TuneSearcher):
         self.untold: list[Proposal] = []
         self.arrived: dict[str, TrialRow] = {}
         self.queue: list[Proposal] = []
+        self.proposals: dict[str, Proposal] = {}  # Tune trial id -> the proposal it trains, while it runs
         if tell_lag is not None:  # the reruns were asked first; one whose cell is on record is told
             self.untold, self.pending = self.pending, []
-            self.queue = [p for i, p in enumerate(self.untold) if self._trains(p, self.untold[:i])]
+            for i, rerun in enumerate(self.untold):
+                if self._trains(rerun, self.untold[:i]):
+                    self.queue.append(rerun)
         logged = read_jsonl(run.stats_jsonl)
         for step in range(int(logged[-1]["step"]) + 1 if logged else 1, self.rows_written + 1):
             self._log_stats(step=step)  # the kill came between the row and its stats line
         if told or redone:
             self.checkpoint.snapshot(searcher)
-        self.proposals: dict[str, Proposal] = {}  # Tune trial id -> the proposal it trains, while it runs
         self.no_room: OSError | None = None  # a write found the disk full: the search stops (`finish`)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
@@ -160,7 +162,7 @@ class TuneSearcherAdapter(TuneSearcher):
                 if asked is None:
                     return TuneSearcher.FINISHED  # type: ignore[return-value]
                 proposal = asked
-            if not self.retrain_duplicates and self._running(proposal):
+            if not self._retrains(proposal) and not self._on_record(proposal) and self._running(proposal):
                 # Its cell is being trained right now: it waits for that outcome, and Tune asks again
                 # (a None) after the child ends, when `on_trial_complete` has told it.
                 self.waiting = proposal
@@ -243,12 +245,27 @@ class TuneSearcherAdapter(TuneSearcher):
 
     def _trains(self, proposal: Proposal, older: Sequence[Proposal]) -> bool:
         """Whether a proposal is trained: its cell neither on record nor asked by an ``older`` untold
-        proposal (then it is told that one's result in its turn), or duplicates are retrained."""
-        if self.retrain_duplicates:
+        proposal (then it is told that one's result in its turn), or it is retrained (`_retrains`)."""
+        if self._retrains(proposal):
             return True
-        return self.cells.recorded(proposal.genotype.to_dict()) is None and not self._same_cell(
-            proposal, older
-        )
+        return not self._on_record(proposal) and not self._same_cell(proposal, older)
+
+    def _on_record(self, proposal: Proposal) -> bool:
+        return self.cells.recorded(proposal.genotype.to_dict()) is not None
+
+    def _retrains(self, proposal: Proposal) -> bool:
+        """Whether a proposal is trained even if its cell was (``--retrain-duplicates``): while its
+        cell's trainings, finished or under way, number fewer than ``max_samples``."""
+        if self.max_samples <= 1:
+            return False
+        key = self.cells.canonical(proposal.genotype.to_dict())
+        under_way = sum(self.cells.canonical(p.genotype.to_dict()) == key for p in self._in_flight())
+        under_way += sum(self.cells.canonical(r.genotype) == key for r in self.arrived.values())
+        return self.cells.samples(proposal.genotype.to_dict()) + under_way < self.max_samples
+
+    def _in_flight(self) -> list[Proposal]:
+        """Asked children not finished: queued for Tune, or running."""
+        return [*self.queue, *self.proposals.values()]
 
     def _tell_oldest(self) -> bool:
         """Tell the oldest untold proposal if its result is in; False when it is not yet."""
@@ -296,13 +313,13 @@ class TuneSearcherAdapter(TuneSearcher):
             stage=self.run.stage,
         )
         in_order = self.tell_lag is not None
-        write = (
-            functools.partial(self._write_row, row)
-            if in_order
-            else functools.partial(self._record, proposal, row)
-        )
-        if not self._written(write):
+        # As written: a retrained sample names its cell's first, for the record, the tell and the views.
+        written: list[TrialRow] = []
+        if not self._written(
+            lambda: written.append(self._write_row(row) if in_order else self._record(proposal, row))
+        ):
             return
+        row = written[0]
         for listener in self._listeners.get() or ():
             listener(row)
         if in_order:
@@ -327,9 +344,7 @@ class TuneSearcherAdapter(TuneSearcher):
         (`nas.results.duplicates`); True when it was (or when the disk filled while recording it)."""
         genotype = proposal.genotype.to_dict()
         recorded = self.cells.recorded(genotype)
-        if recorded is None:
-            return False
-        if self.retrain_duplicates:  # trained again: its row will name the first sample
+        if recorded is None or self._retrains(proposal):  # a retrained row will name the first sample
             return False
         row = duplicate_row(recorded, trial_id=proposal.trial_id, index=self.rows_written, genotype=genotype)
         if self._written(lambda: self._record(proposal, row, duplicate=True)):
@@ -337,18 +352,25 @@ class TuneSearcherAdapter(TuneSearcher):
                 listener(row)
         return True
 
-    def _record(self, proposal: Proposal, row: TrialRow, *, duplicate: bool = False) -> None:
-        self._tell(proposal, self._write_row(row, duplicate=duplicate), duplicate=duplicate)
+    def _record(self, proposal: Proposal, row: TrialRow, *, duplicate: bool = False) -> TrialRow:
+        """Write a row and tell it; returns it as written (`_write_row`)."""
+        written = self._write_row(row, duplicate=duplicate)
+        self._tell(proposal, written, duplicate=duplicate)
+        return written
 
     def _write_row(self, row: TrialRow, *, duplicate: bool = False) -> TrialRow:
         """Append a finished child's row to the leaderboard (the source of truth); returns it as
         written (a retrained cell's row names its first sample)."""
-        if not duplicate and self.retrain_duplicates:
+        if not duplicate and self.max_samples > 1:
             recorded = self.cells.recorded(row.genotype)
             key = self.cells.canonical(row.genotype)
             early = [r for r in self.arrived.values() if self.cells.canonical(r.genotype) == key]
             first = recorded or (early[0] if early else None)
-            row = row if first is None else dataclasses.replace(row, duplicate_of=first.trial_id)
+            row = (
+                row
+                if first is None
+                else dataclasses.replace(row, duplicate_of=first.trial_id, retrained=True)
+            )
         self.run.add_trial(row)
         self.rows_written += 1
         self.done += 0 if duplicate else 1

@@ -44,3 +44,18 @@ def load_genotype(path_or_text: str | Path) -> AnyGenotype:
     if isinstance(path_or_text, str) and looks_like_arch(path_or_text):
         return Nb201Genotype.from_arch(path_or_text)
     return read_genotype_file(path_or_text, genotype_from_text)
+
+
+def decision_tokens(data: Any) -> tuple[str, ...]:
+    """A genotype's decisions as ``"where=what"`` tokens, one per decision of its space (an edge's op
+    in NAS-Bench-201; a block's inputs, ops and combine in the NASNet space): the one-hot features a
+    model over cells is fitted on (`nas.results.shrinkage`), read from the genotype's JSON data."""
+    genotype = genotype_from_data(data)
+    if isinstance(genotype, Nb201Genotype):
+        return tuple(f"edge {k}={op}" for k, op in enumerate(genotype.ops))
+    return tuple(
+        f"{name} block {k} {field}={value}"
+        for name, cell in genotype.cells()
+        for k, block in enumerate(cell.blocks)
+        for field, value in block.to_dict().items()
+    )

@@ -70,6 +70,7 @@ def test_retrained_duplicates_cost_budget_and_report_by_mean(nb201_table_path: P
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["retrain_duplicates"] is True
+    assert out["max_samples"] == 3  # nas search's default
     assert all(0 < out["summary"][n]["30"]["mean"] <= out["optimum"] for n in searcher_names())
     sys.path.insert(0, str(BENCH.parent))
     from searchers import nats_run
@@ -78,10 +79,12 @@ def test_retrained_duplicates_cost_budget_and_report_by_mean(nb201_table_path: P
     from search_spaces import get_space
 
     space, table = get_space("nas-bench-201"), load_table(nb201_table_path)
-    run = nats_run("rl", space, table, 0, 60, 1.0, {}, retrain=True)
+    run = nats_run("rl", space, table, 0, 60, 1.0, {}, max_samples=1000)
     assert len(run["reported"]) == 60 and run["duplicates"] == 0  # every repeat evaluated, in the budget
     assert run["distinct"][-1] < 60  # the controller repeats itself within 60 children
     assert all(a <= b <= a + 1 for a, b in zip(run["distinct"], run["distinct"][1:], strict=False))
+    capped = nats_run("rl", space, table, 0, 100, 1.0, {}, max_samples=2)
+    assert capped["duplicates"] > 0 and len(capped["reported"]) == 100  # a third sample is told
     told = nats_run("rl", space, table, 0, 60, 1.0, {})
     assert told["distinct"][-1] == 60 and told["duplicates"] > 0  # repeats told, not counted
 

@@ -3,6 +3,7 @@ tells, what --trials counts, what a resume rebuilds from trials.jsonl, and the m
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,11 +12,12 @@ from typing import Any
 from nas.results import duplicates
 from nas.results.duplicates import (
     CellRecord,
-    best_by_mean,
+    best_cell,
+    cell_samples,
+    cell_scores,
     duplicate_row,
     evaluated,
     is_told_duplicate,
-    sample_means,
 )
 from nas.results.row import TrialRow
 from nas.results.run_folder import RunFolder
@@ -116,16 +118,45 @@ def test_consecutive_duplicates_end_the_search(monkeypatch: Any) -> None:
 
 def test_retrained_samples_are_averaged_per_cell() -> None:
     rows = [_row(0, ARCH_A, 0.6), _row(1, ARCH_B, 0.7), _row(2, ARCH_A, 0.8, duplicate_of="0")]
-    assert sample_means(rows) == {"0": 0.7, "1": 0.7}
+    told = duplicate_row(rows[1], trial_id="3", index=3, genotype=rows[1].genotype)
+    assert cell_samples([*rows, told]) == {"0": [0.6, 0.8], "1": [0.7]}  # a told repeat: no sample
+    # one repeat cannot measure the noise (fewer than MIN_REPEAT_DOF): each cell's plain mean
+    assert cell_scores(rows) == {"0": 0.7, "1": 0.7}
+
+
+def test_the_record_counts_each_cells_trainings_for_max_samples() -> None:
+    record = CellRecord(_canonical)
+    first = _row(0, ARCH_A)
+    for row in (first, _row(1, ARCH_A, 0.6, duplicate_of="0"), _row(2, ARCH_B)):
+        record.add(row)
+    record.add(duplicate_row(first, trial_id="3", index=3, genotype=first.genotype))  # told: not trained
+    assert (record.samples(first.genotype), record.samples(_genotype(ARCH_B))) == (2, 1)
+    assert record.recorded(first.genotype) is first  # a retrained sample never replaces the first row
+
+
+def test_a_retrained_sample_that_failed_is_a_child_not_a_told_duplicate() -> None:
+    """A retrained child whose worker died has no wall time, as a told duplicate has none: its
+    ``retrained`` column tells them apart (found by bench/chaos.py --max-samples 3)."""
+    first = _row(0, ARCH_A)
+    died = dataclasses.replace(
+        _row(1, ARCH_A, None, duplicate_of="0", retrained=True), wall_s=None, epochs_done=0
+    )
+    told = duplicate_row(first, trial_id="2", index=2, genotype=first.genotype)
+    assert not is_told_duplicate(died) and is_told_duplicate(told)
+    assert evaluated([first, died, told]) == 2  # --trials counts the failed sample: it ran
+    record = CellRecord.from_rows([first, died, told], _canonical)
+    assert record.samples(first.genotype) == 2
+    older = dataclasses.replace(died, retrained=None, wall_s=3.0)  # a row from before the column
+    assert not is_told_duplicate(older) and evaluated([first, older]) == 2
 
 
 def test_the_best_cell_is_chosen_by_its_mean_once_a_cell_is_retrained() -> None:
     a, b = _row(0, ARCH_A, 0.9), _row(1, ARCH_B, 0.8)
-    assert best_by_mean([a, b]) is a  # one sample each: the best score, as `best`
+    assert best_cell([a, b]) is a  # one sample each: the best score, as `best`
     told = duplicate_row(a, trial_id="2", index=2, genotype=a.genotype)
-    assert best_by_mean([a, b, told]) is a  # a told repeat is the same sample again
-    assert best_by_mean([a, b, _row(3, ARCH_A, 0.5, duplicate_of="0")]) is b  # A's mean 0.7 < 0.8
-    assert best_by_mean([a, b, _row(3, ARCH_A, 0.7, duplicate_of="0")]) is a  # a tie: the earlier
+    assert best_cell([a, b, told]) is a  # a told repeat is the same sample again
+    assert best_cell([a, b, _row(3, ARCH_A, 0.5, duplicate_of="0")]) is b  # A's mean 0.7 < 0.8
+    assert best_cell([a, b, _row(3, ARCH_A, 0.7, duplicate_of="0")]) is a  # a tie: the earlier
 
 
 def test_best_genotype_json_follows_the_means(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """NAS-Bench-201 searches end to end (issue 23): real ``nas search`` subprocesses on real local Ray.
 
 One slow module, sharing work: a tabular search per searcher (rl at 200 children, killed with -9
-mid-run and resumed, since the controller repeats itself most; the others at 30, evolution twice to
+mid-run and resumed, since the controller repeats itself most, with ``--retrain-duplicates
+--max-samples 2``; the others at 30, duplicates told, evolution twice to
 see the seed give the same children with two at a time), and one trained
 search with ``--benchmark --train`` whose report has the table scatter.
 """
@@ -25,13 +26,14 @@ TABULAR = ["--space", "nas-bench-201", "--wandb", "disabled", "--quiet"]
 
 
 def check_tabular_run(
-    run_dir: Path, *, trials: int, table: Path, ended: int | None = None
+    run_dir: Path, *, trials: int, table: Path, ended: int | None = None, max_samples: int = 1
 ) -> list[dict[str, Any]]:
     """Every child answered from the table; duplicates told (never trained), each naming an earlier row
     of the same cell; no cell evaluated twice; the searcher told every row (`bench/chaos.py`'s audit,
     with no child failed). ``ended``: the children the search said it ended with, its searcher
-    proposing only cells it had evaluated. Returns the rows."""
-    found = audit(run_dir, trials, table, ended_early=ended)
+    proposing only cells it had evaluated. ``max_samples``: ``--max-samples`` of a search with
+    ``--retrain-duplicates`` (each cell trained at most that often). Returns the rows."""
+    found = audit(run_dir, trials, table, ended_early=ended, max_samples=max_samples)
     assert found.problems == [] and found.failed == 0
     config = json.loads((run_dir / "config.json").read_text())
     assert config["benchmark"] == str(table)
@@ -43,6 +45,7 @@ def test_tabular_search_with_every_searcher_and_a_kill_9(tmp_path: Path, nb201_t
     results = tmp_path / "results"
     run_dir = results / "rl"
     args = [*TABULAR, "--benchmark", str(nb201_table_path), "--searcher", "rl", "--trials", "200"]
+    args += ["--retrain-duplicates", "--max-samples", "2"]  # a repeat trained once more, then told
     kill_9_after_lines(
         [NAS, "search", *args, "--results-dir", str(results), "--name", "rl"],
         run_dir / "trials.jsonl",
@@ -55,10 +58,14 @@ def test_tabular_search_with_every_searcher_and_a_kill_9(tmp_path: Path, nb201_t
     summary = json.loads(done.stdout)
     # The controller may settle before 200 (200 evaluated cells proposed in a row): the search says so.
     ended = ended_early(summary["note"] or "", 200)
-    rows = check_tabular_run(run_dir, trials=200, table=nb201_table_path, ended=ended)
+    rows = check_tabular_run(run_dir, trials=200, table=nb201_table_path, ended=ended, max_samples=2)
     children = 200 if ended is None else ended
     assert summary["trials_done"] == children and summary["trials_duplicate"] == len(rows) - children
-    assert summary["trials_duplicate"] > 0  # the controller repeats itself: told, not trained
+    retrained = sum(r["duplicate_of"] is not None and r["retrained"] for r in rows)
+    assert retrained > 0 and summary["trials_duplicate"] > 0  # repeats trained to 2 samples, then told
+    report = nas("report", str(run_dir), "--out", str(tmp_path / "rl-report"), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "| samples | cell score |" in (tmp_path / "rl-report" / "report.md").read_text()  # the ranking's
     children: dict[str, list[tuple[str, str, float, str | None]]] = {}
     # random's tabular search: tests/bench/test_chaos_bench.py; evolution twice, the same seed
     for name, searcher in (("tpe", "tpe"), ("evolution", "evolution"), ("again", "evolution")):
