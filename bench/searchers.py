@@ -676,14 +676,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--searchers: unknown {', '.join(unknown)}; known: {', '.join(args.options)}")
     if args.searchers and (args.objective != "nats-bench" or args.warm_start is not None):
         parser.error("--searchers applies to --objective nats-bench without --warm-start")
-    if (
-        args.children < 1
-        or args.seeds < 1
-        or args.first_seed < 0
-        or args.tell_lag < 1
-        or args.max_samples < 1
-    ):
-        parser.error("--children, --seeds, --tell-lag and --max-samples must be >= 1, --first-seed >= 0")
+    if args.children < 1 or args.seeds < 1 or args.first_seed < 0 or args.tell_lag < 1:
+        parser.error("--children, --seeds and --tell-lag must be >= 1, --first-seed >= 0")
+    if args.max_samples < 1:
+        parser.error("--max-samples must be >= 1")
     if args.noise < 0:
         parser.error("--noise must be >= 0")
     if args.select_top < 0 or args.select_evals < 1 or args.select_top * args.select_evals >= args.children:

@@ -129,6 +129,10 @@ def test_negative_noise_is_a_usage_error(nb201_table_path: Path) -> None:
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].endswith("--noise must be >= 0")
     done = run_bench(nb201_table_path, "--tell-lag", "0")
     assert done.returncode == 2 and "--tell-lag must be >= 1" in done.stderr.strip().splitlines()[-1]
+    done = run_bench(nb201_table_path, "--retrain-duplicates", "--max-samples", "0")
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].endswith(
+        "--max-samples must be >= 1"
+    )
     done = run_bench(nb201_table_path, "--children", "30", "--select-top", "10", "--select-evals", "3")
     assert done.returncode == 2 and "K * S < --children" in done.stderr.strip().splitlines()[-1]
     done = run_bench(nb201_table_path, "--retrain-duplicates", "--select-top", "2")
