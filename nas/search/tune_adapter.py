@@ -258,10 +258,11 @@ class TuneSearcherAdapter(TuneSearcher):
         cell's trainings, finished or under way, number fewer than ``max_samples``."""
         if self.max_samples <= 1:
             return False
-        key = self.cells.canonical(proposal.genotype.to_dict())
+        genotype = proposal.genotype.to_dict()
+        key = self.cells.canonical(genotype)
         under_way = sum(self.cells.canonical(p.genotype.to_dict()) == key for p in self._in_flight())
         under_way += sum(self.cells.canonical(r.genotype) == key for r in self.arrived.values())
-        return self.cells.samples(proposal.genotype.to_dict()) + under_way < self.max_samples
+        return self.cells.samples(genotype) + under_way < self.max_samples
 
     def _in_flight(self) -> list[Proposal]:
         """Asked children not finished: queued for Tune, or running."""
