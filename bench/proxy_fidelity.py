@@ -20,7 +20,9 @@ of the training batches, split seed 0). ``acc4054``/``loss4054`` are read on eve
 CIFAR files here that no child trains on: the 512, the 2,525 training-batch images the 2,048 do
 not use, and the 1,017 of the test batch (4,054 in all). This is a bench, not a search: using the
 test batch as validation is fine here because nothing is selected on it, and it is the only way
-to get near NASNet's 5,000 held-out images from this 6,102-image subset. ``sotl`` is minus the
+to get near NASNet's 5,000 held-out images from this 6,102-image subset; a training on more
+than the 2,048 images has no such reading. ``acctest``/``losstest`` read the 1,017 test-batch
+images alone, which no training uses, so every training has them. ``sotl`` is minus the
 sum of the minibatch training losses over the run (Ru et al., NeurIPS 2021, "Speedy performance
 estimation for neural architecture search"), which needs no validation images at all. The bigger
 split is read from the same trained weights as the 512 (a checkpoint per child), so the readings
@@ -32,7 +34,10 @@ numbers, seed 0); ``e3``/``e9`` train 3 or 9 epochs of 672 or 224 images (63 ste
 training cost; EcoNAS, Zhou et al. CVPR 2020, compare such trade-offs); ``C16``, ``N2`` widen or
 deepen the network; ``nocrn`` gives each child its own seed drawn from (seed, cell number) instead
 of the shared one; ``x4``, ``x8``, ``x4C16`` spend more: 4 or 8 epochs of the same 2,048 images (4x
-or 8x the steps), the first also at C=16. A name ``X@1`` is ``X`` with seed 1.
+or 8x the steps), the first also at C=16; ``all1`` and ``all1b64`` train one epoch of every
+training image the 512 leave (4,573 here: more images rather than more epochs, EcoNAS's advice),
+at batch 32 or 64; ``lr05`` halves the learning rate, ``wd0`` drops the weight decay. A name
+``X@1`` is ``X`` with seed 1.
 
 ``--zero-cost`` also scores every cell by the two zero-cost proxies that rank the table best
 (``synflow`` and ``naswot``, `nas.proxies.score.Scorer` at the search's child size, nothing trained;
@@ -79,7 +84,10 @@ class Training:
     """How the children of one training are trained (the search's proxy unless said otherwise)."""
 
     epochs: int = 1
-    train_size: int = 2048
+    train_size: int | None = 2048  # None: every training image the 512 leave (4,573 here)
+    batch_size: int = 32
+    lr: float = 0.1
+    weight_decay: float = 3e-4
     N: int = 1
     C: int = 8
     crn: bool = True
@@ -96,12 +104,17 @@ TRAININGS: dict[str, Training] = {
     "x4": Training(epochs=4),  # 4x today's steps: 4 epochs of the same 2,048 images
     "x8": Training(epochs=8),
     "x4C16": Training(epochs=4, C=16),
+    "all1": Training(train_size=None),  # more images, not more epochs (EcoNAS): 2.2x today's steps
+    "all1b64": Training(train_size=None, batch_size=64),  # the same images in 71 steps of 64
+    "lr05": Training(lr=0.05),
+    "wd0": Training(weight_decay=0.0),
 }
 """The trainings by name; ``name@1`` is the same with seed 1 (`training_of`)."""
 DEFAULT_TRAININGS = "today,today@1,e3,nocrn,C16,e9,e3@1,nocrn@1,N2"
 """In the order they run: today's proxy and its second seed first, so a run cut short has those."""
-READINGS = ("acc512", "loss512", "acc4054", "loss4054", "sotl")
-"""Ways to read a trained child, each higher-is-better (losses negated)."""
+READINGS = ("acc512", "loss512", "acc4054", "loss4054", "acctest", "losstest", "sotl")
+"""Ways to read a trained child, each higher-is-better (losses negated). The 4,054-image readings
+need the training-batch images the 2,048 leave unused, so a training on more images has none."""
 ZERO_COST = ("synflow", "naswot")
 """``--zero-cost``'s proxies: the two best on the table (docs/zero_cost.md)."""
 PER_CELL = "synflow_naswot"
@@ -220,8 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             torch.cat([full.val.images, full.train.images[used:], full.test.images]),
             torch.cat([full.val.labels, full.train.labels[used:], full.test.labels]),
         )
+        test = Split(full.test.images, full.test.labels)
         if args.quick:  # the readings run, on fewer images: a tiny child is cheap, 4,054 evaluations are not
             big = Split(big.images[:256], big.labels[:256])
+            test = Split(test.images[:256], test.labels[:256])
         search_data = replace(full, test=None)
         with tempfile.TemporaryDirectory() as tmp, log_path.open("a", encoding="utf-8") as out:
             for name in args.trainings:
@@ -229,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     key = _key(name, genotype)
                     if key in done:
                         continue
-                    row = _train_one(args, name, index, genotype, search_data, big, Path(tmp))
+                    row = _train_one(args, name, index, genotype, search_data, big, test, Path(tmp))
                     done[key] = row
                     out.write(json.dumps(row) + "\n")
                     out.flush()
@@ -297,30 +312,51 @@ def _read_log(path: Path, space: str) -> dict[str, dict[str, Any]]:
 
 
 def _train_one(
-    args: argparse.Namespace, name: str, index: int, genotype: Any, data: Any, big: Any, tmp: Path
+    args: argparse.Namespace,
+    name: str,
+    index: int,
+    genotype: Any,
+    data: Any,
+    big: Any,
+    test: Any,
+    tmp: Path,
 ) -> dict[str, Any]:
     """Train ``genotype`` under training ``name`` and read it every way (`READINGS`)."""
     from nas.model.network import NetworkConfig
     from nas.train.trainer import TrainConfig, evaluate, train_child
 
     t = training_of(name)
-    train_size = t.train_size if not args.quick else max(64, t.train_size // 8)
+    train_size = t.train_size or len(data.train.labels)
+    if args.quick:
+        train_size = max(64, train_size // 8)
     config = TrainConfig(
-        epochs=t.epochs, batch_size=32, lr=0.1, seed=t.seed, crn=t.crn, device="cpu",
-        train_size=train_size, val_size=None,
+        epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay, seed=t.seed,
+        crn=t.crn, device="cpu", train_size=train_size, val_size=None,
     ).for_trial(str(index))  # fmt: skip
     network = NetworkConfig(N=t.N, C=t.C if not args.quick else 4)
     checkpoint = tmp / "child.pt"
     result = train_child(genotype, network, config, data, checkpoint=checkpoint)
     if result.status != "completed":
         raise SystemExit(f"proxy_fidelity: cell {index} failed under {name}: {result.error}")
-    started = time.perf_counter()
     model = _load(genotype, network, checkpoint)
-    acc_big, loss_big = evaluate(model, big.images, big.labels, channels_last=True)
-    big_s = time.perf_counter() - started
-    assert (
-        result.val_accuracy is not None and result.val_loss is not None and result.train_loss_sum is not None
-    )
+    started = time.perf_counter()
+    acc_test, loss_test = evaluate(model, test.images, test.labels, channels_last=True)
+    test_s = time.perf_counter() - started
+    assert result.final_val_accuracy is not None and result.train_loss_sum is not None
+    assert result.val_loss is not None
+    scores: dict[str, float] = {
+        "acc512": result.final_val_accuracy,
+        "loss512": -result.val_loss_history[-1],
+        "acctest": acc_test,
+        "losstest": -loss_test,
+        "sotl": -result.train_loss_sum,
+    }
+    big_s = 0.0
+    if t.train_size is not None and t.train_size <= 2048:  # the 4,054 hold no image it trained on
+        started = time.perf_counter()
+        acc_big, loss_big = evaluate(model, big.images, big.labels, channels_last=True)
+        scores |= {"acc4054": acc_big, "loss4054": -loss_big}
+        big_s = time.perf_counter() - started
     return {
         "space": args.space,
         "training": name,
@@ -330,13 +366,8 @@ def _train_one(
         "train_s": result.wall_s,
         "big_eval_s": big_s,
         "big_val_size": len(big.labels),
-        "scores": {
-            "acc512": result.final_val_accuracy,
-            "loss512": -result.val_loss_history[-1],
-            "acc4054": acc_big,
-            "loss4054": -loss_big,
-            "sotl": -result.train_loss_sum,
-        },
+        "test_eval_s": test_s,
+        "scores": scores,
     }
 
 
@@ -393,19 +424,23 @@ def summarise(
         }
         paired = [i for i in rows if i in twin]
         for reading in READINGS:
-            scores = [r["scores"][reading] for r in rows.values()]
-            seconds = statistics.fmean(
-                r["train_s"] + (r["big_eval_s"] if "4054" in reading else 0.0) for r in rows.values()
-            )
+            # a training has no 4,054 readings if it trains on those images; older logs no test ones
+            read = {i: r for i, r in rows.items() if reading in r["scores"]}
+            if not read:
+                continue
+            scores = [r["scores"][reading] for r in read.values()]
+            extra = "big_eval_s" if "4054" in reading else "test_eval_s" if "test" in reading else None
+            seconds = statistics.fmean(r["train_s"] + (r[extra] if extra else 0.0) for r in read.values())
             entry: dict[str, Any] = {
-                "training": name, "reading": reading, "n": len(rows), "band": kendall_band(len(rows)),
+                "training": name, "reading": reading, "n": len(read), "band": kendall_band(len(read)),
                 "s_per_child": seconds,
             }  # fmt: skip
-            correlate(entry, scores, list(rows))
-            if len(paired) > 1:
-                ours = [rows[i]["scores"][reading] for i in paired]
-                entry["seed_tau"] = kendall_tau(ours, [twin[i]["scores"][reading] for i in paired])
-                entry["seed_n"] = len(paired)
+            correlate(entry, scores, list(read))
+            pairs = [i for i in paired if i in read and reading in twin[i]["scores"]]
+            if len(pairs) > 1:
+                ours = [read[i]["scores"][reading] for i in pairs]
+                entry["seed_tau"] = kendall_tau(ours, [twin[i]["scores"][reading] for i in pairs])
+                entry["seed_n"] = len(pairs)
             settings.append(entry)
         if zero_cost is not None:
             indices = list(rows)
