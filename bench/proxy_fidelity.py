@@ -36,7 +36,9 @@ deepen the network; ``nocrn`` gives each child its own seed drawn from (seed, ce
 of the shared one; ``x4``, ``x8``, ``x4C16`` spend more: 4 or 8 epochs of the same 2,048 images (4x
 or 8x the steps), the first also at C=16; ``all1`` and ``all1b64`` train one epoch of every
 training image the 512 leave (4,573 here: more images rather than more epochs, EcoNAS's advice),
-at batch 32 or 64; ``lr05`` halves the learning rate, ``wd0`` drops the weight decay. A name
+at batch 32 or 64; ``lr05`` halves the learning rate, ``wd0`` drops the weight decay;
+``v1536b64`` holds out 1,536 images instead of 512 and trains one epoch of the 3,549 left at batch 64
+(its validation readings are ``acc1536``/``loss1536``). A name
 ``X@1`` is ``X`` with seed 1.
 
 ``--zero-cost`` also scores every cell by the two zero-cost proxies that rank the table best
@@ -88,6 +90,7 @@ class Training:
     batch_size: int = 32
     lr: float = 0.1
     weight_decay: float = 3e-4
+    val_size: int = 512  # held out of the training batches (the search's --val-size)
     N: int = 1
     C: int = 8
     crn: bool = True
@@ -108,13 +111,15 @@ TRAININGS: dict[str, Training] = {
     "all1b64": Training(train_size=None, batch_size=64),  # the same images in 71 steps of 64
     "lr05": Training(lr=0.05),
     "wd0": Training(weight_decay=0.0),
+    "v1536b64": Training(train_size=None, batch_size=64, val_size=1536),  # 3x the split, 3,549 images
 }
 """The trainings by name; ``name@1`` is the same with seed 1 (`training_of`)."""
 DEFAULT_TRAININGS = "today,today@1,e3,nocrn,C16,e9,e3@1,nocrn@1,N2"
 """In the order they run: today's proxy and its second seed first, so a run cut short has those."""
-READINGS = ("acc512", "loss512", "acc4054", "loss4054", "acctest", "losstest", "sotl")
-"""Ways to read a trained child, each higher-is-better (losses negated). The 4,054-image readings
-need the training-batch images the 2,048 leave unused, so a training on more images has none."""
+READINGS = ("acc512", "loss512", "acc1536", "loss1536", "acc4054", "loss4054", "acctest", "losstest", "sotl")
+"""Ways to read a trained child, each higher-is-better (losses negated). A training has the readings
+of its own validation split (512 or 1,536); the 4,054-image ones need the 512 split and the
+training-batch images the 2,048 leave unused, so a training on more images has none."""
 ZERO_COST = ("synflow", "naswot")
 """``--zero-cost``'s proxies: the two best on the table (docs/zero_cost.md)."""
 PER_CELL = "synflow_naswot"
@@ -225,30 +230,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_path = Path(args.log) if args.log else Path(tempfile.mkdtemp()) / "fidelity.jsonl"
     done = _read_log(log_path, args.space)
     started = time.perf_counter()
+    loaded: dict[int, tuple[Any, Any, Any]] = {}
+
+    def data_for(val_size: int) -> tuple[Any, Any, Any]:
+        """The search's data with ``val_size`` held out, the 4,054 (512 only, else None), the test batch."""
+        if val_size not in loaded:
+            full = load_cifar10(
+                data_dir, val_size=val_size // (4 if args.quick else 1), split_seed=0, with_test=True
+            )
+            used = 2048 if not args.quick else 256
+            assert full.test is not None
+            big = Split(
+                torch.cat([full.val.images, full.train.images[used:], full.test.images]),
+                torch.cat([full.val.labels, full.train.labels[used:], full.test.labels]),
+            )
+            test = Split(full.test.images, full.test.labels)
+            if (
+                args.quick
+            ):  # the readings run, on fewer images: a tiny child is cheap, 4,054 evaluations are not
+                big = Split(big.images[:256], big.labels[:256])
+                test = Split(test.images[:256], test.labels[:256])
+            loaded[val_size] = (replace(full, test=None), big if val_size == 512 else None, test)
+        return loaded[val_size]
+
     if not args.report_only:
-        full = load_cifar10(data_dir, val_size=512 if not args.quick else 128, split_seed=0, with_test=True)
-        used = 2048 if not args.quick else 256
-        assert full.test is not None
-        big = Split(
-            torch.cat([full.val.images, full.train.images[used:], full.test.images]),
-            torch.cat([full.val.labels, full.train.labels[used:], full.test.labels]),
-        )
-        test = Split(full.test.images, full.test.labels)
-        if args.quick:  # the readings run, on fewer images: a tiny child is cheap, 4,054 evaluations are not
-            big = Split(big.images[:256], big.labels[:256])
-            test = Split(test.images[:256], test.labels[:256])
-        search_data = replace(full, test=None)
         with tempfile.TemporaryDirectory() as tmp, log_path.open("a", encoding="utf-8") as out:
             for name in args.trainings:
                 for index, genotype in enumerate(cells):
                     key = _key(name, genotype)
                     if key in done:
                         continue
-                    row = _train_one(args, name, index, genotype, search_data, big, test, Path(tmp))
+                    data = data_for(training_of(name).val_size)
+                    row = _train_one(args, name, index, genotype, *data, Path(tmp))
                     done[key] = row
                     out.write(json.dumps(row) + "\n")
                     out.flush()
-                    log(f"{name} cell {index}: {row['scores']['acc512']:.4f} in {row['train_s']:.1f} s")
+                    log(
+                        f"{name} cell {index}: {row['scores'][f'acc{training_of(name).val_size}']:.4f} in {row['train_s']:.1f} s"
+                    )
     zero_cost = _zero_cost(args.space, cells, data_dir, args.quick) if args.zero_cost else None
     figures = summarise(args, cells, truth, done, zero_cost)
     figures["wall_s"] = time.perf_counter() - started
@@ -345,14 +364,14 @@ def _train_one(
     assert result.final_val_accuracy is not None and result.train_loss_sum is not None
     assert result.val_loss is not None
     scores: dict[str, float] = {
-        "acc512": result.final_val_accuracy,
-        "loss512": -result.val_loss_history[-1],
+        f"acc{t.val_size}": result.final_val_accuracy,
+        f"loss{t.val_size}": -result.val_loss_history[-1],
         "acctest": acc_test,
         "losstest": -loss_test,
         "sotl": -result.train_loss_sum,
     }
     big_s = 0.0
-    if t.train_size is not None and t.train_size <= 2048:  # the 4,054 hold no image it trained on
+    if big is not None and t.train_size is not None and t.train_size <= 2048:  # none it trained on
         started = time.perf_counter()
         acc_big, loss_big = evaluate(model, big.images, big.labels, channels_last=True)
         scores |= {"acc4054": acc_big, "loss4054": -loss_big}
@@ -365,7 +384,7 @@ def _train_one(
         "seed": config.seed,
         "train_s": result.wall_s,
         "big_eval_s": big_s,
-        "big_val_size": len(big.labels),
+        "big_val_size": len(big.labels) if big is not None else 0,
         "test_eval_s": test_s,
         "scores": scores,
     }
@@ -442,15 +461,15 @@ def summarise(
                 entry["seed_tau"] = kendall_tau(ours, [twin[i]["scores"][reading] for i in pairs])
                 entry["seed_n"] = len(pairs)
             settings.append(entry)
-        if zero_cost is not None:
-            indices = list(rows)
+        indices = [i for i, r in rows.items() if "loss512" in r["scores"]]
+        if zero_cost is not None and indices:
             hybrid = rank_sum(
                 [rows[i]["scores"]["loss512"] for i in indices],
                 *([zero_cost[0][i][p] for i in indices] for p in ZERO_COST),
             )
             entry = {
-                "training": name, "reading": "loss512+zc", "n": len(rows), "band": kendall_band(len(rows)),
-                "s_per_child": statistics.fmean(r["train_s"] for r in rows.values()) + zero_cost[1],
+                "training": name, "reading": "loss512+zc", "n": len(indices), "band": kendall_band(len(indices)),
+                "s_per_child": statistics.fmean(rows[i]["train_s"] for i in indices) + zero_cost[1],
             }  # fmt: skip
             correlate(entry, hybrid, indices)
             settings.append(entry)
