@@ -499,11 +499,12 @@ def print_table(figures: dict[str, Any]) -> None:
     print(
         f"{figures['space']}: {figures['n']} random cells; tau's 95% chance band +-{figures['chance_band']:.3f}"
     )
-    print(f"{'training':10}{'reading':16}{'n':>4}{'tau':>8}{'rho':>8}{'seed tau (n)':>15}{'s/child':>9}")
+    wide = max([10, *(len(s["training"]) + 2 for s in figures["settings"])])
+    print(f"{'training':{wide}}{'reading':16}{'n':>4}{'tau':>8}{'rho':>8}{'seed tau (n)':>15}{'s/child':>9}")
     for s in figures["settings"]:
         seed = f"{_fmt(s.get('seed_tau'))} ({s['seed_n']})" if "seed_n" in s else "-"
         print(
-            f"{s['training']:10}{s['reading']:16}{s['n']:>4}{_fmt(s.get('tau')):>8}{_fmt(s.get('rho')):>8}"
+            f"{s['training']:{wide}}{s['reading']:16}{s['n']:>4}{_fmt(s.get('tau')):>8}{_fmt(s.get('rho')):>8}"
             f"{seed:>15}{s['s_per_child']:>9.1f}"
         )
     print(summary_line(figures))
