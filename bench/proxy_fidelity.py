@@ -238,19 +238,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             full = load_cifar10(
                 data_dir, val_size=val_size // (4 if args.quick else 1), split_seed=0, with_test=True
             )
-            used = 2048 if not args.quick else 256
             assert full.test is not None
-            big = Split(
-                torch.cat([full.val.images, full.train.images[used:], full.test.images]),
-                torch.cat([full.val.labels, full.train.labels[used:], full.test.labels]),
-            )
-            test = Split(full.test.images, full.test.labels)
-            if (
-                args.quick
-            ):  # the readings run, on fewer images: a tiny child is cheap, 4,054 evaluations are not
-                big = Split(big.images[:256], big.labels[:256])
+            big, test = None, Split(full.test.images, full.test.labels)
+            if val_size == 512:  # the 4,054: the 512, the training images the 2,048 leave, the test batch
+                used = 2048 if not args.quick else 256
+                big = Split(
+                    torch.cat([full.val.images, full.train.images[used:], full.test.images]),
+                    torch.cat([full.val.labels, full.train.labels[used:], full.test.labels]),
+                )
+            if args.quick:  # the readings on fewer images: a tiny child is cheap, 4,054 evaluations are not
+                big = Split(big.images[:256], big.labels[:256]) if big is not None else None
                 test = Split(test.images[:256], test.labels[:256])
-            loaded[val_size] = (replace(full, test=None), big if val_size == 512 else None, test)
+            loaded[val_size] = (replace(full, test=None), big, test)
         return loaded[val_size]
 
     if not args.report_only:
@@ -260,14 +259,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     key = _key(name, genotype)
                     if key in done:
                         continue
-                    data = data_for(training_of(name).val_size)
-                    row = _train_one(args, name, index, genotype, *data, Path(tmp))
+                    val_size = training_of(name).val_size
+                    row = _train_one(args, name, index, genotype, *data_for(val_size), Path(tmp))
                     done[key] = row
                     out.write(json.dumps(row) + "\n")
                     out.flush()
-                    log(
-                        f"{name} cell {index}: {row['scores'][f'acc{training_of(name).val_size}']:.4f} in {row['train_s']:.1f} s"
-                    )
+                    accuracy = row["scores"][f"acc{val_size}"]
+                    log(f"{name} cell {index}: {accuracy:.4f} in {row['train_s']:.1f} s")
     zero_cost = _zero_cost(args.space, cells, data_dir, args.quick) if args.zero_cost else None
     figures = summarise(args, cells, truth, done, zero_cost)
     figures["wall_s"] = time.perf_counter() - started
